@@ -1,0 +1,1 @@
+"""Live collectors: read a cluster, a storage account and a workspace, and write an evidence bundle."""

@@ -1,0 +1,18 @@
+"""Exit codes of the ``aml-doctor`` command. Scripts and CI pipelines may rely on them."""
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    #: Nothing was found at or above ``--fail-on``.
+    OK = 0
+    #: Findings at or above ``--fail-on``.
+    FINDINGS = 1
+    #: A usage error, or input that cannot be read (a missing or damaged bundle, a bad config).
+    USAGE_ERROR = 2
+    #: Live collection failed as a whole (no cluster, storage or workspace could be reached).
+    COLLECTION_ERROR = 3
+    #: A bug in aml-doctor itself. Please report it.
+    INTERNAL_ERROR = 4
+    #: Interrupted (Ctrl-C).
+    INTERRUPTED = 130

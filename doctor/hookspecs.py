@@ -1,0 +1,43 @@
+"""The hooks a plugin implements. This module is the whole plugin contract.
+
+A plugin is a module (or an object) with functions marked ``@aml_doctor.hookimpl``. It reaches
+aml-doctor through the ``aml_doctor`` entry-point group (as the built-in rules do), through
+``--plugin MODULE_OR_PATH``, or as a ``.py`` file in ``--rules-dir``::
+
+    # pyproject.toml of a team plugin
+    [project.entry-points.aml_doctor]
+    acme = "acme_aml_rules"
+
+    # acme_aml_rules/__init__.py
+    import aml_doctor
+
+    @aml_doctor.hookimpl
+    def aml_doctor_rules():
+        from .acme001_private_mirror import PrivateMirror
+        return [PrivateMirror]
+
+A misspelled hook name is an error, reported with the plugin's name (``check_pending``).
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("aml_doctor")
+
+
+@hookspec
+def aml_doctor_rules():
+    """Return the rule classes this plugin provides: a list of :class:`aml_doctor.Rule` subclasses.
+
+    Import rule modules inside the hook, not at the plugin's import, so that a run with
+    ``--select`` pays only for what it uses.
+    """
+
+
+@hookspec
+def aml_doctor_configure(options):
+    """Receive this run's plugin options from ``[tool.aml-doctor.plugins.<name>]``.
+
+    ``options`` maps plugin names to their option tables. Called once, before any rule runs.
+    """
