@@ -407,3 +407,39 @@ def _label_container_log(doc: TextDoc, parts: list[str]) -> None:
     doc.container = name[: -len(".previous")] if doc.previous else name
     doc.pod = parts[-2] if len(parts) >= 3 else ""
 
+
+
+def from_texts(
+    texts: list[tuple[str, bytes]],
+    service: str = "",
+    signals: re.Pattern | None = None,
+    redact_secrets: bool = True,
+) -> Evidence:
+    """Wrap pasted text (an SDK exception, a get_logs() dump, kubectl describe output) as a bundle
+    of ``text/*.txt`` files, exactly as if a user had assembled one by hand."""
+    import io
+
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        service=service,
+        namespace="",
+        workspace="",
+        collected_at="",
+        collector="aml-doctor analyze --text",
+        collected=("text",),
+        not_collected=(),
+        raw={},
+    )
+    ev = Evidence("pasted text", manifest)
+    used: set[str] = set()
+    for name, data in texts:
+        stem = posixpath.splitext(posixpath.basename(name.replace("\\", "/")))[0] or "pasted"
+        path, n = f"text/{stem}.txt", 2
+        while path in used:
+            path, n = f"text/{stem}-{n}.txt", n + 1
+        used.add(path)
+        doc = read_text_stream(io.BytesIO(data), path, TextKind.PASTED, signals)
+        if redact_secrets:
+            doc = _redact("text", doc)
+        ev._add_text(doc, "text")
+    return ev

@@ -112,3 +112,9 @@ class Rule:
 def missing_requirements(rule: type[Rule], ev: Evidence) -> list[str]:
     """The requirement groups of ``rule`` that ``ev`` cannot meet, each as 'a|b'."""
     return [group for group in rule.requires if not any(ev.has(s) for s in group.split("|"))]
+
+
+def excerpt(doc, line_no: int, before: int = 0, after: int = 0) -> EvidenceItem:
+    """An evidence item quoting lines of a text document, located at ``line_no``."""
+    lines = doc.window(line_no, before, after)
+    return EvidenceItem(doc.locator(line_no), "\n".join(text for _, text in lines))

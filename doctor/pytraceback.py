@@ -1,0 +1,96 @@
+"""Find Python tracebacks in logs and point at the user's own line.
+
+Logs wrap tracebacks in prefixes (``2020-03-12 13:34:44,500 | root | ERROR | ``, runit timestamps):
+the prefix in front of ``Traceback (most recent call last):`` is stripped from the lines that follow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .textdoc import TextDoc
+
+_START = re.compile(r"Traceback \(most recent call last\):")
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+_EXC = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
+_PLATFORM_PATHS = ("/site-packages/", "/dist-packages/", "/var/azureml-server/", "/lib/python", "<frozen ")
+MAX_TRACEBACK_LINES = 400
+
+
+@dataclass(frozen=True)
+class Frame:
+    file: str
+    line: int
+    func: str
+    code: str
+
+    @property
+    def is_user_code(self) -> bool:
+        return not any(p in self.file for p in _PLATFORM_PATHS)
+
+
+@dataclass(frozen=True)
+class Traceback:
+    doc: TextDoc
+    first_line: int
+    last_line: int
+    frames: tuple[Frame, ...]
+    exc_type: str
+    exc_message: str
+
+    @property
+    def user_frame(self) -> Frame | None:
+        """The deepest frame in the user's own code (score.py and friends)."""
+        for frame in reversed(self.frames):
+            if frame.is_user_code:
+                return frame
+        return None
+
+    @property
+    def short_type(self) -> str:
+        return self.exc_type.rsplit(".", 1)[-1]
+
+    @property
+    def locator(self) -> str:
+        return self.doc.locator(self.last_line)
+
+    def excerpt(self, max_lines: int = 25) -> str:
+        lines = [text for _, text in self.doc.window(self.first_line, 0, self.last_line - self.first_line)]
+        if len(lines) > max_lines:
+            lines = lines[:3] + [f"... {len(lines) - max_lines + 3} lines ..."] + lines[-(max_lines - 4):]
+        return "\n".join(lines)
+
+
+def tracebacks(doc: TextDoc) -> list[Traceback]:
+    out: list[Traceback] = []
+    for hit in doc.search(_START, 0):
+        prefix = hit.line[: hit.match.start()]
+        frames: list[Frame] = []
+        pending: tuple[str, int, str] | None = None
+        exc_type = exc_msg = ""
+        last = hit.line_no
+        for n, raw in doc.window(hit.line_no + 1, 0, MAX_TRACEBACK_LINES):
+            line = raw[len(prefix):] if prefix and raw.startswith(prefix) else raw
+            m = _FRAME.match(line)
+            if m:
+                if pending:
+                    frames.append(Frame(*pending, ""))
+                pending = (m.group("file"), int(m.group("line")), m.group("func"))
+                last = n
+                continue
+            if line.startswith((" ", "\t")) or not line.strip() or line.lstrip().startswith(("^", "~")):
+                if pending and line.strip() and not set(line.strip()) <= set("^~ "):
+                    frames.append(Frame(*pending, line.strip()))
+                    pending = None
+                last = n
+                continue
+            e = _EXC.match(line.strip())
+            if e:
+                exc_type, exc_msg, last = e.group("type"), (e.group("msg") or "").strip(), n
+            break
+        if pending:
+            frames.append(Frame(*pending, ""))
+        if exc_type:
+            out.append(Traceback(doc, hit.line_no, last, tuple(frames), exc_type, exc_msg))
+    return out

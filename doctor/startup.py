@@ -1,0 +1,166 @@
+"""Why the scoring server did not start, read from its logs.
+
+The azureml inference server prints a fixed set of lines when it cannot start (catalogue F5/F6):
+``User's init function failed``, ``Failed to import user script``, missing ``init``/``run``, a bad
+``run()`` signature, the Flask 2 and jinja2 clashes of old servers, and gunicorn's exit code 3. This
+module turns the logs of one service into :class:`StartupFailure` records; the rules decide what
+to report. The category follows ``categories.md``: a package missing altogether is an import
+error, a package present in the wrong version is a dependency conflict, missing model files are
+``model_not_found``, anything else raised by ``init()`` is the user's init error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Category, EvidenceItem
+from .pytraceback import Traceback, tracebacks
+from .rule import excerpt
+from .textdoc import TextDoc
+
+# Exact server strings (catalogue F6 and S17).
+INIT_FAILED = re.compile(r"User's init function failed")
+IMPORT_FAILED = re.compile(r"Failed to import user script")
+NO_INIT = re.compile(r"does not have a init\(\) function defined")
+NO_RUN = re.compile(r"does not have a run\(\) function defined")
+BAD_RUN_SIGNATURE = re.compile(
+    r"run\(\) cannot accept positional-only arguments, \*args, or \*\*kwargs|run\(\) needs to accept an argument for input data"
+)
+FLASK_REGISTER = re.compile(r"register\(\) takes 3 positional arguments but 4 were given")
+JINJA_MARKUP = re.compile(r"cannot import name 'Markup' from 'jinja2'")
+NO_SCORE_SCRIPT = re.compile(r"No score script found|No module named 'main'|not an accessible directory in the container")
+BOOT_FAILED = re.compile(r"Worker failed to boot|Exit code 3 is not normal|gunicorn/finish 3 ")
+ERROR_IN_ENTRY_SCRIPT = re.compile(r"Error in entry script, (\w+(?:Error|Exception)): (.+?)(?:, please run|$)")
+
+SIGNALS = tuple(
+    p.pattern
+    for p in (
+        INIT_FAILED,
+        IMPORT_FAILED,
+        NO_INIT,
+        NO_RUN,
+        BAD_RUN_SIGNATURE,
+        FLASK_REGISTER,
+        JINJA_MARKUP,
+        NO_SCORE_SCRIPT,
+        BOOT_FAILED,
+        ERROR_IN_ENTRY_SCRIPT,
+    )
+)
+
+_MODEL_ERRORS = ("ModelNotFoundException",)
+_MODEL_TEXT = re.compile(r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models")
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+# Errors that say the installed version is wrong, not that the package is absent.
+_VERSION_CLASH = re.compile(
+    r"cannot import name '(\w+)' from '([\w.]+)'|numpy\.core\.multiarray failed to import|"
+    r"size changed, may indicate binary incompatibility|module compiled against API version|"
+    r"Can't get attribute '\w+' on <module '([\w.]+)'"
+)
+
+
+@dataclass(frozen=True)
+class StartupFailure:
+    category: Category
+    summary: str  # one line: "KeyError: 'MODEL_NAME' in init() at score.py line 17"
+    where: str  # "/var/azureml-app/score.py line 17", or ""
+    evidence: tuple[EvidenceItem, ...]
+    confidence: float
+    package: str = ""  # the module/package to install or re-pin, when known
+    phase: str = "init"  # "init" or "import"
+
+
+def classify(doc: TextDoc) -> StartupFailure | None:
+    """The failure this log shows, the most specific explanation first; None if it shows none."""
+    for pattern, category, summary, package in (
+        (FLASK_REGISTER, Category.DEPENDENCY_VERSION_CONFLICT, "Flask 2 installed under an older azureml inference server", "flask"),
+        (JINJA_MARKUP, Category.DEPENDENCY_VERSION_CONFLICT, "jinja2 3.1 removed Markup, which the old inference server imports", "jinja2"),
+    ):
+        hit = doc.last(pattern)
+        if hit:
+            return StartupFailure(category, summary, "", (excerpt(doc, hit.line_no, 3, 1),), 0.95, package, "import")
+    for pattern, summary in (
+        (NO_INIT, "score.py does not define init()"),
+        (NO_RUN, "score.py does not define run()"),
+        (BAD_RUN_SIGNATURE, "run() has a signature the server cannot call"),
+    ):
+        hit = doc.last(pattern)
+        if hit:
+            # A missing function is a broken entry script (categories.md: "entry script not found").
+            category = Category.ENTRY_SCRIPT_INIT_ERROR if pattern is BAD_RUN_SIGNATURE else Category.ENTRY_SCRIPT_IMPORT_ERROR
+            return StartupFailure(category, summary, "", (excerpt(doc, hit.line_no, 1, 1),), 0.95, "", "import")
+
+    tbs = tracebacks(doc)
+    marker = doc.last(INIT_FAILED) or doc.last(IMPORT_FAILED)
+    if tbs:
+        # The traceback nearest after the server's marker line, else the last one in the log.
+        tb = next((t for t in tbs if marker and t.first_line >= marker.line_no), tbs[-1])
+        return _from_traceback(doc, tb, marker)
+    entry = doc.last(ERROR_IN_ENTRY_SCRIPT)
+    if entry:
+        exc_type, message = entry.match.group(1), entry.match.group(2)
+        category, package = _category_for(exc_type, message, "")
+        return StartupFailure(category, f"{exc_type}: {message}", "", (excerpt(doc, entry.line_no),), 0.85, package)
+    missing_main = doc.last(NO_SCORE_SCRIPT)
+    if missing_main:
+        return StartupFailure(
+            Category.ENTRY_SCRIPT_IMPORT_ERROR,
+            "the scoring script was not found in /var/azureml-app (code not downloaded)",
+            "",
+            (excerpt(doc, missing_main.line_no, 1, 1),),
+            0.7,
+            "",
+            "import",
+        )
+    if marker:
+        return StartupFailure(Category.ENTRY_SCRIPT_INIT_ERROR, marker.line.strip(), "", (excerpt(doc, marker.line_no, 0, 3),), 0.6)
+    boot = doc.last(BOOT_FAILED)
+    if boot:
+        return StartupFailure(
+            Category.ENTRY_SCRIPT_INIT_ERROR,
+            "the inference server exited with code 3 (boot failure) without printing a traceback",
+            "",
+            (excerpt(doc, boot.line_no, 2, 1),),
+            0.45,
+        )
+    return None
+
+
+def _from_traceback(doc: TextDoc, tb: Traceback, marker) -> StartupFailure:
+    frame = tb.user_frame
+    where = f"{frame.file} line {frame.line}" if frame else ""
+    in_func = f" in {frame.func}()" if frame and frame.func in ("init", "run") else ""
+    short_file = frame.file.rsplit("/", 1)[-1] if frame else ""
+    summary = f"{tb.short_type}: {tb.exc_message}".rstrip(": ")
+    if frame:
+        summary += f"{in_func} at {short_file} line {frame.line}"
+    category, package = _category_for(tb.exc_type, tb.exc_message, tb.excerpt(400))
+    phase = "import" if marker is not None and IMPORT_FAILED.search(marker.line) else "init"
+    if category is Category.ENTRY_SCRIPT_IMPORT_ERROR:
+        phase = "import"
+    items = []
+    if marker is not None and marker.line_no < tb.first_line:
+        items.append(excerpt(doc, marker.line_no))
+    items.append(EvidenceItem(doc.locator(tb.first_line), tb.excerpt()))
+    confidence = 0.92 if frame else 0.8
+    return StartupFailure(category, summary, where, tuple(items), confidence, package, phase)
+
+
+def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str]:
+    short = exc_type.rsplit(".", 1)[-1]
+    text = f"{message}\n{body}"
+    if short in _MODEL_ERRORS or (short in ("FileNotFoundError", "OSError") and _MODEL_TEXT.search(message)):
+        return Category.MODEL_NOT_FOUND, ""
+    clash = _VERSION_CLASH.search(text)
+    if clash:
+        return Category.DEPENDENCY_VERSION_CONFLICT, clash.group(2) or clash.group(3) or ""
+    if short in ("ModuleNotFoundError", "ImportError"):
+        missing = _MISSING_MODULE.search(message)
+        module = missing.group(1) if missing else ""
+        # A private submodule of an installed package (sklearn.ensemble._forest) missing while a model
+        # is unpickled means the model was saved by another version of that library.
+        if module and "." in module and any(part.startswith("_") for part in module.split(".")[1:]):
+            return Category.DEPENDENCY_VERSION_CONFLICT, module.split(".")[0]
+        return Category.ENTRY_SCRIPT_IMPORT_ERROR, module.split(".")[0]
+    return Category.ENTRY_SCRIPT_INIT_ERROR, ""

@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import re
+
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.errorjson import azureml_errors
+from aml_doctor.rule import excerpt
+from aml_doctor.textdoc import TextDoc, TextKind
+
+_STEP = re.compile(r"\bStep (\d+)/(\d+) : (.*)$", re.M)
+_PIP_NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement (\S+)")
+_PIP_NO_DIST = re.compile(r"No matching distribution found for (\S+)")
+_CONDA_FAILED = re.compile(r"Solving environment: \S*\s*\S*working\S* failed|ResolvePackageNotFound:|LibMambaUnsatisfiableError")
+_CONDA_PACKAGE_LINE = re.compile(r"^\s*-\s+(\S+)\s*$")
+_MAMBA_NEEDED_BY = re.compile(r"nothing provides .+ needed by (\S+)")
+# Build logs prefix lines with a timestamp: "2024-10-15T00:34:07: " or "2020/01/23 04:40:19 ".
+_TIMESTAMP = re.compile(r"^(?:\d{4}-\d\d-\d\dT[\d:.]+Z?:?|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ?")
+_RUN_FAILED = re.compile(r"The command '(.+)' returned a non-zero code: (\d+)|returned a non-zero code: (\d+)")
+_SIGKILL = re.compile(r"died with <Signals\.SIGKILL: 9>")
+_REGISTRY_AUTH = re.compile(
+    r"container registry authorization failure|unauthorized: authentication required|"
+    r"manifest unknown|pull access denied|denied: requested access to the resource is denied"
+)
+_BUILD_FAILED = re.compile(r"Docker image build failed|Container failed during run|Image build failed")
+_OPERATION_BUILD = re.compile(
+    r"Image creation polling reached non-successful terminal state|ImageBuildFailure|"
+    r"subOperationType\W+Build(?:Image|Environment)|Docker image build failed|container registry authorization failure"
+)
+
+
+class ImageBuildFailed(Rule):
+    id = "AML001"
+    name = "image-build-failed"
+    category = Category.IMAGE_BUILD_FAILURE
+    severity = Severity.CRITICAL
+    stage = Stage.BUILD
+    requires = ("build_log|text|azureml_service",)
+    signals = (
+        _PIP_NO_VERSION.pattern,
+        _PIP_NO_DIST.pattern,
+        _CONDA_FAILED.pattern,
+        r"returned a non-zero code",
+        _SIGKILL.pattern,
+        _REGISTRY_AUTH.pattern,
+        _BUILD_FAILED.pattern,
+        r"\bStep \d+/\d+ : ",
+        _MAMBA_NEEDED_BY.pattern,
+    )
+    links = ("https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment",)
+
+    def check(self, ev):
+        found = False
+        # A pasted build log reads like a fetched one; other pasted text simply matches nothing here.
+        for doc in ev.docs(TextKind.BUILD_LOG, TextKind.PASTED):
+            finding = self._from_build_log(doc)
+            if finding:
+                found = True
+                yield finding
+        if not found:
+            finding = self._from_error_text(ev)
+            if finding:
+                yield finding
+
+    # ------------------------------------------------------------------ build log
+    def _from_build_log(self, doc: TextDoc):
+        failing_step = None
+        for hit in doc.search(_STEP):
+            failing_step = hit  # the last step the build reached is the one that failed
+        step_text = f"Step {failing_step.match.group(1)}/{failing_step.match.group(2)}" if failing_step else "the build"
+
+        pip = doc.first(_PIP_NO_VERSION) or doc.first(_PIP_NO_DIST)
+        if pip:
+            package = pip.match.group(1)
+            return self.finding(
+                title=f"Image build failed: pip cannot find {package}",
+                explanation=(
+                    f"The environment image did not build: pip could not install `{package}` in {step_text} "
+                    "(`Could not find a version that satisfies the requirement`). No index the build can reach "
+                    "has a version that matches the pin for this Python version and platform."
+                ),
+                evidence=self._evidence(doc, pip.line_no, failing_step),
+                subject=doc.path,
+                confidence=0.97,
+                fix=Fix(
+                    summary=f"Change or remove the pin for {_bare(package)} in the environment's pip dependencies.",
+                    steps=(
+                        f"pip index versions {_bare(package)}   # list what the index really offers",
+                        f"Edit the conda YAML: pin `{_bare(package)}` to a listed version (or drop the package), then redeploy.",
+                        "Test the environment locally first: `conda env create -f myenv.yml`.",
+                    ),
+                    verify=("Redeploy and read the new build log under ImageLogs/: it must end in a successful push.",),
+                ),
+            )
+
+        conda = doc.first(_CONDA_FAILED)
+        if conda:
+            packages = self._conda_packages(doc)
+            anchor = doc.first(r"LibMambaUnsatisfiableError|ResolvePackageNotFound:") or conda
+            named = ", ".join(packages) if packages else "a pinned package"
+            return self.finding(
+                title=f"Image build failed: conda cannot resolve {named}",
+                explanation=(
+                    f"conda could not solve the environment in {step_text}: {named} cannot be satisfied "
+                    "from the configured channels together with the other pins (ResolvePackageNotFound / "
+                    "`Solving environment: failed`)."
+                ),
+                evidence=self._evidence(doc, anchor.line_no, failing_step, after=min(len(packages), 8)),
+                subject=doc.path,
+                confidence=0.95,
+                fix=Fix(
+                    summary=f"Relax or correct the pins of {named} in the conda YAML.",
+                    steps=(
+                        "Remove the exact build/version pin or pick a version available for the environment's Python.",
+                        "Reproduce locally: `conda env create -f myenv.yml` (or `conda create --dry-run ...`).",
+                    ),
+                    verify=("Redeploy and check the new build log: `Solving environment: done`.",),
+                ),
+            )
+
+        sigkill = doc.first(_SIGKILL)
+        if sigkill:
+            return self.finding(
+                title="Image build killed by SIGKILL (out of memory during the build)",
+                explanation="A build step died with SIGKILL: the build machine ran out of memory.",
+                evidence=self._evidence(doc, sigkill.line_no, failing_step),
+                subject=doc.path,
+                confidence=0.9,
+                fix=Fix(
+                    summary="Build on a machine with more memory, or slim the environment.",
+                    steps=("Use a compute/VM SKU with more memory for the image build, or split large installs.",),
+                    verify=("Redeploy and check the build log ends successfully.",),
+                ),
+            )
+
+        registry = doc.first(_REGISTRY_AUTH)
+        if registry:
+            base = failing_step and failing_step.match.group(3).startswith("FROM")
+            where = "pulling the base image" if base else "talking to the container registry"
+            return self.finding(
+                title=f"Image build failed {where}: registry denied access",
+                explanation=(
+                    f"The build failed while {where} ({step_text}). The registry refused the credentials or the image "
+                    "reference does not exist. When the workspace's ACR keys were rotated, the workspace still uses the old ones."
+                ),
+                evidence=self._evidence(doc, registry.line_no, failing_step),
+                subject=doc.path,
+                confidence=0.85,
+                fix=Fix(
+                    summary="Sync the workspace keys, and check the base image reference and the ACR's network rules.",
+                    steps=(
+                        "az ml workspace sync-keys -w <workspace> -g <resource-group>",
+                        "Check that the FROM image exists: az acr repository show-tags -n <acr> --repository <repo>",
+                        "For a VNet-bound ACR, make sure the build can reach it (image build compute in the VNet).",
+                    ),
+                    verify=("Redeploy and check the build log passes Step 1.",),
+                ),
+                decide="The line before the error tells a wrong image name (`manifest unknown`) from an auth failure (`unauthorized`).",
+            )
+
+        run_failed = doc.last(_RUN_FAILED)
+        generic = doc.first(_BUILD_FAILED)
+        if run_failed or generic:
+            hit = run_failed or generic
+            command = run_failed.match.group(1) if run_failed and run_failed.match.group(1) else ""
+            return self.finding(
+                title=f"Image build failed in {step_text}",
+                explanation=(
+                    f"A build step failed{': `' + _short(command) + '`' if command else ''}. The lines above it in the "
+                    "build log say which command failed and why."
+                ),
+                evidence=self._evidence(doc, hit.line_no, failing_step, before=6),
+                subject=doc.path,
+                confidence=0.8,
+                fix=Fix(
+                    summary="Fix the failing step (see the build log lines above the error).",
+                    steps=("Reproduce the Dockerfile step locally: `docker build` with the same base image.",),
+                    verify=("Redeploy and check the new build log under ImageLogs/.",),
+                ),
+            )
+        return None
+
+    def _conda_packages(self, doc: TextDoc) -> list[str]:
+        """The packages conda names under ResolvePackageNotFound, or libmamba's "needed by" packages."""
+        mamba = doc.first(r"LibMambaUnsatisfiableError")
+        if mamba:
+            needed = []
+            for _, line in doc.window(mamba.line_no, 0, 30):
+                m = _MAMBA_NEEDED_BY.search(line)
+                if m:
+                    name = re.sub(r"-\d[\w.]*-[\w]+$", "", m.group(1))  # pytorch-cuda-12.1-ha16c6d3_5
+                    if name not in needed:
+                        needed.append(name)
+            if needed:
+                return needed
+        resolve = doc.first(r"ResolvePackageNotFound:")
+        packages: list[str] = []
+        if resolve:
+            for _, line in doc.window(resolve.line_no, 0, 20)[1:]:
+                m = _CONDA_PACKAGE_LINE.match(_TIMESTAMP.sub("", line))
+                if m:
+                    packages.append(m.group(1))
+                elif packages or line.strip():
+                    break
+        return packages
+
+    def _evidence(self, doc, line_no, failing_step, before=1, after=1):
+        items = []
+        if failing_step and failing_step.line_no < line_no - before:
+            items.append(excerpt(doc, failing_step.line_no))
+        items.append(excerpt(doc, line_no, before, after))
+        return items
+
+    # ------------------------------------------------------------------ no build log
+    def _from_error_text(self, ev):
+        for err in azureml_errors(ev):
+            if err.code == "ImageBuildFailure" or _OPERATION_BUILD.search(err.all_text()):
+                return self._without_log(EvidenceItem(err.locator, f"{err.code}: {_short(err.message, 300)}"))
+        for doc in ev.docs(TextKind.OPERATION, TextKind.PASTED):
+            hit = doc.first(_OPERATION_BUILD)
+            if hit:
+                return self._without_log(excerpt(doc, hit.line_no, 0, 2))
+        return None
+
+    def _without_log(self, item: EvidenceItem):
+        return self.finding(
+            title="Image build failed (build log not in the evidence)",
+            explanation=(
+                "AzureML reports that the environment image did not build, but the build log itself is not in "
+                "the evidence, so the failing step and package are unknown."
+            ),
+            evidence=[item],
+            subject="image",
+            confidence=0.75,
+            fix=Fix(
+                summary="Read the build log to find the failing step.",
+                steps=(
+                    "Open the operation log URL printed after `More information can be found here:`, or the blob "
+                    "azureml/ImageLogs/<image-id>/build.log in the workspace storage account.",
+                    "aml-doctor collect <service> --storage-account <account> -o bundle.tar.gz   # fetches it",
+                ),
+                verify=("Redeploy after fixing the environment; the build log must end in a successful push.",),
+            ),
+            decide="The build log under ImageLogs/ names the failing step.",
+        )
+
+
+def _bare(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0]
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
