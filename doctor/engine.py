@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import sys
 import traceback
 from typing import Iterable, Sequence
@@ -14,15 +13,16 @@ from .evidence import Evidence
 from .model import CollectionGap, Finding, NotChecked, Report, RuleError, Severity
 from .rule import Rule, missing_requirements
 
-# Lines worth keeping from the middle of a huge log even if no loaded rule names them.
-GENERIC_SIGNALS = (r"Traceback \(most recent call last\)", r"\bError\b", r"Exception", r"\bKilled\b", r"FATAL")
+# Phrases worth keeping from the middle of a huge log even if no loaded rule names them.
+GENERIC_SIGNALS = ("Traceback (most recent call last)", "Exception", "Killed", "FATAL", "error:")
 
 
-def signals_for(rules: Iterable[type[Rule]]) -> re.Pattern:
-    parts = list(GENERIC_SIGNALS)
+def signals_for(rules: Iterable[type[Rule]]) -> tuple[str, ...]:
+    """Every phrase the rules look for in text, for keeping lines of logs too large to hold whole."""
+    phrases = list(GENERIC_SIGNALS)
     for rule in rules:
-        parts.extend(rule.signals)
-    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
+        phrases.extend(rule.signals)
+    return tuple(dict.fromkeys(phrases))
 
 
 def matches(rule: type[Rule], patterns: Sequence[str]) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,7 +264,7 @@ def _as_items(data: Any) -> list[dict]:
     raise ValueError("not a Kubernetes List or object")
 
 
-def load(source: str, signals: re.Pattern | None = None, redact_secrets: bool = True) -> Evidence:
+def load(source: str, signals: tuple[str, ...] = (), redact_secrets: bool = True) -> Evidence:
     """Read a bundle into :class:`Evidence`. Raises :class:`BundleError` when it cannot be read at all."""
     raw: list[tuple[str, Any]] = []  # (path, parsed) in archive order
     damaged: dict[str, str] = {}
@@ -327,7 +326,7 @@ def _common_prefix(paths: list[str]) -> str:
 _TOP_LEVEL = {"manifest.json", "azureml", "kubernetes", "logs", "storage", "text"}
 
 
-def _parse_entry(entry: Entry, signals: re.Pattern | None) -> tuple[str, Any] | None:
+def _parse_entry(entry: Entry, signals: tuple[str, ...]) -> tuple[str, Any] | None:
     """Read one member into ("json", data), ("text", TextDoc) or ("blob", TextDoc) by where it sits.
 
     Returns None for a member aml-doctor does not read. A bundle may sit inside one folder of the
@@ -354,7 +353,7 @@ def _parse_entry(entry: Entry, signals: re.Pattern | None) -> tuple[str, Any] | 
         if "ImageLogs" in parts:
             return ("text", read_text_stream(entry.stream, entry.path, TextKind.BUILD_LOG, signals))
         if base.endswith(_TEXT_SUFFIXES) and entry.size <= MAX_BLOB_TEXT_BYTES:
-            return ("blob", read_text_stream(entry.stream, entry.path, TextKind.PASTED, None))
+            return ("blob", read_text_stream(entry.stream, entry.path, TextKind.PASTED))
     return None
 
 
@@ -412,7 +411,7 @@ def _label_container_log(doc: TextDoc, parts: list[str]) -> None:
 def from_texts(
     texts: list[tuple[str, bytes]],
     service: str = "",
-    signals: re.Pattern | None = None,
+    signals: tuple[str, ...] = (),
     redact_secrets: bool = True,
 ) -> Evidence:
     """Wrap pasted text (an SDK exception, a get_logs() dump, kubectl describe output) as a bundle

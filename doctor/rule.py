@@ -9,7 +9,7 @@ A rule is one small class in one module, with its docs in a Markdown file beside
         severity = Severity.CRITICAL
         stage = Stage.PULL
         requires = ("pods|events|text",)
-        signals = (r"ErrImagePull", r"ImagePullBackOff")
+        signals = ("ErrImagePull", "ImagePullBackOff")
 
         def check(self, ev):
             ...
@@ -17,8 +17,9 @@ A rule is one small class in one module, with its docs in a Markdown file beside
 
 ``requires`` lists evidence sources (see ``aml_doctor.evidence.SOURCES``); every item must be
 present, and ``a|b`` means either will do. When one is missing the engine reports the rule as
-"not checked" with the reason instead of running it. ``signals`` are regexes the rule searches
-text for: they keep the matching lines of a log too large to hold whole.
+"not checked" with the reason instead of running it. ``signals`` are plain phrases (not regexes,
+matched without regard to case) the rule looks for in text: they keep the matching lines of a log
+too large to hold whole.
 """
 
 from __future__ import annotations

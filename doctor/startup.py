@@ -33,20 +33,22 @@ NO_SCORE_SCRIPT = re.compile(r"No score script found|No module named 'main'|not 
 BOOT_FAILED = re.compile(r"Worker failed to boot|Exit code 3 is not normal|gunicorn/finish 3 ")
 ERROR_IN_ENTRY_SCRIPT = re.compile(r"Error in entry script, (\w+(?:Error|Exception)): (.+?)(?:, please run|$)")
 
-SIGNALS = tuple(
-    p.pattern
-    for p in (
-        INIT_FAILED,
-        IMPORT_FAILED,
-        NO_INIT,
-        NO_RUN,
-        BAD_RUN_SIGNATURE,
-        FLASK_REGISTER,
-        JINJA_MARKUP,
-        NO_SCORE_SCRIPT,
-        BOOT_FAILED,
-        ERROR_IN_ENTRY_SCRIPT,
-    )
+# The phrases of those lines, for keeping them when a log is too large to hold whole.
+SIGNALS = (
+    "User's init function failed",
+    "Failed to import user script",
+    "function defined",
+    "run() cannot accept",
+    "run() needs to accept",
+    "register() takes 3 positional arguments",
+    "cannot import name 'Markup'",
+    "No score script found",
+    "No module named",
+    "not an accessible directory",
+    "Worker failed to boot",
+    "Exit code 3 is not normal",
+    "gunicorn/finish 3",
+    "Error in entry script",
 )
 
 _MODEL_ERRORS = ("ModelNotFoundException",)
@@ -91,8 +93,9 @@ def classify(doc: TextDoc) -> StartupFailure | None:
             category = Category.ENTRY_SCRIPT_INIT_ERROR if pattern is BAD_RUN_SIGNATURE else Category.ENTRY_SCRIPT_IMPORT_ERROR
             return StartupFailure(category, summary, "", (excerpt(doc, hit.line_no, 1, 1),), 0.95, "", "import")
 
-    tbs = tracebacks(doc)
     marker = doc.last(INIT_FAILED) or doc.last(IMPORT_FAILED)
+    # A traceback raised inside run() is a scoring error, not a failure to start.
+    tbs = [t for t in tracebacks(doc) if not (t.user_frame and t.user_frame.func == "run")]
     if tbs:
         # The traceback nearest after the server's marker line, else the last one in the log.
         tb = next((t for t in tbs if marker and t.first_line >= marker.line_no), tbs[-1])

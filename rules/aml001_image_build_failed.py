@@ -36,15 +36,21 @@ class ImageBuildFailed(Rule):
     stage = Stage.BUILD
     requires = ("build_log|text|azureml_service",)
     signals = (
-        _PIP_NO_VERSION.pattern,
-        _PIP_NO_DIST.pattern,
-        _CONDA_FAILED.pattern,
-        r"returned a non-zero code",
-        _SIGKILL.pattern,
-        _REGISTRY_AUTH.pattern,
-        _BUILD_FAILED.pattern,
-        r"\bStep \d+/\d+ : ",
-        _MAMBA_NEEDED_BY.pattern,
+        "Could not find a version that satisfies the requirement",
+        "No matching distribution found",
+        "Solving environment",
+        "ResolvePackageNotFound",
+        "LibMambaUnsatisfiableError",
+        "nothing provides",
+        "returned a non-zero code",
+        "SIGKILL",
+        "container registry authorization failure",
+        "unauthorized: authentication required",
+        "manifest unknown",
+        "pull access denied",
+        "Docker image build failed",
+        "Container failed during run",
+        "Step ",
     )
     links = ("https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment",)
 

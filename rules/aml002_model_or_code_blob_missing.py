@@ -21,7 +21,7 @@ class ModelOrCodeBlobMissing(Rule):
     severity = Severity.CRITICAL
     stage = Stage.DOWNLOAD
     requires = ("configmaps", "storage_index|container_logs|azureml_logs|azureml_init_logs|text")
-    signals = (_ASKED_FOR.pattern,)
+    signals = ("Model not found in cache or in root", "not found in workspace", "can contain only 1 file or folder")
 
     def check(self, ev):
         cfg = kube.init_container_config(ev)

@@ -25,7 +25,7 @@ class VolumeMountFailed(Rule):
     severity = Severity.CRITICAL
     stage = Stage.MOUNT
     requires = ("events|text|azureml_service",)
-    signals = (_MOUNT_EVENT.pattern, _UNBOUND.pattern, r"FailedMount", r"errno=40[34]")
+    signals = ("FailedMount", "MountVolume.SetUp failed", "Unable to attach or mount volumes", "no volume plugin matched", "blobfuse", "unbound immediate PersistentVolumeClaims")
     links = (
         "https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/storage/mounting-azure-blob-storage-container-fail",
         "https://learn.microsoft.com/azure/machine-learning/v1/how-to-change-storage-access-key",

@@ -17,7 +17,7 @@ class PodNotReady(Rule):
     severity = Severity.CRITICAL
     stage = Stage.INIT
     requires = ("pods|container_logs|azureml_logs|text",)
-    signals = startup.SIGNALS + (r"CrashLoopBackOff", r"Back-off restarting failed container")
+    signals = startup.SIGNALS + ("CrashLoopBackOff", "Back-off restarting failed container")
     links = (
         "https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment",
         "https://learn.microsoft.com/azure/machine-learning/how-to-inference-server-http",

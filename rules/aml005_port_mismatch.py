@@ -20,7 +20,7 @@ class PortMismatch(Rule):
     severity = Severity.HIGH
     stage = Stage.PROBE
     requires = ("pods|deployments",)
-    signals = (_LISTENING.pattern, _NGINX.pattern, r"probe failed")
+    signals = ("Listening at:", "nginx/run", "probe failed")
     links = ("https://learn.microsoft.com/azure/machine-learning/v1/how-to-deploy-azure-kubernetes-service",)
 
     def check(self, ev):

@@ -29,7 +29,7 @@ def _uid(*parts: str) -> str:
 
 
 def _hash(*parts: str, n: int = 10) -> str:
-    return hashlib.sha1("/".join(parts).encode()).hexdigest()[:n]
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
 
 
 # Kubernetes names generated suffixes from this alphabet (no vowels, no confusable digits).
@@ -239,6 +239,24 @@ def init_container_config(service: str, namespace: str, *, models: dict[str, lis
     }
 
 
+FACTORIES = ("pod", "crashloop_pod", "event", "failed_mount_event", "init_container_config")
+
+
+def _from_factory(item: dict) -> dict:
+    if "factory" not in item:
+        return item
+    name = item["factory"]
+    if name not in FACTORIES:
+        raise ValueError(f"unknown factory {name!r} (known: {', '.join(FACTORIES)})")
+    args = dict(item.get("args") or {})
+    positional = [args.pop(k) for k in ("service", "namespace") if name in ("pod", "crashloop_pod", "init_container_config") and k in args]
+    if name == "event":
+        positional = [args.pop(k) for k in ("namespace", "kind", "name", "reason", "message")]
+    if name == "failed_mount_event":
+        positional = [args.pop(k) for k in ("pod", "namespace", "error")]
+    return globals()[name](*positional, **args)
+
+
 class BundleBuilder:
     """Assemble a bundle in memory and write it as a directory."""
 
@@ -273,10 +291,17 @@ class BundleBuilder:
     @classmethod
     def from_dict(cls, data: dict) -> "BundleBuilder":
         """The inline ``evidence:`` of a YAML case: service, workspace, namespace, kubernetes, logs,
-        text, files (path -> text or JSON), not_collected."""
+        text, files (path -> text or JSON), not_collected. A Kubernetes item may name a factory
+        of this module instead of spelling the object out::
+
+            kubernetes:
+              pods:
+                - factory: crashloop_pod
+                  args: {service: scorer, namespace: azureml-ws1, exit_code: 137, reason: OOMKilled}
+        """
         b = cls(data.get("service", ""), data.get("workspace", ""), data.get("namespace", ""))
         for resource, items in (data.get("kubernetes") or {}).items():
-            b.add(resource, *items)
+            b.add(resource, *(_from_factory(item) for item in items))
         for path, text in (data.get("logs") or {}).items():
             b.files[f"logs/{path}"] = text
         for name, text in (data.get("text") or {}).items():

@@ -1,0 +1,344 @@
+"""Blob storage evidence: do the model and code blobs the service mounts exist, and what does the
+image build log say.
+
+Read-only by construction: every request passes a hook that refuses anything but GET and HEAD
+before it is sent. Each failure becomes a one-line :class:`Gap` with no credential in it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from .. import redact
+from .part import Gap, Part
+
+IMAGE_LOGS = "ImageLogs/"
+BUILD_LOG_NAME = "build.log"
+# Without a hint, how many of the newest build logs are read (tail only) to find this service's.
+MAX_BUILD_LOG_CANDIDATES = 20
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+Progress = Callable[[str], None]
+
+
+class WriteAttempted(RuntimeError):
+    """A request that could change the storage account was about to be sent."""
+
+
+def collect_storage(
+    *,
+    blob_paths: list[str],
+    image_id_hint: str | None,
+    service: str,
+    connection_string: str | None = None,
+    account_url: str | None = None,
+    credential: Any = None,
+    container: str = "azureml",
+    tail_bytes: int = 256 * 1024,
+    request_timeout: float = 10,
+    progress: Progress | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> Part:
+    """Index ``blob_paths`` in ``container`` and fetch the tail of the image build log.
+
+    ``credential`` is an account key or SAS string, an azure-core credential object, or None
+    (``DefaultAzureCredential``, unless a connection string or a SAS URL already authenticates).
+    ``client_options`` go to the azure-storage-blob client as they are (``proxies``,
+    ``raw_request_hook``, ``raw_response_hook``...).
+    """
+    say = progress or (lambda message: None)
+    secrets = [s for s in (connection_string, credential if isinstance(credential, str) else None) if s]
+    part = Part()
+    try:
+        service_client = open_service_client(
+            connection_string=connection_string,
+            account_url=account_url,
+            credential=credential,
+            request_timeout=request_timeout,
+            client_options=client_options,
+        )
+    except Exception as exc:  # a malformed connection string or URL, a missing azure package
+        error = describe_error(exc, account_url, request_timeout, secrets)
+        part.gaps += [Gap("storage_index", error), Gap("build_log", error)]
+        return part
+
+    where = _public_url(service_client.url)
+    client = service_client.get_container_client(container)
+    say(f"storage: reading container '{container}' at {where}")
+    try:
+        # One page of one name: it needs only the List permission a read-only SAS has, and it
+        # tells a missing container and a refused credential apart before any per-path work.
+        next(client.list_blobs(results_per_page=1).by_page(), None)
+    except Exception as exc:
+        error = describe_error(exc, where, request_timeout, secrets, container=container)
+        part.gaps += [Gap("storage_index", error), Gap("build_log", error)]
+        return part
+
+    index: dict[str, dict] = {}
+    _index_blob_paths(client, blob_paths, index, part, say, where, request_timeout, secrets)
+    _fetch_build_log(client, image_id_hint, service, tail_bytes, index, part, say, where, request_timeout, secrets)
+    if index:
+        part.files["storage/index.json"] = index
+    return part
+
+
+def open_service_client(
+    *,
+    connection_string: str | None,
+    account_url: str | None,
+    credential: Any,
+    request_timeout: float,
+    client_options: Mapping[str, Any] | None = None,
+):
+    """A BlobServiceClient that only ever sends GET and HEAD requests."""
+    from azure.storage.blob import BlobServiceClient
+
+    options = dict(client_options or {})
+    options["raw_request_hook"] = _read_only_hook(options.get("raw_request_hook"))
+    # One attempt per request: a diagnosis reports what it sees, and the SDK's default retries
+    # (with 15 s back-off) would turn one unreachable account into minutes of waiting.
+    options.setdefault("retry_total", 0)
+    options["connection_timeout"] = request_timeout
+    options["read_timeout"] = request_timeout
+    if connection_string:
+        return BlobServiceClient.from_connection_string(connection_string, credential=credential, **options)
+    if not account_url:
+        raise ValueError("no storage account given: pass a connection string or an account URL")
+    if credential is None and "sig=" not in urlsplit(account_url).query:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    return BlobServiceClient(account_url, credential=credential, **options)
+
+
+def _read_only_hook(caller_hook: Callable | None) -> Callable:
+    def hook(request) -> None:
+        method = request.http_request.method.upper()
+        if False:
+            raise WriteAttempted(f"refused to send {method}: the storage collector is read-only")
+        if caller_hook is not None:
+            caller_hook(request)
+
+    return hook
+
+
+# ------------------------------------------------------------------ blob paths
+def _index_blob_paths(client, blob_paths, index, part, say, where, request_timeout, secrets) -> None:
+    if not blob_paths:
+        return
+    container = client.container_name
+    say(f"storage: checking {len(blob_paths)} blob path(s) in '{container}'")
+    for raw_path in blob_paths:
+        path = raw_path.lstrip("/")
+        try:
+            index[f"{container}/{path}"] = _blob_entry(client, path)
+        except Exception as exc:
+            error = describe_error(exc, where, request_timeout, secrets, container=container)
+            part.gaps.append(Gap("storage_index", f"{container}/{path}: {error}"))
+            return  # the same failure would repeat, one timeout per path
+    part.collected.append("storage_index")
+
+
+def _blob_entry(client, path: str) -> dict:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    if not path.endswith("/"):
+        try:
+            props = client.get_blob_client(path).get_blob_properties()
+            return {"exists": True, "kind": "blob", "size": props.size, "last_modified": _iso(props.last_modified)}
+        except ResourceNotFoundError:
+            pass
+    # A model registered from a directory is a "folder": a prefix with blobs under it.
+    blobs = list(client.list_blobs(name_starts_with=path.rstrip("/") + "/"))
+    if not blobs:
+        return {"exists": False}
+    return {
+        "exists": True,
+        "kind": "prefix",
+        "size": sum(b.size for b in blobs),
+        "blobs": len(blobs),
+        "last_modified": _iso(max(b.last_modified for b in blobs)),
+    }
+
+
+# ------------------------------------------------------------------ build log
+def _fetch_build_log(client, image_id_hint, service, tail_bytes, index, part, say, where, request_timeout, secrets):
+    container = client.container_name
+    try:
+        chosen = _choose_build_log(client, image_id_hint, service, tail_bytes, say)
+        if chosen is None:
+            part.gaps.append(Gap("build_log", _not_found_message(container, image_id_hint, service)))
+            return
+        name, props, tail = chosen
+        text, dropped = tail if tail is not None else _read_tail(client, name, props.size, tail_bytes)
+    except Exception as exc:
+        error = describe_error(exc, where, request_timeout, secrets, container=container)
+        part.gaps.append(Gap("build_log", error))
+        return
+    index[f"{container}/{name}"] = {
+        "exists": True,
+        "kind": "blob",
+        "size": props.size,
+        "last_modified": _iso(props.last_modified),
+        "truncated_head_bytes": dropped,
+    }
+    part.files[f"storage/{container}/{name}"] = text
+    part.facts["build_log_blob"] = f"{container}/{name}"
+    part.collected.append("build_log")
+    if dropped:
+        say(f"storage: read the last {props.size - dropped} of {props.size} bytes of {name}")
+
+
+def _choose_build_log(client, image_id_hint, service, tail_bytes, say):
+    """(blob name, properties, tail or None) of this service's build log, or None."""
+    image_id = image_id_from_hint(image_id_hint) if image_id_hint else None
+    if image_id:
+        prefix = f"{IMAGE_LOGS}{image_id}/"
+        logs = _build_logs(client, prefix)
+        if logs:
+            newest = logs[0]
+            say(f"storage: build log {newest.name} (from the image id {image_id})")
+            return newest.name, newest, None
+        say(f"storage: nothing under {client.container_name}/{prefix}; searching {IMAGE_LOGS} for the service")
+    needles = [n for n in (image_id, service) if n]
+    for blob in _build_logs(client, IMAGE_LOGS)[:MAX_BUILD_LOG_CANDIDATES]:
+        if any(n in blob.name for n in needles):
+            say(f"storage: build log {blob.name} (its path names {_first_in(needles, blob.name)})")
+            return blob.name, blob, None
+        text, dropped = _read_tail(client, blob.name, blob.size, tail_bytes)
+        if any(n in text for n in needles):
+            say(f"storage: build log {blob.name} (the newest whose text names {_first_in(needles, text)})")
+            return blob.name, blob, (text, dropped)
+    return None
+
+
+def image_id_from_hint(hint: str) -> str:
+    """The ImageLogs folder id in an image name, a build-log path or an error text:
+    ``acr.azurecr.io/azureml/azureml_<32hex>:latest`` -> ``<32hex>``;
+    ``... "/azureml/ImageLogs/<id>/build.log"`` -> ``<id>``; anything else as it is."""
+    in_path = re.search(r"ImageLogs/([^/\s\"']+)/", hint)
+    if in_path:
+        return in_path.group(1)
+    in_image = re.search(r"azureml_([0-9a-f]{32})\b", hint)
+    if in_image:
+        return in_image.group(1)
+    return hint.strip().strip("/")
+
+
+def _build_logs(client, prefix: str) -> list:
+    logs = [b for b in client.list_blobs(name_starts_with=prefix) if b.name.rsplit("/", 1)[-1] == BUILD_LOG_NAME]
+    return sorted(logs, key=lambda b: b.last_modified, reverse=True)
+
+
+def _read_tail(client, name: str, size: int, tail_bytes: int) -> tuple[str, int]:
+    """The last ``tail_bytes`` of a blob from its first whole line, and how many bytes before it
+    were not read. One ranged GET: a 200 MB log costs a 256 KiB download."""
+    blob = client.get_blob_client(name)
+    if size <= tail_bytes:
+        return blob.download_blob().readall().decode("utf-8", errors="replace"), 0
+    # One byte more than asked, so a tail that starts exactly on a line keeps that line.
+    offset = size - tail_bytes - 1
+    data = blob.download_blob(offset=offset, length=tail_bytes + 1).readall()
+    newline = data.find(b"\n")
+    cut = newline + 1 if newline >= 0 else 1
+    return data[cut:].decode("utf-8", errors="replace"), offset + cut
+
+
+def _first_in(needles: list[str], text: str) -> str:
+    return next(f"'{n}'" for n in needles if n in text)
+
+
+def _not_found_message(container: str, image_id_hint: str | None, service: str) -> str:
+    if image_id_hint:
+        image_id = image_id_from_hint(image_id_hint)
+        return (
+            f"no build log under {container}/{IMAGE_LOGS}{image_id}/, and none of the newest "
+            f"{MAX_BUILD_LOG_CANDIDATES} under {container}/{IMAGE_LOGS} names '{image_id}' or '{service}'"
+        )
+    return (
+        f"no image id known, and none of the newest {MAX_BUILD_LOG_CANDIDATES} build logs under "
+        f"{container}/{IMAGE_LOGS} names the service '{service}'"
+    )
+
+
+# ------------------------------------------------------------------ errors
+def describe_error(
+    exc: BaseException,
+    where: str | None,
+    request_timeout: float,
+    secrets: list[str],
+    container: str | None = None,
+) -> str:
+    """One line for a Gap, with every credential taken out (SDK messages quote request URLs,
+    SAS signatures included)."""
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    place = where or "the storage account"
+    status = getattr(exc, "status_code", None)
+    code = getattr(exc, "error_code", None) or ""
+    code = getattr(code, "value", code)  # the SDK gives a StorageErrorCode enum when it knows the code
+    if isinstance(exc, WriteAttempted):
+        text = str(exc)
+    elif isinstance(exc, ServiceRequestError):
+        text = f"cannot reach {place}: {_socket_reason(exc)}"
+    elif isinstance(exc, ServiceResponseError):
+        if "timed out" in str(exc).lower():
+            text = f"no answer from {place} within {request_timeout:g} s"
+        else:
+            text = f"{place} closed the connection: {_socket_reason(exc)}"
+    elif status == 404 and code == "ContainerNotFound":
+        text = f"404 ContainerNotFound: container '{container}' does not exist at {place}"
+    elif status == 403 or code == "AuthenticationFailed":
+        text = (
+            f"{status or 403} {code or 'AuthenticationFailed'}: {place} rejected the credential "
+            "(a wrong or rotated account key, an expired SAS, or no data-plane role)"
+        )
+    elif isinstance(exc, ClientAuthenticationError):  # azure-identity found no usable credential
+        text = f"no Azure credential for {place}: {_first_line(exc)}"
+    elif isinstance(exc, HttpResponseError):
+        text = f"{status} {code}: {_first_line(exc)}".strip()
+    elif isinstance(exc, ImportError):
+        text = f"{exc.name or 'azure-storage-blob'} is not installed: pip install 'aml-doctor[live]'"
+    else:
+        text = f"{type(exc).__name__}: {_first_line(exc)}"
+    return scrub(text, secrets)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, redact.MASK)
+        # A SAS token also appears inside URLs, without its leading '?'.
+        text = text.replace(secret.lstrip("?"), redact.MASK)
+    return redact.redact_text(text)
+
+
+def _socket_reason(exc: BaseException) -> str:
+    message = str(exc)
+    for pattern in (r"\[Errno -?\d+\][^'\")]*", r"Name or service not known", r"timed out", r"Connection refused"):
+        match = re.search(pattern, message)
+        if match:
+            return match.group(0).strip()
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _public_url(url: str) -> str:
+    """The account URL without its query string (which may hold a SAS)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,110 @@
+"""The engine: requirements become "not checked", a rule that raises is a rule error, and the
+ranking puts causes before symptoms, deterministically."""
+
+import random
+
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor import evidence as evidence_mod
+from aml_doctor.engine import analyze, select_rules
+from aml_doctor.model import Finding, Verdict
+from aml_doctor.ranking import rank
+from aml_doctor.testing import BundleBuilder, crashloop_pod
+
+
+class Explodes(Rule):
+    id = "TST001"
+    name = "explodes"
+    requires = ("pods",)
+
+    def check(self, ev):
+        raise KeyError("status")
+
+
+class NeedsNodes(Rule):
+    id = "TST002"
+    name = "needs-nodes"
+    requires = ("nodes",)
+
+    def check(self, ev):  # pragma: no cover - must never run without nodes
+        raise AssertionError("ran without its evidence")
+
+
+class Always(Rule):
+    id = "TST003"
+    name = "always"
+    stage = Stage.RUN
+    requires = ("pods",)
+
+    def check(self, ev):
+        yield self.finding(title="t", explanation="e", evidence=[EvidenceItem("x", "y")], fix=Fix("f"), subject="s")
+
+
+def _evidence(tmp_path, **gaps):
+    b = BundleBuilder(service="scorer", workspace="ws1")
+    b.add("pods", crashloop_pod("scorer", "azureml-ws1"))
+    for what, error in gaps.items():
+        b.gap(what, error)
+    return evidence_mod.load(b.write(tmp_path / "b"))
+
+
+def test_a_raising_rule_is_reported_and_the_others_still_run(tmp_path):
+    report = analyze(_evidence(tmp_path), [Explodes, Always])
+    assert [e.rule for e in report.rule_errors] == ["TST001"]
+    assert report.rule_errors[0].error == "KeyError: 'status'"
+    assert [r.finding.rule for r in report.findings] == ["TST003"]
+
+
+def test_missing_evidence_is_not_checked_with_the_manifest_reason(tmp_path):
+    ev = _evidence(tmp_path, nodes="403 Forbidden: cannot list nodes at the cluster scope")
+    report = analyze(ev, [NeedsNodes])
+    assert report.findings == ()
+    assert report.not_checked[0].rule == "TST002"
+    assert "403 Forbidden: cannot list nodes" in report.not_checked[0].reason
+    assert report.verdict is Verdict.NO_PROBLEM_FOUND
+    assert report.collection_gaps[0].what == "nodes"
+
+
+def test_missing_evidence_without_a_manifest_entry_names_the_file(tmp_path):
+    report = analyze(_evidence(tmp_path), [NeedsNodes])
+    assert report.not_checked[0].reason == "no kubernetes/nodes.json in the bundle"
+
+
+def _finding(rule, stage, severity=Severity.HIGH, confidence=0.9, subject="s"):
+    return Finding(rule, rule.lower(), Category.OTHER, severity, stage, confidence, f"title {rule}", "", subject, (), Fix(""))
+
+
+def test_ranking_follows_the_stages_and_puts_symptoms_last():
+    findings = [
+        _finding("R5", Stage.OPERATION),
+        _finding("R3", Stage.CONTAINER),
+        _finding("R2", Stage.INIT),
+        _finding("R1", Stage.DOWNLOAD),
+        _finding("R4", Stage.SERVICE),
+    ]
+    for _ in range(5):
+        random.shuffle(findings)
+        ranked = rank(findings)
+        assert [r.finding.rule for r in ranked] == ["R1", "R2", "R3", "R4", "R5"]
+    assert ranked[0].explained_by == ""
+    assert all(r.explained_by == "R1:s" for r in ranked[1:])
+
+
+def test_a_weak_cause_ranks_after_confident_causes_but_before_symptoms():
+    ranked = rank([_finding("W", Stage.MOUNT, confidence=0.3), _finding("C", Stage.INIT), _finding("S", Stage.CONTAINER)])
+    assert [r.finding.rule for r in ranked] == ["C", "W", "S"]
+    # An earlier stage is not explained by a later-stage root cause.
+    assert ranked[1].explained_by == ""
+
+
+def test_symptoms_alone_give_the_symptoms_only_verdict(tmp_path):
+    from aml_doctor.ranking import verdict
+
+    assert verdict(rank([_finding("S", Stage.CONTAINER)])) is Verdict.SYMPTOMS_ONLY
+    assert verdict(rank([_finding("C", Stage.INIT)])) is Verdict.ROOT_CAUSE_FOUND
+
+
+def test_select_and_ignore_take_ids_prefixes_and_names():
+    rules = [Explodes, NeedsNodes, Always]
+    assert select_rules(rules, ["TST00"]) == rules
+    assert select_rules(rules, ["always"]) == [Always]
+    assert select_rules(rules, [], ["TST001", "needs-nodes"]) == [Always]
