@@ -10,11 +10,34 @@ The public API for rule authors::
         return [MyRule]
 """
 
-import pluggy
-
-from .model import Category, EvidenceItem, Finding, Fix, Report, Severity, Stage  # noqa: F401
-from .rule import Rule  # noqa: F401
+import importlib
 
 __version__ = "0.1.0"
 
-hookimpl = pluggy.HookimplMarker("aml_doctor")
+# Resolved on first use, so that `aml-doctor --help` does not pay for the engine's imports.
+_LAZY = {
+    "Category": "model",
+    "EvidenceItem": "model",
+    "Finding": "model",
+    "Fix": "model",
+    "Report": "model",
+    "Severity": "model",
+    "Stage": "model",
+    "Rule": "rule",
+}
+
+
+def __getattr__(name):
+    if name == "hookimpl":
+        import pluggy
+
+        value = pluggy.HookimplMarker("aml_doctor")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+__all__ = ["__version__", "hookimpl", *_LAZY]

@@ -12,8 +12,6 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from . import redact
 from .bundle import READ_ERRORS, BundleError, Entry, iter_entries
 from .textdoc import TextDoc, TextKind, read_text_stream
@@ -240,6 +238,8 @@ def _read_json(entry: Entry, source: str) -> Any:
         raise ValueError(f"larger than {MAX_JSON_BYTES // 2**20} MiB")
     text = data.decode("utf-8", errors="replace")
     if entry.path.endswith((".yaml", ".yml")):
+        import yaml
+
         try:
             return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:

@@ -15,6 +15,9 @@ _START = re.compile(r"Traceback \(most recent call last\):")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
 _EXC = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|[A-Z]\w*))(?::\s?(?P<msg>.*))?$")
 _PLATFORM_PATHS = ("/site-packages/", "/dist-packages/", "/var/azureml-server/", "/lib/python", "<frozen ")
+_CHAINED = ("The above exception was the direct cause of the following exception", "During handling of the above exception")
+# AzureML's exceptions print their text on indented lines after the type: "\tMessage: ...".
+_AZUREML_MESSAGE = re.compile(r"^\s+Message:\s*(.+)$")
 MAX_TRACEBACK_LINES = 400
 
 
@@ -38,6 +41,8 @@ class Traceback:
     frames: tuple[Frame, ...]
     exc_type: str
     exc_message: str
+    # True when this traceback was raised while handling (or from) the one before it.
+    chained: bool = False
 
     @property
     def user_frame(self) -> Frame | None:
@@ -65,6 +70,9 @@ class Traceback:
 def tracebacks(doc: TextDoc) -> list[Traceback]:
     out: list[Traceback] = []
     for hit in doc.search(_START, 0):
+        chained = bool(out) and any(
+            marker in text for _, text in doc.window(out[-1].last_line + 1, 0, max(0, hit.line_no - out[-1].last_line - 1)) for marker in _CHAINED
+        )
         prefix = hit.line[: hit.match.start()]
         frames: list[Frame] = []
         pending: tuple[str, int, str] | None = None
@@ -88,9 +96,16 @@ def tracebacks(doc: TextDoc) -> list[Traceback]:
             e = _EXC.match(line.strip())
             if e:
                 exc_type, exc_msg, last = e.group("type"), (e.group("msg") or "").strip(), n
+                short = exc_type.rsplit(".", 1)[-1]
+                if exc_msg.rstrip(":") in ("", short):
+                    for m_no, follow in doc.window(n + 1, 0, 3):
+                        m = _AZUREML_MESSAGE.match(follow)
+                        if m:
+                            exc_msg, last = m.group(1).strip(), m_no
+                            break
             break
         if pending:
             frames.append(Frame(*pending, ""))
         if exc_type:
-            out.append(Traceback(doc, hit.line_no, last, tuple(frames), exc_type, exc_msg))
+            out.append(Traceback(doc, hit.line_no, last, tuple(frames), exc_type, exc_msg, chained))
     return out

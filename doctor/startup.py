@@ -32,6 +32,13 @@ JINJA_MARKUP = re.compile(r"cannot import name 'Markup' from 'jinja2'")
 NO_SCORE_SCRIPT = re.compile(r"No score script found|No module named 'main'|not an accessible directory in the container")
 BOOT_FAILED = re.compile(r"Worker failed to boot|Exit code 3 is not normal|gunicorn/finish 3 ")
 ERROR_IN_ENTRY_SCRIPT = re.compile(r"Error in entry script, (\w+(?:Error|Exception)): (.+?)(?:, please run|$)")
+# v2 managed and Kubernetes online endpoints name the same failures with error codes (catalogue F6).
+V2_CODES = {
+    "UserScriptInitFailed": (Category.ENTRY_SCRIPT_INIT_ERROR, "init() failed (v2 UserScriptInitFailed)"),
+    "UserScriptImportError": (Category.ENTRY_SCRIPT_IMPORT_ERROR, "the scoring script cannot be imported (v2 UserScriptImportError)"),
+    "UserScriptFunctionNotFound": (Category.ENTRY_SCRIPT_IMPORT_ERROR, "init() or run() is missing (v2 UserScriptFunctionNotFound)"),
+}
+_V2_CODE = re.compile(r"\b(" + "|".join(V2_CODES) + r")\b")
 
 # The phrases of those lines, for keeping them when a log is too large to hold whole.
 SIGNALS = (
@@ -49,6 +56,7 @@ SIGNALS = (
     "Exit code 3 is not normal",
     "gunicorn/finish 3",
     "Error in entry script",
+    "UserScript",
 )
 
 _MODEL_ERRORS = ("ModelNotFoundException",)
@@ -94,17 +102,22 @@ def classify(doc: TextDoc) -> StartupFailure | None:
             return StartupFailure(category, summary, "", (excerpt(doc, hit.line_no, 1, 1),), 0.95, "", "import")
 
     marker = doc.last(INIT_FAILED) or doc.last(IMPORT_FAILED)
-    # A traceback raised inside run() is a scoring error, not a failure to start.
-    tbs = [t for t in tracebacks(doc) if not (t.user_frame and t.user_frame.func == "run")]
+    # A traceback raised inside run() is a scoring error, and one from the SDK on the user's
+    # machine (wait_for_deployment raising WebserviceException) is only the messenger.
+    tbs = [t for t in tracebacks(doc) if not (t.user_frame and t.user_frame.func == "run") and not _client_side(t)]
     if tbs:
         # The traceback nearest after the server's marker line, else the last one in the log.
         tb = next((t for t in tbs if marker and t.first_line >= marker.line_no), tbs[-1])
-        return _from_traceback(doc, tb, marker)
+        return _from_traceback(doc, _root_of_chain(tbs, tb), marker)
     entry = doc.last(ERROR_IN_ENTRY_SCRIPT)
     if entry:
         exc_type, message = entry.match.group(1), entry.match.group(2)
         category, package = _category_for(exc_type, message, "")
         return StartupFailure(category, f"{exc_type}: {message}", "", (excerpt(doc, entry.line_no),), 0.85, package)
+    v2 = doc.last(_V2_CODE)
+    if v2:
+        category, summary = V2_CODES[v2.match.group(1)]
+        return StartupFailure(category, summary, "", (excerpt(doc, v2.line_no),), 0.75)
     missing_main = doc.last(NO_SCORE_SCRIPT)
     if missing_main:
         return StartupFailure(
@@ -128,6 +141,22 @@ def classify(doc: TextDoc) -> StartupFailure | None:
             0.45,
         )
     return None
+
+
+_CLIENT_EXCEPTIONS = ("WebserviceException", "PapermillExecutionError", "ComputeTargetException")
+# The server re-raises the user's exception wrapped in its own; the cause is the one it wraps.
+_SERVER_WRAPPERS = ("UserScriptImportException", "UserScriptException")
+
+
+def _client_side(tb: Traceback) -> bool:
+    return tb.short_type in _CLIENT_EXCEPTIONS or any("/azureml/core/webservice/" in f.file for f in tb.frames)
+
+
+def _root_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
+    index = tbs.index(tb)
+    while index > 0 and tbs[index].chained and (tbs[index].short_type in _SERVER_WRAPPERS or tbs[index].user_frame is None):
+        index -= 1
+    return tbs[index]
 
 
 def _from_traceback(doc: TextDoc, tb: Traceback, marker) -> StartupFailure:

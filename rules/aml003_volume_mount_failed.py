@@ -11,9 +11,9 @@ _UNBOUND = re.compile(r"unbound immediate PersistentVolumeClaims")
 # (pattern, cause, confidence, alternatives, what decides)
 _CAUSES = (
     (re.compile(r"no volume plugin matched|failed to get plugin from volumeSpec"), "driver", 0.9),
-    (re.compile(r"errno=403|AuthorizationFailure|AuthenticationFailed|This request is not authorized"), "key", 0.7),
+    (re.compile(r"errno\s*=\s*403|AuthorizationFailure|AuthenticationFailed|This request is not authorized"), "key", 0.7),
     (re.compile(r"accountname is empty|container is empty|secret .* not found|couldn't get secret"), "missing-key", 0.85),
-    (re.compile(r"errno=404|ContainerNotFound|The specified container does not exist"), "container", 0.85),
+    (re.compile(r"errno\s*=\s*404|ContainerNotFound|The specified container does not exist"), "container", 0.85),
     (re.compile(r"context deadline exceeded|i/o timeout|connection timed out|An operation with the given Volume ID .* already exists", re.I), "network", 0.75),
 )
 
