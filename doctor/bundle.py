@@ -82,6 +82,13 @@ def safe_member_path(source: str, name: str) -> str:
     return "/".join(parts)
 
 
+def iter_memory(files: dict[str, bytes]) -> Iterator[Entry]:
+    """A bundle collected live and never written to disk: the files as the collectors made them."""
+    for path in sorted(files):
+        data = files[path]
+        yield Entry(path, len(data), io.BytesIO(data))
+
+
 def iter_entries(source: str) -> Iterator[Entry]:
     """Yield the bundle's regular files in a stable order. Each stream is valid until the next entry."""
     if os.path.isdir(source):

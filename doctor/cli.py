@@ -71,8 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("rule", help="rule id (AML004) or name (pod-not-ready)")
     _common_rule_options(explain)
 
+    sub.add_parser("collect", help="collect a service's evidence into a bundle (see: aml-doctor collect --help)", add_help=False)
+
     plugins = sub.add_parser("plugins", help="list the loaded plugins, their versions and rules")
     _common_rule_options(plugins)
+
+    new_rule = sub.add_parser("new-rule", help="write a new rule, its docs and its test cases")
+    new_rule.add_argument("id", help="rule id, e.g. ACME002")
+    new_rule.add_argument("name", help="kebab-case name, e.g. gpu-pool-required")
+    new_rule.add_argument("--rules-dir", default="team_rules", help="where the rule and its docs go (default: team_rules)")
+    new_rule.add_argument("--cases-dir", default="tests/cases", help="where its YAML cases go (default: tests/cases)")
+    new_rule.add_argument("--category", default="other", help="root-cause category (default: other)")
+    new_rule.add_argument("--stage", default="init", help="deployment stage: cluster, build, schedule, pull, mount, download, init, probe, run, ...")
+    new_rule.add_argument("--summary", default="", help="one line: what the rule finds")
+    new_rule.add_argument("--phrase", default="", help="the exact error line the rule matches")
     return parser
 
 
@@ -89,12 +101,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .live import main_live  # ``aml-doctor myservice``: the live diagnosis
 
             return int(main_live(argv))
+        if argv and argv[0] == "collect":
+            from .live import main_live
+
+            return int(main_live(argv[1:], collect_only=True))
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None or args.command == "help":
             parser.print_help()
             return ExitCode.OK if args.command == "help" else ExitCode.USAGE_ERROR
-        handler = {"analyze": cmd_analyze, "rules": cmd_rules, "explain": cmd_explain, "plugins": cmd_plugins}[args.command]
+        handler = {
+            "analyze": cmd_analyze,
+            "rules": cmd_rules,
+            "explain": cmd_explain,
+            "plugins": cmd_plugins,
+            "new-rule": cmd_new_rule,
+        }[args.command]
         return int(handler(args))
     except UsageError as exc:
         _error(str(exc))
@@ -271,4 +293,26 @@ def cmd_plugins(args) -> int:
         print(f"{p.name:<24} {p.version or '-':<10} {p.source:<12} {', '.join(p.rules) or '(no rules)'}")
     for e in loaded.errors:
         print(f"{e.plugin:<24} {'-':<10} {'broken':<12} {e.error}")
+    return ExitCode.OK
+
+
+def cmd_new_rule(args) -> int:
+    from .scaffold import ScaffoldError, new_rule
+
+    try:
+        written = new_rule(
+            args.id,
+            args.name,
+            rules_dir=args.rules_dir,
+            cases_dir=args.cases_dir,
+            category=args.category,
+            stage=args.stage,
+            summary=args.summary,
+            phrase=args.phrase,
+        )
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: aml-doctor --rules-dir {args.rules_dir} rules   and   python -m pytest  (with aml_doctor.testing)")
     return ExitCode.OK

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import redact
-from .bundle import READ_ERRORS, BundleError, Entry, iter_entries
+from .bundle import READ_ERRORS, BundleError, Entry, iter_entries, iter_memory
 from .textdoc import TextDoc, TextKind, read_text_stream
 
 FORMAT_VERSION = 1
@@ -22,6 +22,7 @@ MAX_BLOB_TEXT_BYTES = 4 * 1024 * 1024
 
 # Names rules use in ``requires``. Kubernetes resources are named as kubectl's plural.
 KUBERNETES_RESOURCES = (
+    "frontend-pods",  # the cluster's azureml-fe pods (namespaces default and azureml)
     "pods",
     "deployments",
     "replicasets",
@@ -264,13 +265,16 @@ def _as_items(data: Any) -> list[dict]:
     raise ValueError("not a Kubernetes List or object")
 
 
-def load(source: str, signals: tuple[str, ...] = (), redact_secrets: bool = True) -> Evidence:
-    """Read a bundle into :class:`Evidence`. Raises :class:`BundleError` when it cannot be read at all."""
+def load(source: str | dict[str, bytes], signals: tuple[str, ...] = (), redact_secrets: bool = True, label: str = "") -> Evidence:
+    """Read a bundle into :class:`Evidence`. ``source`` is a path, or the files of a live collection
+    (bundle path -> bytes). Raises :class:`BundleError` when it cannot be read at all."""
+    entries = iter_memory(source) if isinstance(source, dict) else iter_entries(source)
+    source = label or ("live collection" if isinstance(source, dict) else source)
     raw: list[tuple[str, Any]] = []  # (path, parsed) in archive order
     damaged: dict[str, str] = {}
     ignored: list[str] = []
     try:
-        for entry in iter_entries(source):
+        for entry in entries:
             try:
                 parsed = _parse_entry(entry, signals)
             except ValueError as exc:

@@ -79,6 +79,7 @@ class StartupFailure:
     confidence: float
     package: str = ""  # the module/package to install or re-pin, when known
     phase: str = "init"  # "init" or "import"
+    alternatives: tuple[Category, ...] = ()
 
 
 def classify(doc: TextDoc) -> StartupFailure | None:
@@ -133,12 +134,15 @@ def classify(doc: TextDoc) -> StartupFailure | None:
         return StartupFailure(Category.ENTRY_SCRIPT_INIT_ERROR, marker.line.strip(), "", (excerpt(doc, marker.line_no, 0, 3),), 0.6)
     boot = doc.last(BOOT_FAILED)
     if boot:
+        # The server exits with 3 on every init or import failure; without the traceback the two
+        # cannot be told apart.
         return StartupFailure(
             Category.ENTRY_SCRIPT_INIT_ERROR,
             "the inference server exited with code 3 (boot failure) without printing a traceback",
             "",
             (excerpt(doc, boot.line_no, 2, 1),),
             0.45,
+            alternatives=(Category.ENTRY_SCRIPT_IMPORT_ERROR, Category.CRASH_LOOP_OTHER),
         )
     return None
 

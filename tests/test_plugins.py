@@ -27,8 +27,8 @@ GOOD = textwrap.dedent(
 def test_builtin_rules_come_through_the_entry_point_group():
     loaded = load_plugins()
     assert not loaded.errors
-    assert {p.name for p in loaded.plugins} == {"builtin_rules"}
-    assert all(r.plugin == "builtin_rules" for r in loaded.rules)
+    assert "builtin_rules" in {p.name for p in loaded.plugins}
+    assert all(r.plugin == "builtin_rules" for r in loaded.rules if r.id.startswith("AML"))
     assert {"AML001", "AML002", "AML003", "AML004", "AML005"} <= {r.id for r in loaded.rules}
 
 

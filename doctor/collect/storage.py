@@ -50,7 +50,6 @@ def collect_storage(
     ``raw_request_hook``, ``raw_response_hook``...).
     """
     say = progress or (lambda message: None)
-    secrets = [s for s in (connection_string, credential if isinstance(credential, str) else None) if s]
     part = Part()
     try:
         service_client = open_service_client(
@@ -61,25 +60,24 @@ def collect_storage(
             client_options=client_options,
         )
     except Exception as exc:  # a malformed connection string or URL, a missing azure package
-        error = describe_error(exc, account_url, request_timeout, secrets)
+        error = describe_error(exc, _public_url(account_url) if account_url else None, request_timeout)
         part.gaps += [Gap("storage_index", error), Gap("build_log", error)]
         return part
 
-    where = _public_url(service_client.url)
-    client = service_client.get_container_client(container)
-    say(f"storage: reading container '{container}' at {where}")
+    reader = _Reader(service_client.get_container_client(container), request_timeout, say)
+    say(f"storage: reading container '{container}' at {reader.where}")
     try:
         # One page of one name: it needs only the List permission a read-only SAS has, and it
         # tells a missing container and a refused credential apart before any per-path work.
-        next(client.list_blobs(results_per_page=1).by_page(), None)
+        next(reader.client.list_blobs(results_per_page=1).by_page(), None)
     except Exception as exc:
-        error = describe_error(exc, where, request_timeout, secrets, container=container)
+        error = reader.describe(exc)
         part.gaps += [Gap("storage_index", error), Gap("build_log", error)]
         return part
 
     index: dict[str, dict] = {}
-    _index_blob_paths(client, blob_paths, index, part, say, where, request_timeout, secrets)
-    _fetch_build_log(client, image_id_hint, service, tail_bytes, index, part, say, where, request_timeout, secrets)
+    reader.index_blob_paths(blob_paths, index, part)
+    reader.fetch_build_log(image_id_hint, service, tail_bytes, index, part)
     if index:
         part.files["storage/index.json"] = index
     return part
@@ -117,7 +115,7 @@ def open_service_client(
 def _read_only_hook(caller_hook: Callable | None) -> Callable:
     def hook(request) -> None:
         method = request.http_request.method.upper()
-        if False:
+        if method not in READ_ONLY_METHODS:
             raise WriteAttempted(f"refused to send {method}: the storage collector is read-only")
         if caller_hook is not None:
             caller_hook(request)
@@ -125,94 +123,120 @@ def _read_only_hook(caller_hook: Callable | None) -> Callable:
     return hook
 
 
-# ------------------------------------------------------------------ blob paths
-def _index_blob_paths(client, blob_paths, index, part, say, where, request_timeout, secrets) -> None:
-    if not blob_paths:
-        return
-    container = client.container_name
-    say(f"storage: checking {len(blob_paths)} blob path(s) in '{container}'")
-    for raw_path in blob_paths:
-        path = raw_path.lstrip("/")
-        try:
-            index[f"{container}/{path}"] = _blob_entry(client, path)
-        except Exception as exc:
-            error = describe_error(exc, where, request_timeout, secrets, container=container)
-            part.gaps.append(Gap("storage_index", f"{container}/{path}: {error}"))
-            return  # the same failure would repeat, one timeout per path
-    part.collected.append("storage_index")
+class _Reader:
+    """One container of one account, read on behalf of one collection."""
 
+    def __init__(self, client, request_timeout: float, say: Progress) -> None:
+        self.client = client
+        self.container = client.container_name
+        self.where = _public_url(client.url).rsplit("/", 1)[0]  # the account URL, no SAS
+        self.request_timeout = request_timeout
+        self.say = say
 
-def _blob_entry(client, path: str) -> dict:
-    from azure.core.exceptions import ResourceNotFoundError
+    def describe(self, exc: BaseException) -> str:
+        return describe_error(exc, self.where, self.request_timeout, container=self.container)
 
-    if not path.endswith("/"):
-        try:
-            props = client.get_blob_client(path).get_blob_properties()
-            return {"exists": True, "kind": "blob", "size": props.size, "last_modified": _iso(props.last_modified)}
-        except ResourceNotFoundError:
-            pass
-    # A model registered from a directory is a "folder": a prefix with blobs under it.
-    blobs = list(client.list_blobs(name_starts_with=path.rstrip("/") + "/"))
-    if not blobs:
-        return {"exists": False}
-    return {
-        "exists": True,
-        "kind": "prefix",
-        "size": sum(b.size for b in blobs),
-        "blobs": len(blobs),
-        "last_modified": _iso(max(b.last_modified for b in blobs)),
-    }
-
-
-# ------------------------------------------------------------------ build log
-def _fetch_build_log(client, image_id_hint, service, tail_bytes, index, part, say, where, request_timeout, secrets):
-    container = client.container_name
-    try:
-        chosen = _choose_build_log(client, image_id_hint, service, tail_bytes, say)
-        if chosen is None:
-            part.gaps.append(Gap("build_log", _not_found_message(container, image_id_hint, service)))
+    # -------------------------------------------------------------- blob paths
+    def index_blob_paths(self, blob_paths: list[str], index: dict, part: Part) -> None:
+        if not blob_paths:
             return
-        name, props, tail = chosen
-        text, dropped = tail if tail is not None else _read_tail(client, name, props.size, tail_bytes)
-    except Exception as exc:
-        error = describe_error(exc, where, request_timeout, secrets, container=container)
-        part.gaps.append(Gap("build_log", error))
-        return
-    index[f"{container}/{name}"] = {
-        "exists": True,
-        "kind": "blob",
-        "size": props.size,
-        "last_modified": _iso(props.last_modified),
-        "truncated_head_bytes": dropped,
-    }
-    part.files[f"storage/{container}/{name}"] = text
-    part.facts["build_log_blob"] = f"{container}/{name}"
-    part.collected.append("build_log")
-    if dropped:
-        say(f"storage: read the last {props.size - dropped} of {props.size} bytes of {name}")
+        self.say(f"storage: checking {len(blob_paths)} blob path(s) in '{self.container}'")
+        for raw_path in blob_paths:
+            path = raw_path.lstrip("/")
+            try:
+                index[f"{self.container}/{path}"] = self._blob_entry(path)
+            except Exception as exc:
+                part.gaps.append(Gap("storage_index", f"{self.container}/{path}: {self.describe(exc)}"))
+                return  # the same failure would repeat, one timeout per path
+        part.collected.append("storage_index")
 
+    def _blob_entry(self, path: str) -> dict:
+        from azure.core.exceptions import ResourceNotFoundError
 
-def _choose_build_log(client, image_id_hint, service, tail_bytes, say):
-    """(blob name, properties, tail or None) of this service's build log, or None."""
-    image_id = image_id_from_hint(image_id_hint) if image_id_hint else None
-    if image_id:
-        prefix = f"{IMAGE_LOGS}{image_id}/"
-        logs = _build_logs(client, prefix)
-        if logs:
-            newest = logs[0]
-            say(f"storage: build log {newest.name} (from the image id {image_id})")
-            return newest.name, newest, None
-        say(f"storage: nothing under {client.container_name}/{prefix}; searching {IMAGE_LOGS} for the service")
-    needles = [n for n in (image_id, service) if n]
-    for blob in _build_logs(client, IMAGE_LOGS)[:MAX_BUILD_LOG_CANDIDATES]:
-        if any(n in blob.name for n in needles):
-            say(f"storage: build log {blob.name} (its path names {_first_in(needles, blob.name)})")
-            return blob.name, blob, None
-        text, dropped = _read_tail(client, blob.name, blob.size, tail_bytes)
-        if any(n in text for n in needles):
-            say(f"storage: build log {blob.name} (the newest whose text names {_first_in(needles, text)})")
-            return blob.name, blob, (text, dropped)
-    return None
+        if not path.endswith("/"):
+            try:
+                props = self.client.get_blob_client(path).get_blob_properties()
+                return {"exists": True, "kind": "blob", "size": props.size, "last_modified": _iso(props.last_modified)}
+            except ResourceNotFoundError:
+                pass
+        # A model registered from a directory is a "folder": a prefix with blobs under it.
+        blobs = list(self.client.list_blobs(name_starts_with=path.rstrip("/") + "/"))
+        if not blobs:
+            return {"exists": False}
+        return {
+            "exists": True,
+            "kind": "prefix",
+            "size": sum(b.size for b in blobs),
+            "blobs": len(blobs),
+            "last_modified": _iso(max(b.last_modified for b in blobs)),
+        }
+
+    # -------------------------------------------------------------- build log
+    def fetch_build_log(
+        self, image_id_hint: str | None, service: str, tail_bytes: int, index: dict, part: Part
+    ) -> None:
+        try:
+            chosen = self._choose_build_log(image_id_hint, service, tail_bytes)
+            if chosen is None:
+                part.gaps.append(Gap("build_log", _not_found_message(self.container, image_id_hint, service)))
+                return
+            name, props, tail = chosen
+            text, dropped = tail if tail is not None else self._read_tail(name, props.size, tail_bytes)
+        except Exception as exc:
+            part.gaps.append(Gap("build_log", self.describe(exc)))
+            return
+        index[f"{self.container}/{name}"] = {
+            "exists": True,
+            "kind": "blob",
+            "size": props.size,
+            "last_modified": _iso(props.last_modified),
+            "truncated_head_bytes": dropped,
+        }
+        part.files[f"storage/{self.container}/{name}"] = text
+        part.facts["build_log_blob"] = f"{self.container}/{name}"
+        part.collected.append("build_log")
+        if dropped:
+            self.say(f"storage: read the last {props.size - dropped} of {props.size} bytes of {name}")
+
+    def _choose_build_log(self, image_id_hint: str | None, service: str, tail_bytes: int):
+        """(blob name, properties, tail or None) of this service's build log, or None."""
+        image_id = image_id_from_hint(image_id_hint) if image_id_hint else None
+        if image_id:
+            prefix = f"{IMAGE_LOGS}{image_id}/"
+            logs = self._build_logs(prefix)
+            if logs:
+                self.say(f"storage: build log {logs[0].name} (from the image id {image_id})")
+                return logs[0].name, logs[0], None
+            self.say(f"storage: nothing under {self.container}/{prefix}; searching {IMAGE_LOGS} for the service")
+        needles = [n for n in (image_id, service) if n]
+        for blob in self._build_logs(IMAGE_LOGS)[:MAX_BUILD_LOG_CANDIDATES]:
+            if any(n in blob.name for n in needles):
+                self.say(f"storage: build log {blob.name} (its path names {_first_in(needles, blob.name)})")
+                return blob.name, blob, None
+            text, dropped = self._read_tail(blob.name, blob.size, tail_bytes)
+            if any(n in text for n in needles):
+                self.say(f"storage: build log {blob.name} (the newest whose text names {_first_in(needles, text)})")
+                return blob.name, blob, (text, dropped)
+        return None
+
+    def _build_logs(self, prefix: str) -> list:
+        logs = [
+            b for b in self.client.list_blobs(name_starts_with=prefix) if b.name.rsplit("/", 1)[-1] == BUILD_LOG_NAME
+        ]
+        return sorted(logs, key=lambda b: b.last_modified, reverse=True)
+
+    def _read_tail(self, name: str, size: int, tail_bytes: int) -> tuple[str, int]:
+        """The last ``tail_bytes`` of a blob from its first whole line, and how many bytes before
+        it were not read. One ranged GET: a 200 MB log costs a 256 KiB download."""
+        blob = self.client.get_blob_client(name)
+        if size <= tail_bytes:
+            return blob.download_blob().readall().decode("utf-8", errors="replace"), 0
+        # One byte more than asked, so a tail that starts exactly on a line keeps that line.
+        offset = size - tail_bytes - 1
+        data = blob.download_blob(offset=offset, length=tail_bytes + 1).readall()
+        newline = data.find(b"\n")
+        cut = newline + 1 if newline >= 0 else 1
+        return data[cut:].decode("utf-8", errors="replace"), offset + cut
 
 
 def image_id_from_hint(hint: str) -> str:
@@ -226,25 +250,6 @@ def image_id_from_hint(hint: str) -> str:
     if in_image:
         return in_image.group(1)
     return hint.strip().strip("/")
-
-
-def _build_logs(client, prefix: str) -> list:
-    logs = [b for b in client.list_blobs(name_starts_with=prefix) if b.name.rsplit("/", 1)[-1] == BUILD_LOG_NAME]
-    return sorted(logs, key=lambda b: b.last_modified, reverse=True)
-
-
-def _read_tail(client, name: str, size: int, tail_bytes: int) -> tuple[str, int]:
-    """The last ``tail_bytes`` of a blob from its first whole line, and how many bytes before it
-    were not read. One ranged GET: a 200 MB log costs a 256 KiB download."""
-    blob = client.get_blob_client(name)
-    if size <= tail_bytes:
-        return blob.download_blob().readall().decode("utf-8", errors="replace"), 0
-    # One byte more than asked, so a tail that starts exactly on a line keeps that line.
-    offset = size - tail_bytes - 1
-    data = blob.download_blob(offset=offset, length=tail_bytes + 1).readall()
-    newline = data.find(b"\n")
-    cut = newline + 1 if newline >= 0 else 1
-    return data[cut:].decode("utf-8", errors="replace"), offset + cut
 
 
 def _first_in(needles: list[str], text: str) -> str:
@@ -269,11 +274,10 @@ def describe_error(
     exc: BaseException,
     where: str | None,
     request_timeout: float,
-    secrets: list[str],
     container: str | None = None,
 ) -> str:
-    """One line for a Gap, with every credential taken out (SDK messages quote request URLs,
-    SAS signatures included)."""
+    """One line for a Gap, with every credential taken out: a SAS client's request URLs carry
+    its signature, and a connection string its account key."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
@@ -296,27 +300,19 @@ def describe_error(
             text = f"{place} closed the connection: {_socket_reason(exc)}"
     elif status == 404 and code == "ContainerNotFound":
         text = f"404 ContainerNotFound: container '{container}' does not exist at {place}"
-    elif status == 403 or code == "AuthenticationFailed":
+    elif status in (401, 403) or code == "AuthenticationFailed":
         text = (
             f"{status or 403} {code or 'AuthenticationFailed'}: {place} rejected the credential "
             "(a wrong or rotated account key, an expired SAS, or no data-plane role)"
         )
-    elif isinstance(exc, ClientAuthenticationError):  # azure-identity found no usable credential
-        text = f"no Azure credential for {place}: {_first_line(exc)}"
+    elif isinstance(exc, ClientAuthenticationError):  # no token from azure-identity, a key that is not base64
+        text = f"could not authenticate to {place}: {_first_line(exc)}"
     elif isinstance(exc, HttpResponseError):
         text = f"{status} {code}: {_first_line(exc)}".strip()
     elif isinstance(exc, ImportError):
-        text = f"{exc.name or 'azure-storage-blob'} is not installed: pip install 'aml-doctor[live]'"
+        text = f"the Azure SDK is not installed (pip install 'aml-doctor[live]'): {_first_line(exc)}"
     else:
         text = f"{type(exc).__name__}: {_first_line(exc)}"
-    return scrub(text, secrets)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, redact.MASK)
-        # A SAS token also appears inside URLs, without its leading '?'.
-        text = text.replace(secret.lstrip("?"), redact.MASK)
     return redact.redact_text(text)
 
 

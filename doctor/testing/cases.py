@@ -24,6 +24,9 @@ A case file (``tests/cases/AML004.yml``)::
         expect:
           ranked: [AML002, AML004, AML004, AML021, AML019]   # the whole report's rule order
 
+``plugins: [../team_rules/acme002_gpu_pool.py]`` at the top (or in a case) loads rule files that
+are not installed; paths are relative to the case file.
+
 Test ids are ``<RULE>-<case name>``, so ``pytest -k AML004`` runs one rule's cases.
 """
 
@@ -97,10 +100,16 @@ def load_case_file(path: str | os.PathLike) -> list[Case]:
             bundle = str((path.parent / bundle).resolve())
         if bool(bundle) == bool(raw.get("evidence")):
             raise CaseError(f"{path}: case {name}: give exactly one of 'bundle' or 'evidence'")
-        cases.append(
-            Case(rule, name, str(path), bundle, raw.get("evidence"), expect, list(data.get("plugins") or []) + list(raw.get("plugins") or []))
-        )
+        plugins = [_resolve_plugin(path, p) for p in list(data.get("plugins") or []) + list(raw.get("plugins") or [])]
+        cases.append(Case(rule, name, str(path), bundle, raw.get("evidence"), expect, plugins))
     return cases
+
+
+def _resolve_plugin(case_file: Path, spec: str) -> str:
+    """A plugin given as a .py path is relative to the case file; a module name stays as it is."""
+    if spec.endswith(".py"):
+        return str((case_file.parent / spec).resolve())
+    return spec
 
 
 def collect_cases(directory: str | os.PathLike) -> list[Case]:

@@ -1,0 +1,475 @@
+"""Collect one v1 AzureML web service's Kubernetes evidence, read-only, in a constant number of calls.
+
+Every request is a GET with a timeout. Objects are selected with label selectors and names, never
+by listing a whole namespace and fetching each object, so a namespace with a thousand other
+services costs the same number of calls as one with none (the events list is the one exception in
+size, not in count). Secrets are never read. Anything that fails (401, 403, 404, a timeout, an
+unreachable server) becomes a :class:`Gap` with a one-line reason and the rest is still collected.
+
+Responses are read raw (``_preload_content=False``) and stored as the server sent them: that keeps
+the JSON exactly what ``kubectl get -o json`` prints (camelCase, ``...Z`` timestamps, quantities
+as strings), where a round trip through the client's models would rewrite timestamps and could
+reject objects its models do not expect. Logs are read raw too, so JSON-looking log lines stay
+as written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from .part import Gap, Part
+
+RESOURCES = (
+    "deployments", "replicasets", "pods", "configmaps", "persistentvolumeclaims", "persistentvolumes",
+    "services", "endpoints", "events", "nodes",
+)
+FRONTEND_PODS = "frontend-pods"  # kubernetes/frontend-pods.json: the azureml-fe pods of the cluster
+FRONTEND_NAMESPACES = ("default", "azureml")  # v1 installs azureml-fe in default, the v2 extension in azureml
+SERVICE_LABEL = "azuremlappname"
+# The scoring image AzureML builds: <acr>.azurecr.io/azureml/azureml_<32 hex>
+SCORING_IMAGE = re.compile(r"(^|/)azureml/azureml_[0-9a-f]{32}([:@]|$)")
+_PREVIOUS_MISSING = re.compile(r"previous terminated container .* not found")
+_RBAC = re.compile(r'User "([^"]*)" cannot (\w+) resource "([^"]+)" in API group "[^"]*" '
+                   r'(at the cluster scope|in the namespace "([^"]+)")')
+_TYPE_META = {  # what kubectl puts back on every List item
+    "deployments": ("apps/v1", "Deployment"), "replicasets": ("apps/v1", "ReplicaSet"), "pods": ("v1", "Pod"),
+    "configmaps": ("v1", "ConfigMap"), "persistentvolumeclaims": ("v1", "PersistentVolumeClaim"),
+    "persistentvolumes": ("v1", "PersistentVolume"), "services": ("v1", "Service"),
+    "endpoints": ("v1", "Endpoints"), "events": ("v1", "Event"), "nodes": ("v1", "Node"), FRONTEND_PODS: ("v1", "Pod"),
+}
+
+
+class ServiceNotFound(Exception):
+    """No Deployment named after the service; ``available`` lists the ones that exist."""
+
+    def __init__(self, service: str, namespace: str | None, available: list[str]):
+        self.service, self.namespace, self.available = service, namespace, available
+        where = f"namespace {namespace}" if namespace else "any azureml-* namespace"
+        found = ", ".join(available) if available else "none"
+        super().__init__(f"no Deployment named {service!r} in {where}; AzureML services there: {found}")
+
+
+class _CallFailed(Exception):
+    def __init__(self, line: str, status: int | None):
+        super().__init__(line)
+        self.line, self.status = line, status
+
+
+class _Reader:
+    """Runs each GET with the timeout and turns any failure into one line.
+
+    Once the server proves unreachable, later calls fail at once with the same line instead of
+    each waiting for its own timeout."""
+
+    def __init__(self, api_client: Any, timeout: float, part: Part):
+        from kubernetes import client
+
+        self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.host = api_client.configuration.host
+        self.timeout = timeout
+        self.part = part
+        self.unreachable: str | None = None
+
+    def raw(self, method: Callable, *args: Any, **kwargs: Any) -> bytes:
+        if self.unreachable:
+            raise _CallFailed(self.unreachable, None)
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return method(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs).data
+        except ApiException as exc:
+            if not exc.status:  # the client's wrapper for TLS failures
+                self.unreachable = f"TLS error talking to the API server at {self.host}: {_first_line(exc.reason)}"
+                raise _CallFailed(self.unreachable, None) from None
+            raise _CallFailed(_http_line(exc.status, exc.body), exc.status) from None
+        except (HTTPError, OSError) as exc:  # urllib3 and socket errors: the request never got an answer
+            line, unreachable = self._transport_line(exc)
+            if unreachable:
+                self.unreachable = line
+            raise _CallFailed(line, None) from None
+
+    def json(self, method: Callable, *args: Any, **kwargs: Any) -> dict:
+        data = self.raw(method, *args, **kwargs)
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):  # a proxy's HTML page, say, where the API server should be
+            text = data.decode("utf-8", errors="replace")
+            raise _CallFailed(f"the answer from {self.host} is not a Kubernetes object: {_first_line(text)[:120]}", None)
+        return parsed
+
+    def try_json(self, what: str, method: Callable, *args: Any, **kwargs: Any) -> dict | None:
+        try:
+            return self.json(method, *args, **kwargs)
+        except _CallFailed as failed:
+            self.part.gaps.append(Gap(what, failed.line))
+            return None
+
+    def _transport_line(self, exc: Exception) -> tuple[str, bool]:
+        """One line for a request that got no answer, and whether the server is unreachable."""
+        import urllib3.exceptions as ux
+
+        reason = exc.reason if isinstance(exc, ux.MaxRetryError) else exc
+        if isinstance(reason, (ux.NewConnectionError, ConnectionRefusedError)):
+            text = str(reason).split("Failed to establish a new connection: ", 1)[-1]
+            return f"cannot reach the API server at {self.host}: {_first_line(text)}", True
+        if isinstance(reason, ux.ConnectTimeoutError):
+            return f"cannot reach the API server at {self.host}: connection timed out after {self.timeout:g} s", True
+        if isinstance(reason, (ux.ReadTimeoutError, TimeoutError)):
+            return f"timed out after {self.timeout:g} s waiting for the API server at {self.host}", False
+        return f"no answer from the API server at {self.host}: {_first_line(reason)}", False
+
+
+def _first_line(text: Any) -> str:
+    return str(text).strip().splitlines()[0] if str(text).strip() else "no detail"
+
+
+def _http_line(status: int, body: str | None) -> str:
+    """``403 Forbidden: User "u" cannot list persistentvolumes at the cluster scope (needs ...)``."""
+    message = ""
+    try:
+        message = json.loads(body or "").get("message", "")
+    except (ValueError, AttributeError):
+        message = _first_line(body or "")
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    if status == 401:
+        return "401 Unauthorized: the API server rejected the kubeconfig's credentials (expired token or certificate?)"
+    if status == 403 and (m := _RBAC.search(message)):
+        user, verb, resource, scope, namespace = m.groups()
+        needs = (f"needs a ClusterRole with get/list on {resource}" if namespace is None
+                 else f"needs a Role in {namespace} with get/list on {resource}")
+        return f'403 Forbidden: User "{user}" cannot {verb} {resource} {scope} ({needs})'
+    return f"{status} {phrase}: {message or 'no detail'}"
+
+
+def client_from_kubeconfig(kubeconfig: str | None, context: str | None) -> Any:
+    """An ApiClient from a kubeconfig (the default one when None) that never retries a request:
+    a retried GET to a hung server would multiply the timeout."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration,
+                            persist_config=False)
+    configuration.retries = False
+    return client.ApiClient(configuration)
+
+
+def collect_kubernetes(
+    service: str,
+    *,
+    namespace: str | None = None,
+    workspace: str | None = None,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    log_lines: int = 5000,
+    request_timeout: float = 30.0,
+    api_client: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> Part:
+    """Read the service's Deployment, ReplicaSets, pods, events, ConfigMap, PVCs/PVs, Service,
+    Endpoints, the cluster's nodes and azureml-fe pods, and every container's logs.
+
+    Raises :class:`ServiceNotFound` when no Deployment is named after the service."""
+    part = Part()
+    say = progress or (lambda message: None)
+    own_client = api_client is None
+    if own_client:
+        try:
+            api_client = client_from_kubeconfig(kubeconfig, context)
+        except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
+            where = kubeconfig or "the default kubeconfig"
+            return _nothing_collected(part, f"cannot use {where}: {_first_line(exc)}")
+    try:
+        reader = _Reader(api_client, request_timeout, part)
+        deployment = None
+        if namespace is None and workspace:
+            # The v1 namespace is azureml-<workspace>; Kubernetes names are lower case.
+            namespace = f"azureml-{workspace.lower()}"
+        if namespace is None:
+            say(f"searching the azureml-* namespaces for Deployment {service}")
+            try:
+                namespace, deployment = _find_namespace(reader, service)
+            except _CallFailed as failed:
+                return _nothing_collected(
+                    part, f"cannot find the namespace of {service}: {failed.line}; pass the namespace or the workspace")
+        part.facts["namespace"] = namespace
+        _Collection(reader, service, namespace, log_lines, say).run(deployment)
+        return part
+    finally:
+        if own_client:
+            api_client.close()
+
+
+def _nothing_collected(part: Part, line: str, already: tuple[str, ...] = ()) -> Part:
+    for what in RESOURCES + (FRONTEND_PODS, "container_logs"):
+        if what not in already:
+            part.gaps.append(Gap(what, line))
+    return part
+
+
+def _find_namespace(reader: _Reader, service: str) -> tuple[str, dict]:
+    namespaces = reader.json(reader.core.list_namespace)
+    names = sorted(n["metadata"]["name"] for n in namespaces.get("items", []) if n["metadata"]["name"].startswith("azureml-"))
+    for ns in names:
+        try:
+            return ns, reader.json(reader.apps.read_namespaced_deployment, service, ns)
+        except _CallFailed as failed:
+            if failed.status not in (403, 404):
+                raise
+    try:
+        found = reader.json(reader.apps.list_deployment_for_all_namespaces, label_selector=SERVICE_LABEL)
+        available = sorted(f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in found.get("items", [])
+                           if d["metadata"].get("namespace", "").startswith("azureml-"))
+    except _CallFailed:
+        available = []
+    raise ServiceNotFound(service, None, available)
+
+
+class _Collection:
+    """One service's collection; each method adds files, facts or gaps to the reader's Part."""
+
+    def __init__(self, reader: _Reader, service: str, namespace: str, log_lines: int, say: Callable[[str], None]):
+        self.r, self.service, self.ns, self.log_lines, self.say = reader, service, namespace, log_lines, say
+        self.part = reader.part
+        self.selector = f"{SERVICE_LABEL}={service}"
+
+    def run(self, deployment: dict | None) -> None:
+        """``deployment`` is given when the namespace search has already read it."""
+        if deployment is None:
+            deployment = self._deployment()
+        else:
+            self._store("deployments", [deployment])
+        if self.r.unreachable:
+            _nothing_collected(self.part, self.r.unreachable, already=("deployments",))
+            return
+        replicasets = self._replicasets(deployment)
+        pods = self._pods()
+        spec = ((deployment or {}).get("spec", {}).get("template", {}).get("spec")
+                or (pods[0].get("spec") if pods else None) or {})
+        if spec:
+            self._configmap(spec)
+            claims = self._claims(spec, pods)
+        else:
+            # Their names are in the pod spec, so the reason they are missing is why the pods are.
+            claims = []
+            why = next((g.error for g in self.part.gaps if g.what == "pods"), "no pod spec names them")
+            for what in ("configmaps", "persistentvolumeclaims", "persistentvolumes"):
+                self.part.gaps.append(Gap(what, why))
+        self._named("services", self.r.core.read_namespaced_service)
+        self._named("endpoints", self.r.core.read_namespaced_endpoints)
+        self._events(deployment, replicasets, pods, claims)
+        self._nodes()
+        self._frontend_pods()
+        self._logs(pods)
+
+    # ------------------------------------------------------------------ objects
+    def _store(self, resource: str, items: list[dict]) -> None:
+        api_version, kind = _TYPE_META[resource]
+        typed = [{"apiVersion": api_version, "kind": kind, **{k: v for k, v in i.items() if k not in ("apiVersion", "kind")}}
+                 for i in items]
+        self.part.files[f"kubernetes/{resource}.json"] = {
+            "apiVersion": "v1", "items": typed, "kind": "List", "metadata": {"resourceVersion": ""}}
+        self.part.collected.append(resource)
+
+    def _deployment(self) -> dict | None:
+        self.say(f"reading Deployment {self.service} in {self.ns}")
+        try:
+            deployment = self.r.json(self.r.apps.read_namespaced_deployment, self.service, self.ns)
+        except _CallFailed as failed:
+            if failed.status == 404:
+                raise ServiceNotFound(self.service, self.ns, self._available()) from None
+            self.part.gaps.append(Gap("deployments", failed.line))
+            return None
+        self._store("deployments", [deployment])
+        return deployment
+
+    def _available(self) -> list[str]:
+        try:
+            items = self.r.json(self.r.apps.list_namespaced_deployment, self.ns).get("items", [])
+        except _CallFailed:
+            return []
+        labelled = [d for d in items if SERVICE_LABEL in (d["metadata"].get("labels") or {})]
+        return sorted(d["metadata"]["name"] for d in (labelled or items))
+
+    def _replicasets(self, deployment: dict | None) -> list[dict]:
+        data = self.r.try_json("replicasets", self.r.apps.list_namespaced_replica_set, self.ns, label_selector=self.selector)
+        if data is None:
+            return []
+        items = data.get("items", [])
+        if deployment is not None:  # another controller's ReplicaSet could carry the same label
+            uid = deployment["metadata"].get("uid")
+            items = [rs for rs in items if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])]
+        self._store("replicasets", items)
+        return items
+
+    def _pods(self) -> list[dict]:
+        self.say(f"listing pods labelled {self.selector}")
+        data = self.r.try_json("pods", self.r.core.list_namespaced_pod, self.ns, label_selector=self.selector)
+        if data is None:
+            return []
+        items = data.get("items", [])
+        self._store("pods", items)
+        self.part.facts["pods"] = [p["metadata"]["name"] for p in items]
+        return items
+
+    def _configmap(self, spec: dict) -> None:
+        scoring = _scoring_container(spec)
+        if scoring is None:
+            self.part.gaps.append(Gap("configmaps", "no scoring container found (no InitContainerConfig env var and no azureml/azureml_<id> image)"))
+            return
+        self.part.facts["scoring_image"] = scoring.get("image", "")
+        name = next((e.get("value") for e in scoring.get("env") or [] if e.get("name") == "InitContainerConfig"), None)
+        if not name:
+            self.part.gaps.append(Gap("configmaps", f"container {scoring.get('name')} has no InitContainerConfig env var"))
+            return
+        self.say(f"reading ConfigMap {name}")
+        configmap = self.r.try_json("configmaps", self.r.core.read_namespaced_config_map, name, self.ns)
+        if configmap is None:
+            return
+        self._store("configmaps", [configmap])
+        self.part.facts["configmap"] = name
+        config = _init_container_config(configmap)
+        if config is not None:
+            self.part.facts["init_container_config"] = config
+            self.part.facts["blob_paths"] = _blob_paths(config)
+
+    def _claims(self, spec: dict, pods: list[dict]) -> list[str]:
+        claims: list[str] = []
+        for s in [spec] + [p.get("spec") or {} for p in pods]:
+            for volume in s.get("volumes") or []:
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim and claim not in claims:
+                    claims.append(claim)
+        pvcs = []
+        for claim in claims:
+            self.say(f"reading PersistentVolumeClaim {claim}")
+            pvc = self.r.try_json("persistentvolumeclaims", self.r.core.read_namespaced_persistent_volume_claim, claim, self.ns)
+            if pvc is not None:
+                pvcs.append(pvc)
+        if len(pvcs) == len(claims):
+            self._store("persistentvolumeclaims", pvcs)
+        volumes = [pvc["spec"]["volumeName"] for pvc in pvcs if (pvc.get("spec") or {}).get("volumeName")]
+        pvs = []
+        for volume in volumes:
+            pv = self.r.try_json("persistentvolumes", self.r.core.read_persistent_volume, volume)
+            if pv is not None:
+                pvs.append(pv)
+        if len(pvcs) == len(claims) and len(pvs) == len(volumes):
+            self._store("persistentvolumes", pvs)
+        return claims
+
+    def _named(self, resource: str, method: Callable) -> None:
+        obj = self.r.try_json(resource, method, self.service, self.ns)
+        if obj is not None:
+            self._store(resource, [obj])
+
+    def _events(self, deployment: dict | None, replicasets: list[dict], pods: list[dict], claims: list[str]) -> None:
+        """One list of the namespace's events, kept when they involve one of the service's objects.
+
+        A field selector cannot say "any of these names", and one call per object would grow with
+        the number of pods; so the filter runs here."""
+        self.say(f"listing events in {self.ns}")
+        data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns)
+        if data is None:
+            return
+        involved = {("Deployment", self.service), ("Service", self.service), ("Endpoints", self.service)}
+        involved |= {("ReplicaSet", rs["metadata"]["name"]) for rs in replicasets}
+        involved |= {("Pod", p["metadata"]["name"]) for p in pods}
+        involved |= {("PersistentVolumeClaim", c) for c in claims}
+        uids = {o["metadata"].get("uid") for o in [deployment or {"metadata": {}}] + replicasets + pods} - {None}
+        kept = [e for e in data.get("items", [])
+                if (e.get("involvedObject") or {}).get("uid") in uids
+                or ((e.get("involvedObject") or {}).get("kind"), (e.get("involvedObject") or {}).get("name")) in involved]
+        self._store("events", kept)
+
+    def _nodes(self) -> None:
+        self.say("listing nodes")
+        data = self.r.try_json("nodes", self.r.core.list_node)
+        if data is not None:
+            self._store("nodes", [_node_summary(n) for n in data.get("items", [])])
+
+    def _frontend_pods(self) -> None:
+        lists = [self.r.try_json(FRONTEND_PODS, self.r.core.list_namespaced_pod, ns, label_selector=f"{SERVICE_LABEL}=azureml-fe")
+                 for ns in FRONTEND_NAMESPACES]
+        if any(data is not None for data in lists):
+            self._store(FRONTEND_PODS, [pod for data in lists if data for pod in data.get("items", [])])
+
+    # ------------------------------------------------------------------ logs
+    def _logs(self, pods: list[dict]) -> None:
+        failures: dict[str, list[str]] = {}  # one line -> the logs it cost
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            spec = pod.get("spec") or {}
+            containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+            self.say(f"reading logs of {name} ({', '.join(containers)})")
+            for container in containers:
+                for previous in (False, True):
+                    path = f"logs/{name}/{container}{'.previous' if previous else ''}.log"
+                    try:
+                        self.part.files[path] = self.r.raw(
+                            self.r.core.read_namespaced_pod_log, name, self.ns, container=container,
+                            tail_lines=self.log_lines or None, previous=previous or None)
+                    except _CallFailed as failed:
+                        if previous and failed.status == 400 and _PREVIOUS_MISSING.search(failed.line):
+                            continue  # the container never restarted: there is no previous log
+                        failures.setdefault(failed.line, []).append(path)
+                        if failed.status is None:  # a timeout or a lost server: the other logs would wait too
+                            self._log_gaps(failures)
+                            return
+        self._log_gaps(failures)
+
+    def _log_gaps(self, failures: dict[str, list[str]]) -> None:
+        if any(path.startswith("logs/") for path in self.part.files):
+            self.part.collected.append("container_logs")
+        for line, paths in failures.items():
+            more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
+            self.part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
+
+
+def _scoring_container(spec: dict) -> dict | None:
+    """The container that runs the model: found by the InitContainerConfig env var or the AzureML
+    image name, never by its name, which AzureML does not document."""
+    containers = spec.get("containers") or []
+    for container in containers:
+        if any(e.get("name") == "InitContainerConfig" for e in container.get("env") or []):
+            return container
+    return next((c for c in containers if SCORING_IMAGE.search(c.get("image") or "")), None)
+
+
+def _init_container_config(configmap: dict) -> dict | None:
+    """The ConfigMap's JSON document (Models, Dependency, MountPath), whatever its data key."""
+    for value in (configmap.get("data") or {}).values():
+        try:
+            parsed = json.loads(value)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(parsed, dict) and ("Models" in parsed or "Dependency" in parsed):
+            return parsed
+    return None
+
+
+def _blob_paths(config: dict) -> list[str]:
+    """Models[].Path and Dependency[].Path. A Models entry maps "name:version" to a list of files."""
+    paths: list[str] = []
+    for model in config.get("Models") or []:
+        files = [model] if "Path" in model else [f for group in model.values() if isinstance(group, list) for f in group]
+        paths.extend(f["Path"] for f in files if isinstance(f, dict) and f.get("Path"))
+    paths.extend(d["Path"] for d in config.get("Dependency") or [] if isinstance(d, dict) and d.get("Path"))
+    return paths
+
+
+def _node_summary(node: dict) -> dict:
+    """What the rules need of a node (capacity, taints, conditions), without images and volumes."""
+    meta, status = node.get("metadata") or {}, node.get("status") or {}
+    summary: dict[str, Any] = {"metadata": {"name": meta.get("name"), "labels": meta.get("labels") or {}}}
+    if (node.get("spec") or {}).get("taints"):
+        summary["spec"] = {"taints": node["spec"]["taints"]}
+    summary["status"] = {k: status[k] for k in ("allocatable", "capacity", "conditions", "nodeInfo") if k in status}
+    return summary

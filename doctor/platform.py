@@ -1,0 +1,153 @@
+"""What AzureML's own platform says: the scoring server's request log, azureml-fe, AzureML error
+codes, the cluster's nodes. Shared by the rules for request-time and platform failures.
+
+Rules ask three kinds of question here: *which text says X* (``lines``), *which AzureML error
+code appears* (``coded_errors``, read as structure by ``errorjson`` and, for text that is not a
+JSON object, as the bare code), and *what state are the platform's pods and nodes in*
+(``frontend_pods``, ``not_ready_nodes``, ``scoring_restarts``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from . import kube
+from .errorjson import AzureMLError, azureml_errors
+from .evidence import Evidence
+from .pytraceback import Traceback, tracebacks
+from .textdoc import Hit, TextDoc, TextKind
+
+# AzureML prints this help text under every v1 CrashLoopBackOff (catalogue F6/F17): it is boilerplate,
+# never evidence of a certificate or DNS problem on its own.
+CRASH_HELP_TEXT = re.compile(
+    r"Your container application crashed|For AKS deployment with custom certificate, you need to update your DNS record",
+    re.IGNORECASE,
+)
+# The server logs this once init() returned; a traceback after it was raised while serving requests.
+INIT_COMPLETED = re.compile(r"Users's init has completed successfully")
+INIT_STARTED = re.compile(r"Invoking user's init function")
+FRONTEND_LABEL = ("azuremlappname", "azureml-fe")
+
+
+# ---------------------------------------------------------------------- text
+def all_docs(ev: Evidence) -> list[TextDoc]:
+    """Every text document, the scoring containers' previous instances first."""
+    init_containers = {c.container for c in kube.container_states(ev) if c.init}
+    logs = [d for d in ev.container_logs() if d.container not in init_containers]
+    logs.sort(key=lambda d: (not d.previous, d.path))
+    return logs + ev.docs(TextKind.AZUREML_LOGS, TextKind.OPERATION, TextKind.PASTED)
+
+
+def lines(docs: Iterable[TextDoc], pattern: re.Pattern) -> list[Hit]:
+    """Every line of ``docs`` matching ``pattern``, in document order."""
+    return [hit for doc in docs for hit in doc.search(pattern)]
+
+
+def outside_help_text(hits: Iterable[Hit]) -> list[Hit]:
+    """Hits that are not on a line of AzureML's CrashLoopBackOff help text."""
+    return [h for h in hits if not CRASH_HELP_TEXT.search(h.line)]
+
+
+# ---------------------------------------------------------------------- AzureML error codes
+@dataclass(frozen=True)
+class CodedError:
+    """One AzureML error code, where it was found, and the message that goes with it."""
+
+    code: str
+    message: str
+    locator: str
+    error: AzureMLError | None  # the whole error object, when the code came from one
+
+
+def coded_errors(ev: Evidence, codes: Iterable[str]) -> list[CodedError]:
+    """Every occurrence of one of ``codes``: as an error's code or a detail's code (structure first),
+    then as a bare word in text that is not a JSON object (``OutOfQuota: ...``, ``Code=QuotaExceeded``)."""
+    wanted = {c.lower(): c for c in codes}
+    found: list[CodedError] = []
+    seen: set[tuple[str, str]] = set()
+    for err in azureml_errors(ev):
+        pairs = [(err.code, err.message)] + [(d.code, d.message) for d in err.details]
+        for code, message in pairs:
+            if code.lower() in wanted and (code.lower(), err.locator) not in seen:
+                seen.add((code.lower(), err.locator))
+                found.append(CodedError(wanted[code.lower()], message, err.locator, err))
+    word = re.compile(r"\b(" + "|".join(re.escape(c) for c in wanted.values()) + r")\b", re.IGNORECASE)
+    for hit in lines(all_docs(ev), word):
+        code = wanted[hit.match.group(1).lower()]
+        if (code.lower(), hit.locator) in seen:
+            continue
+        seen.add((code.lower(), hit.locator))
+        found.append(CodedError(code, hit.line[hit.match.end():].lstrip(" :'\"=,").strip(), hit.locator, None))
+    return found
+
+
+# ---------------------------------------------------------------------- tracebacks at request time
+def _is_run_frame(tb: Traceback) -> bool:
+    return any(f.is_user_code and f.func == "run" for f in tb.frames)
+
+
+def request_tracebacks(doc: TextDoc) -> list[Traceback]:
+    """Tracebacks raised while serving requests: one passing through a user ``run()`` frame, or any
+    traceback logged after the server said init() completed (and before it started init() again).
+    The server chains its own exception (``RunFunctionException``, ``UserScriptException``) after the
+    user's, so both halves of a chained run() failure are returned."""
+    completed = [h.line_no for h in doc.search(INIT_COMPLETED)]
+    started = [h.line_no for h in doc.search(INIT_STARTED)]
+
+    def after_init(line_no: int) -> bool:
+        done = max((n for n in completed if n < line_no), default=None)
+        restarted = max((n for n in started if n < line_no), default=None)
+        return done is not None and (restarted is None or restarted < done)
+
+    return [tb for tb in tracebacks(doc) if _is_run_frame(tb) or after_init(tb.first_line)]
+
+
+# ---------------------------------------------------------------------- pods and nodes
+def scoring_restarts(ev: Evidence) -> list[kube.ContainerState]:
+    """Scoring containers that restarted or were killed: a reason a request was cut off."""
+    states = [s for s in kube.container_states(ev) if not s.init]
+    scoring = [s for s in states if s.scoring] or states
+    return [s for s in scoring if s.restart_count > 0 or s.terminated_reason or s.waiting_reason == "CrashLoopBackOff"]
+
+
+def frontend_pods(ev: Evidence) -> Iterator[tuple[str, dict]]:
+    """(resource, pod) for azureml-fe pods in ``pods.json`` or a collector's ``frontend-pods.json``."""
+    key, value = FRONTEND_LABEL
+    seen: set[str] = set()
+    for resource in ("frontend-pods", "pods"):
+        for pod in ev.objects(resource):
+            meta = pod.get("metadata") or {}
+            uid = meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}"
+            if (meta.get("labels") or {}).get(key) == value and uid not in seen:
+                seen.add(uid)
+                yield resource, pod
+
+
+def pod_problem(pod: dict) -> str:
+    """Why a pod is not serving, in kubectl's words ("CrashLoopBackOff", "Pending", "0/4 ready"), or ""."""
+    status = pod.get("status") or {}
+    phase = status.get("phase", "")
+    statuses = status.get("containerStatuses") or []
+    for cs in statuses:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            return waiting["reason"]
+    if phase and phase != "Running":
+        return (status.get("reason") or phase) if phase != "Succeeded" else ""
+    ready = sum(1 for cs in statuses if cs.get("ready"))
+    if statuses and ready < len(statuses):
+        return f"{ready}/{len(statuses)} containers ready"
+    return ""
+
+
+def not_ready_nodes(ev: Evidence) -> list[tuple[dict, dict, int]]:
+    """(node, its Ready condition, the condition's index) for nodes whose Ready is not True."""
+    out = []
+    for node in ev.objects("nodes"):
+        conditions = (node.get("status") or {}).get("conditions") or []
+        for i, cond in enumerate(conditions):
+            if cond.get("type") == "Ready" and cond.get("status") != "True":
+                out.append((node, cond, i))
+    return out
