@@ -36,7 +36,6 @@ def _report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-on", choices=SEVERITIES, default=None, help="exit 1 when a finding is at or above this severity (default: medium)")
     p.add_argument("--max-chars", type=int, metavar="N", help="cap the Markdown report at N characters (for trackers' comment limits)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in the text format")
-    p.add_argument("--no-redact", action="store_true", help="keep secrets in the output (internal use only)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,7 +174,10 @@ def _emit(report, args, config) -> int:
 
     out_stream = sys.stdout
     color = _use_color(args.color, out_stream) and not args.output and args.format == "text"
-    text = reports.render(report, args.format, color=color, max_chars=args.max_chars, redact_secrets=not args.no_redact)
+    try:
+        text = reports.render(report, args.format, color=color, max_chars=args.max_chars)
+    except ValueError as exc:  # --max-chars with a format other than md, or too small to say anything
+        raise UsageError(str(exc)) from None
     write_output(args.output, text)
     fail_on = args.fail_on or config.fail_on or "medium"
     if fail_on == "never":
@@ -220,9 +222,9 @@ def cmd_analyze(args) -> int:
     signals = signals_for(rules)
     try:
         if args.text:
-            ev = evidence_mod.from_texts(_read_texts(args.text), service=args.service, signals=signals, redact_secrets=not args.no_redact)
+            ev = evidence_mod.from_texts(_read_texts(args.text), service=args.service, signals=signals)
         else:
-            ev = evidence_mod.load(args.bundle, signals=signals, redact_secrets=not args.no_redact)
+            ev = evidence_mod.load(args.bundle, signals=signals)
     except BundleError as exc:
         raise UsageError(str(exc)) from None
     if config.is_exempt(ev.service, ev.namespace):

@@ -49,13 +49,21 @@ _MESSAGE_AFTER = re.compile(r"""["']message["']\s*:\s*["']((?:[^"'\\]|\\.)*)""")
 
 def _events_from_message(message: str, locator: str) -> tuple[Event, ...]:
     out = []
-    text = message.replace('\\"', '"')
+    # A decoded message holds the events as JSON lines; pasted, still-escaped text holds them as \"...\".
+    for text in (message, message.replace('\\"', '"')):
+        out = list(_parse_event_lines(text, locator))
+        if out:
+            break
+    return tuple(out)
+
+
+def _parse_event_lines(text: str, locator: str):
     for m in re.finditer(r"\{\"InvolvedObject\".*?\}(?=\s*(?:\\n|\n|$|\{))", text, re.DOTALL):
         try:
             data = json.loads(m.group(0))
         except ValueError:
             continue
-        out.append(
+        yield (
             Event(
                 reason=str(data.get("Reason") or ""),
                 message=str(data.get("Message") or ""),
@@ -67,7 +75,6 @@ def _events_from_message(message: str, locator: str) -> tuple[Event, ...]:
                 locator=locator,
             )
         )
-    return tuple(out)
 
 
 def from_object(data: dict, locator: str) -> AzureMLError | None:

@@ -61,6 +61,7 @@ def build_parser(prog: str, collect_only: bool) -> argparse.ArgumentParser:
         _report_options(p)
         _common_rule_options(p)
         p.add_argument("--save-bundle", metavar="BUNDLE", help="also write the collected evidence as a bundle")
+        p.add_argument("--no-redact", action="store_true", help="keep secrets in the saved bundle (internal use only; reports are always redacted)")
     return p
 
 
@@ -159,7 +160,11 @@ def collect(args, progress: Progress):
         progress,
     )
     if isinstance(err, ServiceNotFound):
-        raise err
+        if "azureml_service" not in part.collected:
+            raise err
+        # AzureML knows the service but the cluster has no Deployment: the deployment never
+        # started (an image build failure, say). Diagnose from what AzureML and storage show.
+        err = f"{err} (AzureML knows the service: its deployment may never have reached the cluster)"
     _merge(part, got, err, ("pods", "events", "configmaps", "container_logs"))
     facts.update(part.facts)
 
@@ -249,7 +254,7 @@ def main_live(argv: list[str], collect_only: bool = False) -> int:
     from .evidence import load
     from .model import RuleError
 
-    ev = load(files, signals=signals_for(rules), redact_secrets=redact_secrets, label=f"live: {service}")
+    ev = load(files, signals=signals_for(rules), label=f"live: {service}")
     report = analyze(
         ev,
         rules,

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from . import kube
 from .errorjson import AzureMLError, azureml_errors
 from .evidence import Evidence
-from .pytraceback import Traceback, tracebacks
+from .pytraceback import INIT_COMPLETED, INIT_STARTED, Traceback, request_tracebacks, tracebacks  # noqa: F401
 from .textdoc import Hit, TextDoc, TextKind
 
 # AzureML prints this help text under every v1 CrashLoopBackOff (catalogue F6/F17): it is boilerplate,
@@ -25,9 +25,6 @@ CRASH_HELP_TEXT = re.compile(
     r"Your container application crashed|For AKS deployment with custom certificate, you need to update your DNS record",
     re.IGNORECASE,
 )
-# The server logs this once init() returned; a traceback after it was raised while serving requests.
-INIT_COMPLETED = re.compile(r"Users's init has completed successfully")
-INIT_STARTED = re.compile(r"Invoking user's init function")
 FRONTEND_LABEL = ("azuremlappname", "azureml-fe")
 
 
@@ -84,26 +81,6 @@ def coded_errors(ev: Evidence, codes: Iterable[str]) -> list[CodedError]:
 
 
 # ---------------------------------------------------------------------- tracebacks at request time
-def _is_run_frame(tb: Traceback) -> bool:
-    return any(f.is_user_code and f.func == "run" for f in tb.frames)
-
-
-def request_tracebacks(doc: TextDoc) -> list[Traceback]:
-    """Tracebacks raised while serving requests: one passing through a user ``run()`` frame, or any
-    traceback logged after the server said init() completed (and before it started init() again).
-    The server chains its own exception (``RunFunctionException``, ``UserScriptException``) after the
-    user's, so both halves of a chained run() failure are returned."""
-    completed = [h.line_no for h in doc.search(INIT_COMPLETED)]
-    started = [h.line_no for h in doc.search(INIT_STARTED)]
-
-    def after_init(line_no: int) -> bool:
-        done = max((n for n in completed if n < line_no), default=None)
-        restarted = max((n for n in started if n < line_no), default=None)
-        return done is not None and (restarted is None or restarted < done)
-
-    return [tb for tb in tracebacks(doc) if _is_run_frame(tb) or after_init(tb.first_line)]
-
-
 # ---------------------------------------------------------------------- pods and nodes
 def scoring_restarts(ev: Evidence) -> list[kube.ContainerState]:
     """Scoring containers that restarted or were killed: a reason a request was cut off."""

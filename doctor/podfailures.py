@@ -235,7 +235,7 @@ def scheduling_failures(ev: Evidence) -> list[SchedulingFailure]:
                 out.append(SchedulingFailure(name, cond["message"], ev.object_locator("pods", pod, f"status.conditions[{i}]")))
     events = kube.events_for_service(ev)
     for e in events:
-        if e.reason == "FailedScheduling" and not later(events, e, "Scheduled"):
-            if not any(f.message == e.message and f.pod == e.name for f in out):
-                out.append(SchedulingFailure(e.name, e.message, e.locator))
+        seen = any(f.message == e.message and f.pod == e.name for f in out)
+        if e.reason == "FailedScheduling" and not seen and not later(events, e, "Scheduled"):
+            out.append(SchedulingFailure(e.name, e.message, e.locator))
     return out

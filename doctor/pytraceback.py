@@ -19,6 +19,9 @@ _CHAINED = ("The above exception was the direct cause of the following exception
 # AzureML's exceptions print their text on indented lines after the type: "\tMessage: ...".
 _AZUREML_MESSAGE = re.compile(r"^\s+Message:\s*(.+)$")
 MAX_TRACEBACK_LINES = 400
+# The server logs this once init() returned; a traceback after it was raised while serving requests.
+INIT_COMPLETED = re.compile(r"Users's init has completed successfully")
+INIT_STARTED = re.compile(r"Invoking user's init function")
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,23 @@ def tracebacks(doc: TextDoc) -> list[Traceback]:
         if exc_type:
             out.append(Traceback(doc, hit.line_no, last, tuple(frames), exc_type, exc_msg, chained))
     return out
+
+
+def _is_run_frame(tb: Traceback) -> bool:
+    return any(f.is_user_code and f.func == "run" for f in tb.frames)
+
+
+def request_tracebacks(doc: TextDoc) -> list[Traceback]:
+    """Tracebacks raised while serving requests: one passing through a user ``run()`` frame, or any
+    traceback logged after the server said init() completed (and before it started init() again).
+    The server chains its own exception (``RunFunctionException``, ``UserScriptException``) after the
+    user's, so both halves of a chained run() failure are returned."""
+    completed = [h.line_no for h in doc.search(INIT_COMPLETED)]
+    started = [h.line_no for h in doc.search(INIT_STARTED)]
+
+    def after_init(line_no: int) -> bool:
+        done = max((n for n in completed if n < line_no), default=None)
+        restarted = max((n for n in started if n < line_no), default=None)
+        return done is not None and (restarted is None or restarted < done)
+
+    return [tb for tb in tracebacks(doc) if _is_run_frame(tb) or after_init(tb.first_line)]

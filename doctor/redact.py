@@ -24,14 +24,23 @@ _TEXT_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), MASK),
     # App Insights / InstrumentationKey in connection strings
     (re.compile(r"(?i)\b(InstrumentationKey)=[0-9a-f-]{20,}"), r"\1=" + MASK),
-    # key/secret/password/token pairs in text, JSON or YAML: password=..., "primaryKey": "...", token: ...
+    # password/secret pairs in text, JSON or YAML: the value goes whatever it looks like.
     (
         re.compile(
             r"""(?ix)
-            (["']?\b(?:[a-z0-9_]*(?:password|passwd|pwd|secret|token|primarykey|secondarykey|apikey|api_key|
-                accountkey|account_key|access_key|accesskey|clientsecret|client_secret|scoring_key|scoringkey|
-                auth_key|authkey|sas)[a-z0-9_]*)["']?\s*[:=]\s*["']?)
-            (?!\[REDACTED\])([^\s"',;}]{6,})"""
+            (["']?\b[a-z0-9_]*(?:password|passwd|pwd|secret|clientsecret|client_secret)[a-z0-9_]*["']?\s*[:=]\s*["']?)
+            (?!\[REDACTED\])([^\s"',;}]+)"""
+        ),
+        r"\1" + MASK,
+    ),
+    # key/token pairs: only a value that looks generated (a digit, or 16+ characters), so that
+    # prose such as "failed to fetch oauth token: unexpected status: 401" stays readable.
+    (
+        re.compile(
+            r"""(?ix)
+            (["']?\b[a-z0-9_]*(?:token|primarykey|secondarykey|apikey|api_key|accountkey|account_key|access_key|
+                accesskey|scoring_key|scoringkey|auth_key|authkey|sas)[a-z0-9_]*["']?\s*[:=]\s*["']?)
+            (?!\[REDACTED\])((?=[^\s"',;}]*\d)[^\s"',;}]{6,}|[^\s"',;}]{16,})"""
         ),
         r"\1" + MASK,
     ),

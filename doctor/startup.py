@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from .model import Category, EvidenceItem
-from .pytraceback import Traceback, tracebacks
+from .pytraceback import Traceback, request_tracebacks, tracebacks
 from .rule import excerpt
 from .textdoc import TextDoc
 
@@ -103,9 +103,10 @@ def classify(doc: TextDoc) -> StartupFailure | None:
             return StartupFailure(category, summary, "", (excerpt(doc, hit.line_no, 1, 1),), 0.95, "", "import")
 
     marker = doc.last(INIT_FAILED) or doc.last(IMPORT_FAILED)
-    # A traceback raised inside run() is a scoring error, and one from the SDK on the user's
-    # machine (wait_for_deployment raising WebserviceException) is only the messenger.
-    tbs = [t for t in tracebacks(doc) if not (t.user_frame and t.user_frame.func == "run") and not _client_side(t)]
+    # A traceback raised while serving requests is a scoring error, and one from the SDK or a
+    # client on the user's machine (wait_for_deployment raising WebserviceException) is only the messenger.
+    at_request = {t.first_line for t in request_tracebacks(doc)}
+    tbs = [t for t in tracebacks(doc) if t.first_line not in at_request and not _client_side(t)]
     if tbs:
         # The traceback nearest after the server's marker line, else the last one in the log.
         tb = next((t for t in tbs if marker and t.first_line >= marker.line_no), tbs[-1])
@@ -147,13 +148,15 @@ def classify(doc: TextDoc) -> StartupFailure | None:
     return None
 
 
-_CLIENT_EXCEPTIONS = ("WebserviceException", "PapermillExecutionError", "ComputeTargetException")
+_CLIENT_EXCEPTIONS = ("WebserviceException", "PapermillExecutionError", "ComputeTargetException", "HTTPError", "ConnectionError")
 # The server re-raises the user's exception wrapped in its own; the cause is the one it wraps.
 _SERVER_WRAPPERS = ("UserScriptImportException", "UserScriptException")
 
 
 def _client_side(tb: Traceback) -> bool:
-    return tb.short_type in _CLIENT_EXCEPTIONS or any("/azureml/core/webservice/" in f.file for f in tb.frames)
+    return tb.short_type in _CLIENT_EXCEPTIONS or any(
+        "/azureml/core/webservice/" in f.file or "/requests/" in f.file for f in tb.frames
+    )
 
 
 def _root_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
@@ -168,7 +171,7 @@ def _from_traceback(doc: TextDoc, tb: Traceback, marker) -> StartupFailure:
     where = f"{frame.file} line {frame.line}" if frame else ""
     in_func = f" in {frame.func}()" if frame and frame.func in ("init", "run") else ""
     short_file = frame.file.rsplit("/", 1)[-1] if frame else ""
-    summary = f"{tb.short_type}: {tb.exc_message}".rstrip(": ")
+    summary = f"{tb.short_type}: {_first_sentence(tb.exc_message)}".rstrip(": ")
     if frame:
         summary += f"{in_func} at {short_file} line {frame.line}"
     category, package = _category_for(tb.exc_type, tb.exc_message, tb.excerpt(400))
@@ -181,6 +184,12 @@ def _from_traceback(doc: TextDoc, tb: Traceback, marker) -> StartupFailure:
     items.append(EvidenceItem(doc.locator(tb.first_line), tb.excerpt()))
     confidence = 0.92 if frame else 0.8
     return StartupFailure(category, summary, where, tuple(items), confidence, package, phase)
+
+
+def _first_sentence(message: str, limit: int = 120) -> str:
+    """Titles carry the exception's first sentence; the evidence keeps all of it."""
+    cut = re.split(r"(?<=\.)\s", message, maxsplit=1)[0]
+    return cut if len(cut) <= limit else cut[: limit - 1] + "…"
 
 
 def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str]:

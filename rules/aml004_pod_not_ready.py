@@ -56,6 +56,7 @@ class PodNotReady(Rule):
             confidence=failure.confidence,
             category=failure.category,
             fix=_FIXES.get(failure.category, _FIXES[Category.ENTRY_SCRIPT_INIT_ERROR])(failure),
+            alternatives=failure.alternatives,
             decide=(
                 ""
                 if failure.confidence >= 0.6

@@ -10,7 +10,7 @@ GOOD = textwrap.dedent(
     from aml_doctor import Category, Fix, Rule, Severity, Stage
 
     class TeamRule(Rule):
-        id = "ACME001"
+        id = "TEAM001"
         name = "team-rule"
         requires = ("text",)
 
@@ -33,22 +33,22 @@ def test_builtin_rules_come_through_the_entry_point_group():
 
 
 def test_plugin_by_path_adds_its_rules(tmp_path):
-    path = tmp_path / "acme_rules.py"
+    path = tmp_path / "team_rules_file.py"
     path.write_text(GOOD)
     loaded = load_plugins(extra=[str(path)])
     assert not loaded.errors
-    assert "ACME001" in {r.id for r in loaded.rules}
-    assert next(p for p in loaded.plugins if p.name == "acme_rules").rules == ["ACME001"]
+    assert "TEAM001" in {r.id for r in loaded.rules}
+    assert next(p for p in loaded.plugins if p.name == "team_rules_file").rules == ["TEAM001"]
 
 
 def test_broken_import_is_reported_and_others_still_load(tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("import no_such_module_anywhere\n")
-    good = tmp_path / "acme_rules.py"
+    good = tmp_path / "team_rules_file.py"
     good.write_text(GOOD)
     loaded = load_plugins(extra=[str(broken), str(good)])
     assert [(e.plugin, e.error) for e in loaded.errors] == [("broken", "ModuleNotFoundError: No module named 'no_such_module_anywhere'")]
-    assert "ACME001" in {r.id for r in loaded.rules}
+    assert "TEAM001" in {r.id for r in loaded.rules}
 
 
 def test_misspelled_hook_is_caught_by_check_pending(tmp_path):
@@ -57,24 +57,28 @@ def test_misspelled_hook_is_caught_by_check_pending(tmp_path):
     loaded = load_plugins(extra=[str(typo)])
     assert len(loaded.errors) == 1 and loaded.errors[0].plugin == "typo"
     assert "unknown hook" in loaded.errors[0].error and "aml_doctor_rule" in loaded.errors[0].error
-    assert "ACME001" not in {r.id for r in loaded.rules}
+    assert "TEAM001" not in {r.id for r in loaded.rules}
     assert "AML004" in {r.id for r in loaded.rules}
 
 
 def test_duplicate_rule_id_is_refused(tmp_path):
     dup = tmp_path / "dup.py"
-    dup.write_text(GOOD.replace('"ACME001"', '"AML004"'))
+    dup.write_text(GOOD.replace('"TEAM001"', '"AML004"'))
     loaded = load_plugins(extra=[str(dup)])
     assert any("AML004 is already provided by builtin_rules" in e.error for e in loaded.errors)
 
 
 def test_disable_plugins_env_blocks_by_name(monkeypatch, tmp_path):
     monkeypatch.setenv("AML_DOCTOR_DISABLE_PLUGINS", "builtin_rules")
+    loaded = load_plugins()
+    assert "builtin_rules" not in {p.name for p in loaded.plugins}
+    assert not [r for r in loaded.rules if r.id.startswith("AML")]
+    monkeypatch.setenv("AML_DOCTOR_DISABLE_PLUGINS", "all")
     assert load_plugins().rules == []
 
 
 def test_rules_dir_loads_every_file(tmp_path):
     (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "acme_rules.py").write_text(GOOD)
+    (tmp_path / "rules" / "team_rules_file.py").write_text(GOOD)
     loaded = load_plugins(rules_dirs=[str(tmp_path / "rules")])
-    assert next(p for p in loaded.plugins if p.name == "acme_rules").source == "--rules-dir"
+    assert next(p for p in loaded.plugins if p.name == "team_rules_file").source == "--rules-dir"

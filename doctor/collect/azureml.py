@@ -18,8 +18,9 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .. import redact
 from .part import Gap, Part
@@ -69,7 +70,10 @@ def collect_azureml(
         return _nothing_collected(Part(), NOT_INSTALLED)
 
     def open_workspace():
-        return _open_workspace(Workspace, config_path, subscription_id, resource_group, workspace_name, auth)
+        workspace = _open_workspace(Workspace, config_path, subscription_id, resource_group, workspace_name, auth)
+        # azureml-core answers an unreachable ARM with a workspace object that has no details
+        # (it swallows the connection error); reading the details makes that failure visible.
+        return workspace, workspace.get_details()
 
     with _sdk_logging_silenced():
         return _collect(service, open_workspace, Webservice, request_timeout, say)
@@ -83,13 +87,13 @@ def _collect(service: str, open_workspace: Callable, Webservice, request_timeout
 
     try:
         say("azureml: opening the workspace")
-        workspace = call("opening the workspace", open_workspace)
+        workspace, details = call("opening the workspace", open_workspace)
     except _Failed as failed:
         return _nothing_collected(part, f"cannot open the workspace: {failed.line}")
 
     part.facts["workspace"] = workspace.name
     part.facts["namespace"] = f"azureml-{workspace.name.lower()}"
-    _storage_facts(workspace, call, part, say)
+    _storage_facts(details, part)
 
     try:
         say(f"azureml: reading web service '{service}' in workspace '{workspace.name}'")
@@ -99,7 +103,10 @@ def _collect(service: str, open_workspace: Callable, Webservice, request_timeout
             return _not_found(part, service, workspace, Webservice, call)
         return _nothing_collected(part, f"cannot read web service '{service}': {failed.line}")
 
-    service_json = service_document(webservice)
+    try:
+        service_json = service_document(webservice)
+    except Exception as exc:  # a payload this SDK version cannot serialize
+        return _nothing_collected(part, f"cannot read web service '{service}': {describe_error(exc)}")
     part.files["azureml/service.json"] = service_json
     part.collected.append("azureml_service")
     _service_facts(service_json, part)
@@ -147,18 +154,14 @@ def _open_workspace(Workspace, config_path, subscription_id, resource_group, wor
     if workspace_name or subscription_id or resource_group:
         missing = [flag for flag, value in (("subscription id", subscription_id), ("resource group", resource_group),
                                             ("workspace name", workspace_name)) if not value]
-        raise ValueError(f"the {', '.join(missing)} is missing: give all three, or a config.json")
+        raise ValueError(f"missing {' and '.join(missing)}: give all three, or a config.json")
     return Workspace.from_config(path=config_path, auth=auth)
 
 
-def _storage_facts(workspace, call, part: Part, say: Progress) -> None:
+def _storage_facts(details: dict, part: Part) -> None:
     # The workspace's own storage account holds the "azureml" container (model and code blobs,
     # ImageLogs). Its ARM id is in the workspace resource; no datastore call, no credential.
-    try:
-        storage_id = call("reading the workspace details", lambda: workspace.get_details().get("storageAccount"))
-    except _Failed as failed:
-        say(f"azureml: the workspace's storage account is unknown: {failed.line}")
-        return
+    storage_id = details.get("storageAccount")
     if storage_id:
         part.facts["storage_account_id"] = storage_id
         part.facts["storage_account"] = storage_id.rstrip("/").rsplit("/", 1)[-1]
@@ -258,7 +261,7 @@ def describe_error(exc: BaseException) -> str:
     except Exception:  # an error object too odd to read still gets a line
         line = type(exc).__name__
     line = redact.redact_text(re.sub(r"\s+", " ", line))
-    return line if len(line) <= 400 else line[:399] + "…"
+    return line if len(line) <= 500 else line[:499] + "…"
 
 
 def _one_line(exc: BaseException) -> str:

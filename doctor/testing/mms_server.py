@@ -19,7 +19,8 @@ a request for any other host reaches it as a proxy request, is refused, and is r
 :attr:`MmsServer.escaped`, so a test can prove that nothing left the machine.
 
 Faults are set per path: :meth:`forbid_workspace` (ARM 403 ``AuthorizationFailed``),
-:meth:`hang` (the answer never comes until the server stops), :meth:`fail`.
+:meth:`hang` (the answer never comes until the server stops), :meth:`fail`; :meth:`redirect`
+makes discovery name another URL for one service (an unreachable regional endpoint).
 
 AAD cannot run here, so the SDK authenticates with :func:`static_token_auth`, a minimal
 ``AbstractAuthentication`` that returns a fixed unsigned token and points ARM at this server.
@@ -212,6 +213,7 @@ class MmsServer:
         self.init_logs: dict[str, str] = {}
         self.requests: list[RecordedRequest] = []
         self.escaped: list[str] = []
+        self.redirects: dict[str, str] = {}  # discovery key -> URL served instead of this server
         self._faults: list[tuple[str, int | None, dict | None]] = []  # (path glob, status or None = hang, body)
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -220,13 +222,13 @@ class MmsServer:
 
     # --- content -------------------------------------------------------------------------------
 
-    def add_service(self, payload: dict, *, logs: str = "", init_logs: str = "") -> "MmsServer":
+    def add_service(self, payload: dict, *, logs: str = "", init_logs: str = "") -> MmsServer:
         self.services[payload["name"]] = payload
         self.logs[payload["name"]] = logs
         self.init_logs[payload["name"]] = init_logs
         return self
 
-    def load_bundle(self, bundle_dir: str) -> "MmsServer":
+    def load_bundle(self, bundle_dir: str) -> MmsServer:
         """Serve the service of a bundle directory: its ``azureml/service.json`` completed with the
         AKS fields MMS always returns, and its ``azureml/logs.txt`` and ``init-logs.txt``."""
         def read(name: str) -> str:
@@ -251,7 +253,7 @@ class MmsServer:
             payload["imageDetails"] = _container_image(given["imageDetails"], created=payload["createdTime"])
         return self.add_service(payload, logs=read("logs.txt"), init_logs=read("init-logs.txt"))
 
-    def forbid_workspace(self) -> "MmsServer":
+    def forbid_workspace(self) -> MmsServer:
         """The caller has no role on the workspace: ARM answers 403 AuthorizationFailed."""
         scope = self.workspace_scope
         message = (
@@ -261,11 +263,17 @@ class MmsServer:
         )
         return self.fail(scope, 403, {"error": {"code": "AuthorizationFailed", "message": message}})
 
-    def fail(self, path_glob: str, status: int, body: dict) -> "MmsServer":
+    def fail(self, path_glob: str, status: int, body: dict) -> MmsServer:
         self._faults.append((path_glob, status, body))
         return self
 
-    def hang(self, path_glob: str) -> "MmsServer":
+    def redirect(self, discovery_key: str, url: str) -> MmsServer:
+        """Discovery names ``url`` for one service (``modelmanagement``, ``history``...), e.g. a
+        port where nothing listens, to test an unreachable regional endpoint."""
+        self.redirects[discovery_key] = url
+        return self
+
+    def hang(self, path_glob: str) -> MmsServer:
         """Requests whose path matches never get an answer (until the server stops)."""
         self._faults.append((path_glob, None, None))
         return self
@@ -309,7 +317,7 @@ class MmsServer:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> "MmsServer":
+    def start(self) -> MmsServer:
         server = self
 
         class Handler(_Handler):
@@ -317,7 +325,8 @@ class MmsServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mms-server", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="mms-server", daemon=True)
         self._thread.start()
         return self
 
@@ -328,7 +337,7 @@ class MmsServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "MmsServer":
+    def __enter__(self) -> MmsServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -404,9 +413,9 @@ class MmsServer:
 
     def _discovery(self) -> dict:
         # The real answer names one regional host per service; here every one is this server.
-        return {name: self.url for name in ("api", "catalog", "experimentation", "gallery", "history",
-                                            "hyperdrive", "labeling", "modelmanagement", "pipelines")} | {
-            "studio": "https://ml.azure.com"}
+        services = {name: self.url for name in ("api", "catalog", "experimentation", "gallery", "history",
+                                                "hyperdrive", "labeling", "modelmanagement", "pipelines")}
+        return services | {"studio": "https://ml.azure.com"} | self.redirects
 
 
 def _mms_error(status: int, code: str, message: str) -> dict:

@@ -1,0 +1,111 @@
+"""The terminal view: the verdict, the root cause and its fix, then one line per other finding.
+
+Colour is ANSI only and only when the caller asks (the CLI checks NO_COLOR and whether stdout is
+a terminal). Without colour every cue is still in the words: severities are spelled out.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from aml_doctor.model import Finding, Report, Severity
+
+from . import view
+from .sanitize import backstop_ansi, clean_report
+
+WIDTH = 100
+EXCERPT_LINES = 6
+
+_SEVERITY_COLOUR = {
+    Severity.CRITICAL: "1;31",
+    Severity.HIGH: "31",
+    Severity.MEDIUM: "33",
+    Severity.LOW: "34",
+    Severity.INFO: "2",
+}
+
+
+class _Style:
+    def __init__(self, color: bool):
+        self.color = color
+
+    def __call__(self, codes: str, text: str) -> str:
+        return f"\x1b[{codes}m{text}\x1b[0m" if self.color else text
+
+    def severity(self, severity: Severity) -> str:
+        return self(_SEVERITY_COLOUR[severity], f"[{severity.value.upper()}]")
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, WIDTH - len(indent), break_on_hyphens=False, break_long_words=True) or [""]
+    return [indent + line if line else "" for line in lines]
+
+
+def _excerpt(text: str, indent: str) -> list[str]:
+    # The end of a log is where the error is: show the last lines, wrapped, never cut short.
+    lines = text.splitlines()
+    shown = []
+    for line in lines[-EXCERPT_LINES:]:
+        shown += [indent + part for part in textwrap.wrap(line, WIDTH - len(indent), drop_whitespace=False) or [""]]
+    if len(lines) > EXCERPT_LINES:
+        shown.insert(0, f"{indent}… {len(lines) - EXCERPT_LINES} earlier lines (see the full report)")
+    return shown
+
+
+def _root_cause(f: Finding, style: _Style) -> list[str]:
+    out = [
+        f"{style('1', 'Root cause')} {style.severity(f.severity)} {style('1', f.title)}",
+        f"  {f.category.value} · stage: {f.stage.label} · confidence {view.percent(f.confidence)} · {f.rule} on {f.subject}",
+        "",
+    ]
+    out += _wrap(f.explanation, "  ")
+    for e in f.evidence:
+        out += ["", "  " + style("2", f"Evidence {e.locator}")]
+        out += _excerpt(e.excerpt, "    ")
+    out += ["", "  " + style("1;32", "Fix:") + " " + f.fix.summary]
+    out += [f"    {i}. {step}" for i, step in enumerate(f.fix.steps, 1)]
+    if f.fix.verify:
+        out.append("  " + style("1", "Verify:"))
+        out += [f"    $ {v}" for v in f.fix.verify]
+    return out
+
+
+def render_text(report: Report, *, color: bool = False) -> str:
+    clean = clean_report(report)
+    style = _Style(color)
+    s = view.sections(clean)
+    counts = view.summary(clean)
+    out = [
+        f"aml-doctor {clean.tool_version} · service {clean.service} · namespace {clean.namespace} · workspace {clean.workspace}",
+        f"Evidence: {clean.source} (collected {clean.collected_at})",
+        "",
+        style("1", "Verdict: " + view.VERDICT_TEXT[clean.verdict]),
+        "",
+    ]
+    if s.root:
+        out += _root_cause(s.root.finding, style) + [""]
+    rest = sorted([*s.symptoms, *s.others], key=lambda r: r.rank)
+    if rest:
+        out.append(style("1", "Other findings" if s.root else "Findings"))
+        for r in rest:
+            f = r.finding
+            note = "  (explained by the root cause)" if r.explained_by else ""
+            out.append(f"  {r.rank}. {style.severity(f.severity)} {f.title}{style('2', note)}")
+            out.append(f"     {f.stage.label} · {f.rule} on {f.subject} · fix: {f.fix.summary}")
+        out.append("")
+    tallies = [
+        f"rules run: {counts['rules_run']}",
+        f"not checked: {counts['not_checked']}",
+        f"rule errors: {counts['rule_errors']}",
+        f"plugin errors: {counts['plugin_errors']}",
+        f"collection gaps: {counts['collection_gaps']}",
+    ]
+    out.append(" · ".join(tallies))
+    for n in clean.not_checked:
+        out.append(f"  not checked: {n.rule} {n.name}: {n.reason}")
+    for e in (*clean.rule_errors, *clean.plugin_errors):
+        last = e.error.strip().splitlines()[-1] if e.error.strip() else ""
+        out.append(style("31", f"  error: {e.rule}{' (' + e.plugin + ')' if e.plugin else ''}: {last}"))
+    return backstop_ansi("\n".join(out).rstrip("\n") + "\n")
