@@ -70,7 +70,22 @@ def run_rules(
                 traceback.print_exc(file=sys.stderr)
             continue
         findings.extend(produced)
+        if not produced:
+            partial = _partly_checked(rule_cls, ev)
+            if partial:
+                not_checked.append(NotChecked(rule_cls.id, rule_cls.name, partial))
     return findings, not_checked, errors, ran
+
+
+def _partly_checked(rule_cls: type[Rule], ev: Evidence) -> str:
+    """A rule that found nothing while some evidence it reads could not be collected has not
+    passed: say what it ran without."""
+    missing = []
+    for group in rule_cls.requires:
+        for source in group.split("|"):
+            if not ev.has(source) and ev.why_missing(source).startswith(("not collected", "kubernetes/", "azureml/", "storage/")):
+                missing.append(f"{source} ({ev.why_missing(source)})")
+    return "partly checked: ran without " + "; ".join(missing) if missing else ""
 
 
 def analyze(

@@ -39,3 +39,9 @@ def cli(tmp_path):
         return CliResult(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")))
 
     return run
+
+
+from aml_doctor.testing.azurite import azurite_fixture  # noqa: E402
+
+# One Azurite blob service for the whole session, on 127.0.0.1 (skips with the install hint if absent).
+azurite = azurite_fixture()

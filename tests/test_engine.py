@@ -108,3 +108,22 @@ def test_select_and_ignore_take_ids_prefixes_and_names():
     assert select_rules(rules, ["TST00"]) == rules
     assert select_rules(rules, ["always"]) == [Always]
     assert select_rules(rules, [], ["TST001", "needs-nodes"]) == [Always]
+
+
+class QuietOnPods(Rule):
+    id = "TST004"
+    name = "quiet-on-pods"
+    requires = ("pods|events",)
+
+    def check(self, ev):
+        return []
+
+
+def test_a_silent_rule_that_ran_without_lost_evidence_is_partly_checked(tmp_path):
+    ev = _evidence(tmp_path, events="403 Forbidden: cannot list resource \"events\" in the namespace")
+    report = analyze(ev, [QuietOnPods])
+    assert [(n.rule, n.reason) for n in report.not_checked] == [
+        ("TST004", 'partly checked: ran without events (not collected: 403 Forbidden: cannot list resource "events" in the namespace)')
+    ]
+    # Evidence that was never expected (no manifest entry, nothing damaged) is no reason to doubt a pass.
+    assert analyze(_evidence(tmp_path / "other"), [QuietOnPods]).not_checked == ()
