@@ -316,5 +316,5 @@ def cmd_new_rule(args) -> int:
         raise UsageError(str(exc)) from None
     for path in written:
         print(f"wrote {path}")
-    print(f"next: aml-doctor --rules-dir {args.rules_dir} rules   and   python -m pytest  (with aml_doctor.testing)")
+    print(f"next: aml-doctor rules --rules-dir {args.rules_dir}   and   python -m pytest  (its cases run with aml_doctor.testing)")
     return ExitCode.OK

@@ -161,6 +161,10 @@ def from_text(doc: TextDoc) -> list[AzureMLError]:
 
 
 def azureml_errors(ev: Evidence) -> list[AzureMLError]:
+    return ev.derived("azureml_errors", lambda: _azureml_errors(ev))
+
+
+def _azureml_errors(ev: Evidence) -> list[AzureMLError]:
     out: list[AzureMLError] = []
     service = ev.service_json or {}
     for key in ("error", "operationError"):

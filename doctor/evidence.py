@@ -133,6 +133,14 @@ class Evidence:
         self.damaged: dict[str, str] = {}  # bundle path -> why it could not be read
         self.notes: list[str] = []
         self._present: set[str] = set()
+        self._derived: dict[str, Any] = {}
+
+    def derived(self, key: str, compute):
+        """Evidence does not change once read: views many rules ask for (events, container
+        states, AzureML errors) are computed once per bundle."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     # ---------------------------------------------------------------- what is there
     @property

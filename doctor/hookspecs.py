@@ -31,13 +31,7 @@ def aml_doctor_rules():
     """Return the rule classes this plugin provides: a list of :class:`aml_doctor.Rule` subclasses.
 
     Import rule modules inside the hook, not at the plugin's import, so that a run with
-    ``--select`` pays only for what it uses.
+    ``--select`` pays only for what it uses. A rule receives its plugin's options from
+    ``[tool.aml-doctor.plugins.<plugin name>]`` as ``self.options``.
     """
 
-
-@hookspec
-def aml_doctor_configure(options):
-    """Receive this run's plugin options from ``[tool.aml-doctor.plugins.<name>]``.
-
-    ``options`` maps plugin names to their option tables. Called once, before any rule runs.
-    """

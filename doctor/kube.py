@@ -157,6 +157,10 @@ def init_container_config(ev: Evidence) -> InitContainerConfig | None:
 
 def container_states(ev: Evidence) -> list[ContainerState]:
     """Container states of the service's pods, from pods.json and from pasted ``kubectl describe``."""
+    return ev.derived("container_states", lambda: _container_states(ev))
+
+
+def _container_states(ev: Evidence) -> list[ContainerState]:
     states: list[ContainerState] = []
     for pod in service_pods(ev):
         pod_name = _name(pod)
@@ -271,6 +275,10 @@ def _describe_states(doc: TextDoc) -> list[ContainerState]:
 # ---------------------------------------------------------------------- events
 def events(ev: Evidence) -> list[Event]:
     """Every event the evidence holds: events.json, AzureML's error JSON, pasted event tables."""
+    return ev.derived("events", lambda: _events(ev))
+
+
+def _events(ev: Evidence) -> list[Event]:
     from .errorjson import azureml_errors  # errorjson builds on this module's Event
 
     out: list[Event] = []

@@ -73,9 +73,14 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     blocked = {b.strip() for b in os.environ.get("AML_DOCTOR_DISABLE_PLUGINS", "").split(",") if b.strip()}
-    if os.environ.get("AML_DOCTOR_TRACE_PLUGINS"):
-        pm.trace.root.setwriter(lambda msg: sys.stderr.write(f"[aml-doctor plugins] {msg}"))
-        pm.enable_tracing()
+    tracing = bool(os.environ.get("AML_DOCTOR_TRACE_PLUGINS"))
+
+    def trace(message: str) -> None:
+        if tracing:
+            print(f"[aml-doctor plugins] {message}", file=sys.stderr)
+
+    if blocked:
+        trace(f"blocked by AML_DOCTOR_DISABLE_PLUGINS: {', '.join(sorted(blocked))}")
     infos: list[PluginInfo] = []
     errors: list[PluginError] = []
 
@@ -88,8 +93,10 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
             if pm.is_registered(obj):
                 pm.unregister(obj)
             errors.append(PluginError(name, _one_line(exc)))
+            trace(f"{name}: not registered: {_one_line(exc)}")
             return
         infos.append(PluginInfo(name, version, source))
+        trace(f"{name} {version} registered from {source} ({getattr(obj, '__file__', obj)})")
 
     for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
         if ep.name in blocked or "all" in blocked:
@@ -98,6 +105,7 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001
             errors.append(PluginError(ep.name, _one_line(exc)))
+            trace(f"{ep.name}: entry point {ep.value} failed to import: {_one_line(exc)}")
             continue
         dist = getattr(ep, "dist", None)
         register(module, ep.name, dist.version if dist else "", "entry point")
@@ -132,7 +140,9 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
             provided = list(impl() or [])
         except Exception as exc:  # noqa: BLE001
             errors.append(PluginError(info.name, _one_line(exc)))
+            trace(f"{info.name}.aml_doctor_rules() raised {_one_line(exc)}")
             continue
+        trace(f"{info.name}.aml_doctor_rules() -> {', '.join(getattr(r, 'id', repr(r)) for r in provided) or 'no rules'}")
         for rule in provided:
             if not (isinstance(rule, type) and issubclass(rule, Rule)):
                 errors.append(PluginError(info.name, f"aml_doctor_rules returned {rule!r}, not a Rule subclass"))

@@ -1,0 +1,28 @@
+"""The docs stay true: every hook is documented in docs/writing-rules.md, and every expectation
+key of the case format and every evidence source is named there."""
+
+from pathlib import Path
+
+from aml_doctor import hookspecs
+from aml_doctor.evidence import SOURCES, KUBERNETES_RESOURCES
+from aml_doctor.testing.cases import _EXPECT_KEYS
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "writing-rules.md").read_text()
+
+
+def test_every_hook_is_documented():
+    hooks = [name for name in dir(hookspecs) if name.startswith("aml_doctor_")]
+    assert hooks
+    for name in hooks:
+        assert f"`{name}(" in DOC
+
+
+def test_every_expectation_key_is_documented():
+    for key in _EXPECT_KEYS:
+        assert f"`{key}`" in DOC, key
+
+
+def test_every_evidence_source_is_documented():
+    for source in SOURCES:
+        assert f"`{source}`" in DOC, source
+    assert set(KUBERNETES_RESOURCES) <= set(SOURCES)
