@@ -194,6 +194,8 @@ class CollectionGap:
 
 class Verdict(enum.Enum):
     ROOT_CAUSE_FOUND = "root_cause_found"
+    # The first finding is a cause, but its evidence is weak: a lead to confirm, not a diagnosis.
+    POSSIBLE_CAUSE = "possible_cause"
     SYMPTOMS_ONLY = "symptoms_only"
     NO_PROBLEM_FOUND = "no_problem_found"
 

@@ -45,4 +45,6 @@ def verdict(ranked: tuple[RankedFinding, ...]) -> Verdict:
         return Verdict.NO_PROBLEM_FOUND
     if ranked[0].finding.is_symptom:
         return Verdict.SYMPTOMS_ONLY
+    if ranked[0].finding.confidence < WEAK:
+        return Verdict.POSSIBLE_CAUSE
     return Verdict.ROOT_CAUSE_FOUND

@@ -54,9 +54,9 @@ def _excerpt(text: str, indent: str) -> list[str]:
     return shown
 
 
-def _root_cause(f: Finding, style: _Style) -> list[str]:
+def _root_cause(f: Finding, style: _Style, heading: str) -> list[str]:
     out = [
-        f"{style('1', 'Root cause')} {style.severity(f.severity)} {style('1', f.title)}",
+        f"{style('1', heading)} {style.severity(f.severity)} {style('1', f.title)}",
         f"  {f.category.value} · stage: {f.stage.label} · confidence {view.percent(f.confidence)} · {f.rule} on {f.subject}",
         "",
     ]
@@ -85,7 +85,7 @@ def render_text(report: Report, *, color: bool = False) -> str:
         "",
     ]
     if s.root:
-        out += _root_cause(s.root.finding, style) + [""]
+        out += _root_cause(s.root.finding, style, s.root_heading) + [""]
     rest = sorted([*s.symptoms, *s.others], key=lambda r: r.rank)
     if rest:
         out.append(style("1", "Other findings" if s.root else "Findings"))

@@ -13,6 +13,7 @@ from aml_doctor.model import RankedFinding, Report, Severity, Verdict
 
 VERDICT_TEXT = {
     Verdict.ROOT_CAUSE_FOUND: "Root cause found",
+    Verdict.POSSIBLE_CAUSE: "Possible cause found: confirm it before acting",
     Verdict.SYMPTOMS_ONLY: "Symptoms found, root cause not identified",
     Verdict.NO_PROBLEM_FOUND: "No problem found",
 }
@@ -27,6 +28,7 @@ class Sections:
     root: RankedFinding | None
     symptoms: tuple[RankedFinding, ...]  # explained by the root cause
     others: tuple[RankedFinding, ...]
+    root_heading: str = "Root cause"
 
 
 def sections(report: Report) -> Sections:
@@ -37,7 +39,8 @@ def sections(report: Report) -> Sections:
     rest = report.findings[1:]
     symptoms = tuple(r for r in rest if r.explained_by == root_finding.key)
     others = tuple(r for r in rest if r.explained_by != root_finding.key)
-    return Sections(root, symptoms, others)
+    heading = "Possible cause" if report.verdict is Verdict.POSSIBLE_CAUSE else "Root cause"
+    return Sections(root, symptoms, others, heading)
 
 
 def severity_counts(report: Report) -> dict[str, int]:

@@ -149,3 +149,16 @@ def test_help_does_not_import_heavy_sdks():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "usage: aml-doctor" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_a_weak_lead_is_a_possible_cause_not_a_diagnosis(cli):
+    """The real DeploymentTimedOut-after-TLS report (MachineLearningNotebooks#1767) only hints at TLS."""
+    from pathlib import Path
+
+    # shared/ sits beside the checkout, in CI as here.
+    path = str(Path(__file__).resolve().parents[2] / "shared" / "real-world" / "v1-aks-deploy-error-timedout-ssl-01-partial.txt")
+    report = json.loads(cli("analyze", "--text", path, "--format", "json").out)
+    assert report["verdict"] == "possible_cause"
+    assert report["findings"][0]["confidence"] < 0.5
+    assert report["findings"][-1]["rule"] == "AML019"
+    assert "Possible cause" in cli("analyze", "--text", path).out

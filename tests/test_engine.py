@@ -101,6 +101,7 @@ def test_symptoms_alone_give_the_symptoms_only_verdict(tmp_path):
 
     assert verdict(rank([_finding("S", Stage.CONTAINER)])) is Verdict.SYMPTOMS_ONLY
     assert verdict(rank([_finding("C", Stage.INIT)])) is Verdict.ROOT_CAUSE_FOUND
+    assert verdict(rank([_finding("W", Stage.CLUSTER, confidence=0.35), _finding("S", Stage.OPERATION)])) is Verdict.POSSIBLE_CAUSE
 
 
 def test_select_and_ignore_take_ids_prefixes_and_names():

@@ -1,0 +1,98 @@
+"""The fleet summary: one row per service, as a text table, Markdown, JSON or an HTML index page.
+
+``rows`` are :class:`aml_doctor.fleet.FleetRow` objects. ``links`` maps (namespace, service) to the
+file name of that service's own report, which the Markdown and HTML tables link to. Every cell is
+redacted, and its control characters made visible, before any format sees it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import TYPE_CHECKING, Sequence
+
+from aml_doctor import __version__
+
+from .sanitize import backstop_json, backstop_markup, visible_controls
+
+if TYPE_CHECKING:
+    from aml_doctor.fleet import FleetRow
+
+COLUMNS = ("service", "namespace", "state", "verdict", "root_cause", "age")
+_HEADERS = {"service": "SERVICE", "namespace": "NAMESPACE", "state": "STATE", "verdict": "VERDICT",
+            "root_cause": "ROOT CAUSE", "age": "AGE"}
+_TEXT_WIDTH = {"state": 40, "root_cause": 90}  # longer cells are cut in the terminal table only
+# Worst first: the table is read top down.
+_ORDER = {"root cause": 0, "symptoms only": 1, "unknown": 2, "not ready": 3, "healthy": 4}
+
+
+def _cells(row: "FleetRow") -> dict[str, str]:
+    from aml_doctor.redact import redact_text
+
+    cells = {c: redact_text(visible_controls(str(getattr(row, c)))) for c in COLUMNS}
+    if row.rule:
+        cells["root_cause"] = f"{row.rule} {cells['root_cause']}"
+    return cells
+
+
+def ordered(rows: Sequence["FleetRow"]) -> list["FleetRow"]:
+    return sorted(rows, key=lambda r: (_ORDER.get(r.verdict, 5), r.namespace, r.service))
+
+
+def counts(rows: Sequence["FleetRow"]) -> dict[str, int]:
+    found = Counter(r.verdict for r in rows)
+    return {v: found[v] for v in _ORDER if found[v]}
+
+
+def render_fleet(rows: Sequence["FleetRow"], fmt: str, *, title: str, links: dict | None = None) -> str:
+    links = links or {}
+    rows = ordered(rows)
+    if fmt == "text":
+        return _text(rows)
+    if fmt == "md":
+        return _markdown(rows, title, links)
+    if fmt == "json":
+        data = {"tool_version": __version__, "counts": counts(rows),
+                "services": [{**_cells(r), "rule": r.rule, "report": links.get((r.namespace, r.service))} for r in rows]}
+        return backstop_json(json.dumps(data, indent=2))
+    if fmt == "html":
+        return _html(rows, title, links)
+    raise ValueError(f"no fleet summary in the {fmt!r} format (choose from text, md, html, json)")
+
+
+def _text(rows: list["FleetRow"]) -> str:
+    table = [_HEADERS] + [_cells(r) for r in rows]
+    for line in table[1:]:
+        for column, width in _TEXT_WIDTH.items():
+            if len(line[column]) > width:
+                line[column] = line[column][: width - 1] + "…"
+    widths = {c: max(len(line[c]) for line in table) for c in COLUMNS}
+    out = ["  ".join(line[c].ljust(widths[c]) for c in COLUMNS).rstrip() for line in table]
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in counts(rows).items()) or "no services"
+    return "\n".join(out + ["", f"{len(rows)} service(s): {summary}"]) + "\n"
+
+
+def _markdown(rows: list["FleetRow"], title: str, links: dict) -> str:
+    from .mdtext import md_escape
+
+    out = [f"# {md_escape(title)}", "", "| " + " | ".join(_HEADERS[c].title() for c in COLUMNS) + " |",
+           "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = {c: md_escape(v) for c, v in _cells(row).items()}
+        if (row.namespace, row.service) in links:
+            cells["service"] = f"[{cells['service']}]({links[(row.namespace, row.service)]})"
+        out.append("| " + " | ".join(cells[c] for c in COLUMNS) + " |")
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in counts(rows).items()) or "no services"
+    return "\n".join(out + ["", f"{len(rows)} service(s): {md_escape(summary)}"]) + "\n"
+
+
+def _html(rows: list["FleetRow"], title: str, links: dict) -> str:
+    from .templating import html_environment
+
+    html = html_environment().get_template("fleet_index.html.j2").render(
+        title=title,
+        counts=counts(rows),
+        rows=[{**_cells(r), "verdict_key": r.verdict.replace(" ", "_"), "link": links.get((r.namespace, r.service))} for r in rows],
+        tool_version=__version__,
+    )
+    return backstop_markup(html)
