@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Live use:  aml-doctor SERVICE [--namespace NS] [--kubeconfig F] [--context C] ...\n"
+            "           aml-doctor SERVICE --watch [--until-healthy] [--timeout S]   (follow a deployment)\n"
+            "           aml-doctor --all [-n NS | -w WORKSPACE] [--output-dir DIR]   (or SVC1 SVC2 ...)\n"
             "Exit codes: 0 nothing at or above --fail-on; 1 findings; 2 usage or input error; "
             "3 collection failed; 4 internal error."
         ),
@@ -96,8 +98,8 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-            from .live import main_live  # ``aml-doctor myservice``: the live diagnosis
+        if argv and argv[0] not in COMMANDS and (not argv[0].startswith("-") or "--all" in argv):
+            from .live import main_live  # ``aml-doctor myservice``, ``svc1 svc2`` or ``--all``: live diagnosis
 
             return int(main_live(argv))
         if argv and argv[0] == "collect":

@@ -33,7 +33,10 @@ def build_parser(prog: str, collect_only: bool) -> argparse.ArgumentParser:
             else "Collect the evidence of one Azure ML web service on AKS and diagnose it."
         ),
     )
-    p.add_argument("service", help="the web service's name")
+    if collect_only:
+        p.add_argument("service", help="the web service's name")
+    else:
+        p.add_argument("service", nargs="*", metavar="SERVICE", help="the web service's name; several for a fleet summary")
     k8s = p.add_argument_group("Kubernetes (kubectl's flags)")
     k8s.add_argument("-n", "--namespace", help="the service's namespace (default: azureml-<workspace>, else searched)")
     k8s.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in a pod, the in-cluster config)")
@@ -51,7 +54,8 @@ def build_parser(prog: str, collect_only: bool) -> argparse.ArgumentParser:
     st.add_argument("--sas-token", default=os.environ.get("AZURE_STORAGE_SAS_TOKEN"), help="SAS token")
     st.add_argument("--blob-endpoint", help="blob service URL (default: https://<account>.blob.core.windows.net)")
     run = p.add_argument_group("Run")
-    run.add_argument("--timeout", type=float, default=120.0, help="deadline for the whole collection, seconds (default: 120)")
+    run.add_argument("--timeout", type=float, default=None,
+                     help="deadline for the whole run, seconds (default: 120; with --watch 1200, AzureML's own poll timeout)")
     run.add_argument("--request-timeout", type=float, default=20.0, help="timeout of each request, seconds (default: 20)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     if collect_only:
@@ -62,6 +66,13 @@ def build_parser(prog: str, collect_only: bool) -> argparse.ArgumentParser:
         _common_rule_options(p)
         p.add_argument("--save-bundle", metavar="BUNDLE", help="also write the collected evidence as a bundle")
         p.add_argument("--no-redact", action="store_true", help="keep secrets in the saved bundle (internal use only; reports are always redacted)")
+        watch = p.add_argument_group("Watch a deployment as it happens")
+        watch.add_argument("--watch", action="store_true", help="follow the deployment; stop when it is healthy or a root cause is clear")
+        watch.add_argument("--until-healthy", action="store_true", help="with --watch: stop only when healthy or at --timeout")
+        fleet = p.add_argument_group("Many services")
+        fleet.add_argument("--all", action="store_true", help="every service in the namespace (-n), the workspace's namespace (-w), or all azureml-* namespaces")
+        fleet.add_argument("--output-dir", metavar="DIR", help="write one report per service as DIR/<service>.<ext>, and DIR/index.html")
+        fleet.add_argument("--workers", type=int, default=8, help="concurrent reads (default: 8)")
     return p
 
 
@@ -228,8 +239,23 @@ def main_live(argv: list[str], collect_only: bool = False) -> int:
 
     args = build_parser("aml-doctor collect" if collect_only else "aml-doctor", collect_only).parse_args(argv)
     progress = Progress(args.quiet)
+    watching = not collect_only and (args.watch or args.until_healthy)
+    if args.timeout is None:
+        args.timeout = 1200.0 if watching else 120.0
     if not collect_only:
         loaded, rules, config = load_rules(args)
+        mode = _mode(args, watching)
+        if mode == "watch":
+            from .watch import run_watch
+
+            return run_watch(args, progress, analyzer(rules, config, loaded))
+        if mode == "fleet":
+            from .fleet import run_fleet
+            from .model import Severity
+
+            fail_on = args.fail_on or config.fail_on or "medium"
+            return run_fleet(args, progress, analyzer(rules, config, loaded), None if fail_on == "never" else Severity.parse(fail_on))
+        args.service = args.service[0]
     try:
         service, namespace, workspace, part = collect(args, progress)
     except ServiceNotFound as exc:
@@ -250,19 +276,46 @@ def main_live(argv: list[str], collect_only: bool = False) -> int:
     if collect_only:
         return ExitCode.OK
 
+    return _emit(analyzer(rules, config, loaded)(files, f"live: {service}"), args, config)
+
+
+def analyzer(rules, config, loaded) -> Callable:
+    """``analyze_files(files, label) -> Report`` with the configured rules, severities and options."""
     from .engine import analyze, signals_for
     from .evidence import load
     from .model import RuleError
 
-    ev = load(files, signals=signals_for(rules), label=f"live: {service}")
-    report = analyze(
-        ev,
-        rules,
-        severity_overrides=config.severity,
-        options=config.plugin_options,
-        plugin_errors=[RuleError("", e.plugin, e.error) for e in loaded.errors],
-    )
-    return _emit(report, args, config)
+    signals = signals_for(rules)
+    plugin_errors = [RuleError("", e.plugin, e.error) for e in loaded.errors]
+
+    def analyze_files(files: dict[str, bytes], label: str):
+        ev = load(files, signals=signals, label=label)
+        return analyze(ev, rules, severity_overrides=config.severity, options=config.plugin_options, plugin_errors=plugin_errors)
+
+    return analyze_files
+
+
+def _mode(args, watching: bool) -> str:
+    """"watch", "fleet" or "one", from the services and flags given."""
+    from .cli import UsageError
+
+    if not args.service and not args.all:
+        raise UsageError("name a SERVICE (or several), or pass --all")
+    if args.all and args.service:
+        raise UsageError("give service names or --all, not both")
+    if watching:
+        if args.all or len(args.service) > 1 or args.output_dir:
+            raise UsageError("--watch follows one service; --all, several services and --output-dir do not go with it")
+        if args.save_bundle:
+            raise UsageError("--save-bundle does not go with --watch")
+        return "watch"
+    if args.all or len(args.service) > 1 or args.output_dir:
+        if args.save_bundle:
+            raise UsageError("--save-bundle takes one service; use aml-doctor collect per service")
+        if args.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        return "fleet"
+    return "one"
 
 
 def _check_target(target: str) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from aml_doctor import __version__
 
@@ -23,10 +24,10 @@ _HEADERS = {"service": "SERVICE", "namespace": "NAMESPACE", "state": "STATE", "v
             "root_cause": "ROOT CAUSE", "age": "AGE"}
 _TEXT_WIDTH = {"state": 40, "root_cause": 90}  # longer cells are cut in the terminal table only
 # Worst first: the table is read top down.
-_ORDER = {"root cause": 0, "symptoms only": 1, "unknown": 2, "not ready": 3, "healthy": 4}
+_ORDER = {"root cause": 0, "possible cause": 1, "symptoms only": 2, "unknown": 3, "not ready": 4, "healthy": 5}
 
 
-def _cells(row: "FleetRow") -> dict[str, str]:
+def _cells(row: FleetRow) -> dict[str, str]:
     from aml_doctor.redact import redact_text
 
     cells = {c: redact_text(visible_controls(str(getattr(row, c)))) for c in COLUMNS}
@@ -35,16 +36,16 @@ def _cells(row: "FleetRow") -> dict[str, str]:
     return cells
 
 
-def ordered(rows: Sequence["FleetRow"]) -> list["FleetRow"]:
-    return sorted(rows, key=lambda r: (_ORDER.get(r.verdict, 5), r.namespace, r.service))
+def ordered(rows: Sequence[FleetRow]) -> list[FleetRow]:
+    return sorted(rows, key=lambda r: (_ORDER.get(r.verdict, len(_ORDER)), r.namespace, r.service))
 
 
-def counts(rows: Sequence["FleetRow"]) -> dict[str, int]:
+def counts(rows: Sequence[FleetRow]) -> dict[str, int]:
     found = Counter(r.verdict for r in rows)
     return {v: found[v] for v in _ORDER if found[v]}
 
 
-def render_fleet(rows: Sequence["FleetRow"], fmt: str, *, title: str, links: dict | None = None) -> str:
+def render_fleet(rows: Sequence[FleetRow], fmt: str, *, title: str, links: dict | None = None) -> str:
     links = links or {}
     rows = ordered(rows)
     if fmt == "text":
@@ -60,7 +61,7 @@ def render_fleet(rows: Sequence["FleetRow"], fmt: str, *, title: str, links: dic
     raise ValueError(f"no fleet summary in the {fmt!r} format (choose from text, md, html, json)")
 
 
-def _text(rows: list["FleetRow"]) -> str:
+def _text(rows: list[FleetRow]) -> str:
     table = [_HEADERS] + [_cells(r) for r in rows]
     for line in table[1:]:
         for column, width in _TEXT_WIDTH.items():
@@ -72,7 +73,7 @@ def _text(rows: list["FleetRow"]) -> str:
     return "\n".join(out + ["", f"{len(rows)} service(s): {summary}"]) + "\n"
 
 
-def _markdown(rows: list["FleetRow"], title: str, links: dict) -> str:
+def _markdown(rows: list[FleetRow], title: str, links: dict) -> str:
     from .mdtext import md_escape
 
     out = [f"# {md_escape(title)}", "", "| " + " | ".join(_HEADERS[c].title() for c in COLUMNS) + " |",
@@ -86,7 +87,7 @@ def _markdown(rows: list["FleetRow"], title: str, links: dict) -> str:
     return "\n".join(out + ["", f"{len(rows)} service(s): {md_escape(summary)}"]) + "\n"
 
 
-def _html(rows: list["FleetRow"], title: str, links: dict) -> str:
+def _html(rows: list[FleetRow], title: str, links: dict) -> str:
     from .templating import html_environment
 
     html = html_environment().get_template("fleet_index.html.j2").render(

@@ -161,6 +161,22 @@ def client_from_kubeconfig(kubeconfig: str | None, context: str | None) -> Any:
     return client.ApiClient(configuration)
 
 
+def api_client_for(kubeconfig: str | None, context: str | None) -> Any:
+    """In a pod (a CronJob, say) with no ``--kubeconfig`` and no ~/.kube/config: the pod's
+    ServiceAccount, through the in-cluster config. Anywhere else: :func:`client_from_kubeconfig`."""
+    import os
+
+    from kubernetes import client, config
+
+    default = os.path.expanduser(config.KUBE_CONFIG_DEFAULT_LOCATION)
+    if kubeconfig or context or os.environ.get("KUBECONFIG") or os.path.exists(default) or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return client_from_kubeconfig(kubeconfig, context)
+    configuration = client.Configuration()
+    config.load_incluster_config(client_configuration=configuration)
+    configuration.retries = False
+    return client.ApiClient(configuration)
+
+
 def collect_kubernetes(
     service: str,
     *,
@@ -271,11 +287,7 @@ class _Collection:
 
     # ------------------------------------------------------------------ objects
     def _store(self, resource: str, items: list[dict]) -> None:
-        api_version, kind = _TYPE_META[resource]
-        typed = [{"apiVersion": api_version, "kind": kind, **{k: v for k, v in i.items() if k not in ("apiVersion", "kind")}}
-                 for i in items]
-        self.part.files[f"kubernetes/{resource}.json"] = {
-            "apiVersion": "v1", "items": typed, "kind": "List", "metadata": {"resourceVersion": ""}}
+        self.part.files[f"kubernetes/{resource}.json"] = kubectl_list(resource, items)
         self.part.collected.append(resource)
 
     def _deployment(self) -> dict | None:
@@ -431,6 +443,14 @@ class _Collection:
         for line, paths in failures.items():
             more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
             self.part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
+
+
+def kubectl_list(resource: str, items: list[dict]) -> dict:
+    """The List ``kubectl get <resource> -o json`` prints: apiVersion and kind put back on every item."""
+    api_version, kind = _TYPE_META[resource]
+    typed = [{"apiVersion": api_version, "kind": kind, **{k: v for k, v in i.items() if k not in ("apiVersion", "kind")}}
+             for i in items]
+    return {"apiVersion": "v1", "items": typed, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
 def _scoring_container(spec: dict) -> dict | None:
