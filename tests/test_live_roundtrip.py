@@ -267,7 +267,7 @@ def test_storage_faults_are_not_checked_entries(live, capsys, how):
 
 
 SECRETS = {
-    "account_key": "q8W3mZ0vXr5tLk2Jp7Yc9Hn4Bd6Fg1Sa3Ue8Wi0Oy5Tr2Qe7Lx9Mz4Nc6Vb1Hj3Kd8Pf0Ga5Sd2Rt7Yu9Iw4Eo6Qa1Zx==",
+    "account_key": "q8W3mZ0vXr5tLk2Jp7Yc9Hn4Bd6Fg1Sa3Ue8Wi0Oy5Tr2Qe7Lx9Mz4Nc6Vb1Hj3Kd8Pf0Ga5Sd2Rt7Yu9Iw4Eo==",
     "sas_sig": "Xy7Vb2Nq9Lm4Kp0Rt5Ws8Ze3Ua6Yc1Hd%2FJf4Gh7Ik%3D",
     "jwt": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21sLmF6dXJlLmNvbSIsImV4cCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlLW5vdC1yZWFsLWJ1dC1sb25nLWVub3VnaA",
     "scoring_key": "Kp4nJ8sV2xLq7Rw3Zt9Hb6Yc1Fm5Dg0a",
