@@ -213,8 +213,7 @@ def write_output(path: str | None, text: str) -> None:
 def cmd_analyze(args) -> int:
     from . import evidence as evidence_mod
     from .bundle import BundleError
-    from .engine import analyze, signals_for
-    from .model import RuleError
+    from .engine import signals_for
 
     if not args.bundle and not args.text:
         raise UsageError("analyze needs a BUNDLE or --text FILE (use --text - to read stdin)")
@@ -232,14 +231,21 @@ def cmd_analyze(args) -> int:
     if config.is_exempt(ev.service, ev.namespace):
         print(f"aml-doctor: {ev.service or ev.namespace} is exempt by configuration; nothing analysed", file=sys.stderr)
         return ExitCode.OK
-    report = analyze(
+    return _emit(diagnose(ev, rules, config, loaded), args, config)
+
+
+def diagnose(ev, rules, config, loaded):
+    """Run the selected rules with the configured severities and plugin options."""
+    from .engine import analyze
+    from .model import RuleError
+
+    return analyze(
         ev,
         rules,
         severity_overrides=config.severity,
         options=config.plugin_options,
         plugin_errors=[RuleError("", e.plugin, e.error) for e in loaded.errors],
     )
-    return _emit(report, args, config)
 
 
 def _read_texts(paths: list[str]) -> list[tuple[str, bytes]]:

@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .collect.kubernetes import (
-    _PREVIOUS_MISSING,
+    PREVIOUS_MISSING,
     FRONTEND_NAMESPACES,
     FRONTEND_PODS,
     SERVICE_LABEL,
-    _blob_paths,
-    _CallFailed,
-    _init_container_config,
-    _node_summary,
-    _Reader,
-    _scoring_container,
+    blob_paths,
+    CallFailed,
+    init_container_config,
+    node_summary,
+    Reader,
+    scoring_container,
     kubectl_list,
 )
 from .collect.part import Gap, Part
@@ -94,7 +94,7 @@ class ScanFailed(Exception):
 
 # ----------------------------------------------------------------------------- collection
 class _Lister:
-    def __init__(self, reader: _Reader, pool: concurrent.futures.Executor):
+    def __init__(self, reader: Reader, pool: concurrent.futures.Executor):
         self.reader, self.pool = reader, pool
 
     def submit(self, method: Callable, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
@@ -103,7 +103,7 @@ class _Lister:
     def _list(self, method: Callable, *args: Any, **kwargs: Any) -> Listing:
         try:
             return Listing(self.reader.json(method, *args, **kwargs).get("items") or [])
-        except _CallFailed as failed:
+        except CallFailed as failed:
             return Listing(error=failed.line)
 
 
@@ -111,17 +111,17 @@ def _result(future: concurrent.futures.Future, done: set) -> Listing:
     return future.result() if future in done else Listing(error="timed out (--timeout)")
 
 
-def find_namespaces(reader: _Reader) -> list[str]:
+def find_namespaces(reader: Reader) -> list[str]:
     """The azureml-* namespaces, where v1 puts each workspace's services."""
     try:
         data = reader.json(reader.core.list_namespace)
-    except _CallFailed as failed:
+    except CallFailed as failed:
         raise ScanFailed(f"cannot list the namespaces: {failed.line}; pass --namespace or --workspace-name") from None
     return sorted(n["metadata"]["name"] for n in data.get("items", []) if n["metadata"]["name"].startswith("azureml-"))
 
 
 def collect_fleet(
-    reader: _Reader,
+    reader: Reader,
     namespaces: list[str],
     services: list[str] | None,
     *,
@@ -166,7 +166,7 @@ def collect_fleet(
 class _ClusterLists:
     def __init__(self, listings: dict[str, Listing]):
         self.nodes = listings["nodes"]
-        self.nodes_summary = [_node_summary(n) for n in self.nodes.items]
+        self.nodes_summary = [node_summary(n) for n in self.nodes.items]
         self.pvs = listings["persistentvolumes"]
         self.pvs_by_name = {pv["metadata"]["name"]: pv for pv in self.pvs.items}
         frontends = [listing for key, listing in listings.items() if key.startswith(FRONTEND_PODS)]
@@ -236,7 +236,7 @@ class _NamespaceLists:
         return ServiceEvidence(service, self.namespace, part, deployment, pods, events)
 
     def _configmap(self, store: _Store, spec: dict) -> None:
-        scoring = _scoring_container(spec)
+        scoring = scoring_container(spec)
         name = next((e.get("value") for e in (scoring or {}).get("env") or [] if e.get("name") == "InitContainerConfig"), None)
         if not name:
             store.part.gaps.append(Gap("configmaps", "no scoring container with an InitContainerConfig env var"))
@@ -245,10 +245,10 @@ class _NamespaceLists:
         found = store.take_named("configmaps", self.lists["configmaps"], self.by_name["configmaps"], [name], self.namespace)
         if found:
             store.part.facts["configmap"] = name
-            config = _init_container_config(found[0])
+            config = init_container_config(found[0])
             if config is not None:
                 store.part.facts["init_container_config"] = config
-                store.part.facts["blob_paths"] = _blob_paths(config)
+                store.part.facts["blob_paths"] = blob_paths(config)
 
     def _events(self, deployment: dict, replicasets: list[dict], pods: list[dict], claims: list[str]) -> list[dict]:
         """The events that involve one of the service's objects, by uid or by kind and name."""
@@ -313,7 +313,7 @@ def logs_worth_reading(pod: dict) -> list[tuple[str, bool]]:
     return wanted
 
 
-def _pod_logs(reader: _Reader, namespace: str, pod: dict, log_lines: int) -> tuple[dict[str, bytes], list[str]]:
+def _pod_logs(reader: Reader, namespace: str, pod: dict, log_lines: int) -> tuple[dict[str, bytes], list[str]]:
     name = pod["metadata"]["name"]
     logs: dict[str, bytes] = {}
     failures: list[str] = []
@@ -322,8 +322,8 @@ def _pod_logs(reader: _Reader, namespace: str, pod: dict, log_lines: int) -> tup
         try:
             logs[path] = reader.raw(reader.core.read_namespaced_pod_log, name, namespace, container=container,
                                     tail_lines=log_lines or None, previous=previous or None)
-        except _CallFailed as failed:
-            if previous and failed.status == 400 and _PREVIOUS_MISSING.search(failed.line):
+        except CallFailed as failed:
+            if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
                 continue
             failures.append(f"{path}: {failed.line}")
             if failed.status is None:  # a timeout: this pod's other logs would wait as long
@@ -331,7 +331,7 @@ def _pod_logs(reader: _Reader, namespace: str, pod: dict, log_lines: int) -> tup
     return logs, failures
 
 
-def _read_logs(reader: _Reader, pool: concurrent.futures.Executor, workers: int, found: list[ServiceEvidence],
+def _read_logs(reader: Reader, pool: concurrent.futures.Executor, workers: int, found: list[ServiceEvidence],
                log_lines: int, deadline: float, say: Callable[[str], None]) -> None:
     jobs = {pool.submit(_pod_logs, reader, s.namespace, pod, log_lines): (s, pod["metadata"]["name"])
             for s in found if s.part is not None for pod in s.pods}
@@ -452,7 +452,7 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
         return ExitCode.COLLECTION_ERROR
     deadline = time.monotonic() + args.timeout
     try:
-        reader = _Reader(api_client, args.request_timeout, Part())
+        reader = Reader(api_client, args.request_timeout, Part())
         if args.namespace:
             namespaces = [args.namespace]
         elif args.workspace_name:

@@ -281,16 +281,14 @@ def main_live(argv: list[str], collect_only: bool = False) -> int:
 
 def analyzer(rules, config, loaded) -> Callable:
     """``analyze_files(files, label) -> Report`` with the configured rules, severities and options."""
-    from .engine import analyze, signals_for
+    from .cli import diagnose
+    from .engine import signals_for
     from .evidence import load
-    from .model import RuleError
 
     signals = signals_for(rules)
-    plugin_errors = [RuleError("", e.plugin, e.error) for e in loaded.errors]
 
     def analyze_files(files: dict[str, bytes], label: str):
-        ev = load(files, signals=signals, label=label)
-        return analyze(ev, rules, severity_overrides=config.severity, options=config.plugin_options, plugin_errors=plugin_errors)
+        return diagnose(load(files, signals=signals, label=label), rules, config, loaded)
 
     return analyze_files
 

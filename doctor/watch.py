@@ -528,9 +528,9 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
     from .cli import UsageError, _emit
     from .collect.kubernetes import (
         ServiceNotFound,
-        _CallFailed,
-        _find_namespace,
-        _Reader,
+        CallFailed,
+        find_namespace,
+        Reader,
         api_client_for,
     )
     from .collect.part import Part
@@ -547,8 +547,8 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
         namespace = args.namespace or (f"azureml-{args.workspace_name.lower()}" if args.workspace_name else None)
         if namespace is None:
             try:
-                namespace, _ = _find_namespace(_Reader(api_client, args.request_timeout, Part()), service)
-            except (ServiceNotFound, _CallFailed) as exc:
+                namespace, _ = find_namespace(Reader(api_client, args.request_timeout, Part()), service)
+            except (ServiceNotFound, CallFailed) as exc:
                 raise UsageError(f"{exc}; --watch needs --namespace or --workspace-name while the Deployment does not exist yet") from None
         progress(f"watching {service} in {namespace} (up to {args.timeout:g} s)")
         outcome = watch_service(

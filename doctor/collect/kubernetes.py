@@ -32,7 +32,7 @@ FRONTEND_NAMESPACES = ("default", "azureml")  # v1 installs azureml-fe in defaul
 SERVICE_LABEL = "azuremlappname"
 # The scoring image AzureML builds: <acr>.azurecr.io/azureml/azureml_<32 hex>
 SCORING_IMAGE = re.compile(r"(^|/)azureml/azureml_[0-9a-f]{32}([:@]|$)")
-_PREVIOUS_MISSING = re.compile(r"previous terminated container .* not found")
+PREVIOUS_MISSING = re.compile(r"previous terminated container .* not found")
 _RBAC = re.compile(r'User "([^"]*)" cannot (\w+) resource "([^"]+)" in API group "[^"]*" '
                    r'(at the cluster scope|in the namespace "([^"]+)")')
 _TYPE_META = {  # what kubectl puts back on every List item
@@ -53,13 +53,13 @@ class ServiceNotFound(Exception):
         super().__init__(f"no Deployment named {service!r} in {where}; AzureML services there: {found}")
 
 
-class _CallFailed(Exception):
+class CallFailed(Exception):
     def __init__(self, line: str, status: int | None):
         super().__init__(line)
         self.line, self.status = line, status
 
 
-class _Reader:
+class Reader:
     """Runs each GET with the timeout and turns any failure into one line.
 
     Once the server proves unreachable, later calls fail at once with the same line instead of
@@ -77,7 +77,7 @@ class _Reader:
 
     def raw(self, method: Callable, *args: Any, **kwargs: Any) -> bytes:
         if self.unreachable:
-            raise _CallFailed(self.unreachable, None)
+            raise CallFailed(self.unreachable, None)
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -86,13 +86,13 @@ class _Reader:
         except ApiException as exc:
             if not exc.status:  # the client's wrapper for TLS failures
                 self.unreachable = f"TLS error talking to the API server at {self.host}: {_first_line(exc.reason)}"
-                raise _CallFailed(self.unreachable, None) from None
-            raise _CallFailed(_http_line(exc.status, exc.body), exc.status) from None
+                raise CallFailed(self.unreachable, None) from None
+            raise CallFailed(_http_line(exc.status, exc.body), exc.status) from None
         except (HTTPError, OSError) as exc:  # urllib3 and socket errors: the request never got an answer
             line, unreachable = self._transport_line(exc)
             if unreachable:
                 self.unreachable = line
-            raise _CallFailed(line, None) from None
+            raise CallFailed(line, None) from None
 
     def json(self, method: Callable, *args: Any, **kwargs: Any) -> dict:
         data = self.raw(method, *args, **kwargs)
@@ -102,13 +102,13 @@ class _Reader:
             parsed = None
         if not isinstance(parsed, dict):  # a proxy's HTML page, say, where the API server should be
             text = data.decode("utf-8", errors="replace")
-            raise _CallFailed(f"the answer from {self.host} is not a Kubernetes object: {_first_line(text)[:120]}", None)
+            raise CallFailed(f"the answer from {self.host} is not a Kubernetes object: {_first_line(text)[:120]}", None)
         return parsed
 
     def try_json(self, what: str, method: Callable, *args: Any, **kwargs: Any) -> dict | None:
         try:
             return self.json(method, *args, **kwargs)
-        except _CallFailed as failed:
+        except CallFailed as failed:
             self.part.gaps.append(Gap(what, failed.line))
             return None
 
@@ -198,12 +198,12 @@ def collect_kubernetes(
     own_client = api_client is None
     if own_client:
         try:
-            api_client = client_from_kubeconfig(kubeconfig, context)
+            api_client = api_client_for(kubeconfig, context)
         except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
             where = kubeconfig or "the default kubeconfig"
             return _nothing_collected(part, f"cannot use {where}: {_first_line(exc)}")
     try:
-        reader = _Reader(api_client, request_timeout, part)
+        reader = Reader(api_client, request_timeout, part)
         deployment = None
         if namespace is None and workspace:
             # The v1 namespace is azureml-<workspace>; Kubernetes names are lower case.
@@ -211,8 +211,8 @@ def collect_kubernetes(
         if namespace is None:
             say(f"searching the azureml-* namespaces for Deployment {service}")
             try:
-                namespace, deployment = _find_namespace(reader, service)
-            except _CallFailed as failed:
+                namespace, deployment = find_namespace(reader, service)
+            except CallFailed as failed:
                 return _nothing_collected(
                     part, f"cannot find the namespace of {service}: {failed.line}; pass the namespace or the workspace")
         part.facts["namespace"] = namespace
@@ -230,20 +230,20 @@ def _nothing_collected(part: Part, line: str, already: tuple[str, ...] = ()) -> 
     return part
 
 
-def _find_namespace(reader: _Reader, service: str) -> tuple[str, dict]:
+def find_namespace(reader: Reader, service: str) -> tuple[str, dict]:
     namespaces = reader.json(reader.core.list_namespace)
     names = sorted(n["metadata"]["name"] for n in namespaces.get("items", []) if n["metadata"]["name"].startswith("azureml-"))
     for ns in names:
         try:
             return ns, reader.json(reader.apps.read_namespaced_deployment, service, ns)
-        except _CallFailed as failed:
+        except CallFailed as failed:
             if failed.status not in (403, 404):
                 raise
     try:
         found = reader.json(reader.apps.list_deployment_for_all_namespaces, label_selector=SERVICE_LABEL)
         available = sorted(f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in found.get("items", [])
                            if d["metadata"].get("namespace", "").startswith("azureml-"))
-    except _CallFailed:
+    except CallFailed:
         available = []
     raise ServiceNotFound(service, None, available)
 
@@ -251,7 +251,7 @@ def _find_namespace(reader: _Reader, service: str) -> tuple[str, dict]:
 class _Collection:
     """One service's collection; each method adds files, facts or gaps to the reader's Part."""
 
-    def __init__(self, reader: _Reader, service: str, namespace: str, log_lines: int, say: Callable[[str], None]):
+    def __init__(self, reader: Reader, service: str, namespace: str, log_lines: int, say: Callable[[str], None]):
         self.r, self.service, self.ns, self.log_lines, self.say = reader, service, namespace, log_lines, say
         self.part = reader.part
         self.selector = f"{SERVICE_LABEL}={service}"
@@ -294,7 +294,7 @@ class _Collection:
         self.say(f"reading Deployment {self.service} in {self.ns}")
         try:
             deployment = self.r.json(self.r.apps.read_namespaced_deployment, self.service, self.ns)
-        except _CallFailed as failed:
+        except CallFailed as failed:
             if failed.status == 404:
                 raise ServiceNotFound(self.service, self.ns, self._available()) from None
             self.part.gaps.append(Gap("deployments", failed.line))
@@ -305,7 +305,7 @@ class _Collection:
     def _available(self) -> list[str]:
         try:
             items = self.r.json(self.r.apps.list_namespaced_deployment, self.ns).get("items", [])
-        except _CallFailed:
+        except CallFailed:
             return []
         labelled = [d for d in items if SERVICE_LABEL in (d["metadata"].get("labels") or {})]
         return sorted(d["metadata"]["name"] for d in (labelled or items))
@@ -332,7 +332,7 @@ class _Collection:
         return items
 
     def _configmap(self, spec: dict) -> None:
-        scoring = _scoring_container(spec)
+        scoring = scoring_container(spec)
         if scoring is None:
             self.part.gaps.append(Gap("configmaps", "no scoring container found (no InitContainerConfig env var and no azureml/azureml_<id> image)"))
             return
@@ -347,10 +347,10 @@ class _Collection:
             return
         self._store("configmaps", [configmap])
         self.part.facts["configmap"] = name
-        config = _init_container_config(configmap)
+        config = init_container_config(configmap)
         if config is not None:
             self.part.facts["init_container_config"] = config
-            self.part.facts["blob_paths"] = _blob_paths(config)
+            self.part.facts["blob_paths"] = blob_paths(config)
 
     def _claims(self, spec: dict, pods: list[dict]) -> list[str]:
         claims: list[str] = []
@@ -405,7 +405,7 @@ class _Collection:
         self.say("listing nodes")
         data = self.r.try_json("nodes", self.r.core.list_node)
         if data is not None:
-            self._store("nodes", [_node_summary(n) for n in data.get("items", [])])
+            self._store("nodes", [node_summary(n) for n in data.get("items", [])])
 
     def _frontend_pods(self) -> None:
         lists = [self.r.try_json(FRONTEND_PODS, self.r.core.list_namespaced_pod, ns, label_selector=f"{SERVICE_LABEL}=azureml-fe")
@@ -428,8 +428,8 @@ class _Collection:
                         self.part.files[path] = self.r.raw(
                             self.r.core.read_namespaced_pod_log, name, self.ns, container=container,
                             tail_lines=self.log_lines or None, previous=previous or None)
-                    except _CallFailed as failed:
-                        if previous and failed.status == 400 and _PREVIOUS_MISSING.search(failed.line):
+                    except CallFailed as failed:
+                        if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
                             continue  # the container never restarted: there is no previous log
                         failures.setdefault(failed.line, []).append(path)
                         if failed.status is None:  # a timeout or a lost server: the other logs would wait too
@@ -453,7 +453,7 @@ def kubectl_list(resource: str, items: list[dict]) -> dict:
     return {"apiVersion": "v1", "items": typed, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
-def _scoring_container(spec: dict) -> dict | None:
+def scoring_container(spec: dict) -> dict | None:
     """The container that runs the model: found by the InitContainerConfig env var or the AzureML
     image name, never by its name, which AzureML does not document."""
     containers = spec.get("containers") or []
@@ -463,7 +463,7 @@ def _scoring_container(spec: dict) -> dict | None:
     return next((c for c in containers if SCORING_IMAGE.search(c.get("image") or "")), None)
 
 
-def _init_container_config(configmap: dict) -> dict | None:
+def init_container_config(configmap: dict) -> dict | None:
     """The ConfigMap's JSON document (Models, Dependency, MountPath), whatever its data key."""
     for value in (configmap.get("data") or {}).values():
         try:
@@ -475,7 +475,7 @@ def _init_container_config(configmap: dict) -> dict | None:
     return None
 
 
-def _blob_paths(config: dict) -> list[str]:
+def blob_paths(config: dict) -> list[str]:
     """Models[].Path and Dependency[].Path. A Models entry maps "name:version" to a list of files."""
     paths: list[str] = []
     for model in config.get("Models") or []:
@@ -485,7 +485,7 @@ def _blob_paths(config: dict) -> list[str]:
     return paths
 
 
-def _node_summary(node: dict) -> dict:
+def node_summary(node: dict) -> dict:
     """What the rules need of a node (capacity, taints, conditions), without images and volumes."""
     meta, status = node.get("metadata") or {}, node.get("status") or {}
     summary: dict[str, Any] = {"metadata": {"name": meta.get("name"), "labels": meta.get("labels") or {}}}

@@ -64,7 +64,7 @@ def collect_storage(
         part.gaps += [Gap("storage_index", error), Gap("build_log", error)]
         return part
 
-    reader = _Reader(service_client.get_container_client(container), request_timeout, say)
+    reader = Reader(service_client.get_container_client(container), request_timeout, say)
     say(f"storage: reading container '{container}' at {reader.where}")
     try:
         # One page of one name: it needs only the List permission a read-only SAS has, and it
@@ -123,7 +123,7 @@ def _read_only_hook(caller_hook: Callable | None) -> Callable:
     return hook
 
 
-class _Reader:
+class Reader:
     """One container of one account, read on behalf of one collection."""
 
     def __init__(self, client, request_timeout: float, say: Progress) -> None:
