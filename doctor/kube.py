@@ -282,7 +282,7 @@ def _events(ev: Evidence) -> list[Event]:
     from .errorjson import azureml_errors  # errorjson builds on this module's Event
 
     out: list[Event] = []
-    for i, e in enumerate(ev.objects("events")):
+    for e in ev.objects("events"):
         involved = e.get("involvedObject") or e.get("regarding") or {}
         out.append(
             Event(

@@ -119,10 +119,8 @@ class TextDoc:
         return next(self.search(pattern, flags), None)
 
     def last(self, pattern: str | re.Pattern, flags: int = re.IGNORECASE) -> Hit | None:
-        hit = None
-        for hit in self.search(pattern, flags):
-            pass
-        return hit
+        hits = deque(self.search(pattern, flags), maxlen=1)
+        return hits[0] if hits else None
 
     def line(self, line_no: int) -> str | None:
         if self._line_index is None:

@@ -85,7 +85,7 @@ def live(azurite, azureml_env, tmp_path):
             client.delete_container()
         client.create_container()
         _upload_blobs(scenario, client)
-        return kube, mms, kubeconfig, mms.write_config(str(tmp_path)), client
+        return kube, mms, kubeconfig, mms.write_config(str(tmp_path)), azurite.connection_string
 
     yield serve
     for server in started:
@@ -149,11 +149,11 @@ def test_collected_bundle_analyses_like_the_scenario(name, live, tmp_path, capsy
     scenario = SCENARIOS / name
     manifest = json.loads((scenario / "manifest.json").read_text())
     workspace = manifest.get("workspace") or "ws"
-    kube, mms, kubeconfig, config_json, _ = live(scenario, workspace, "wsstorage")
+    kube, mms, kubeconfig, config_json, conn = live(scenario, workspace, "wsstorage")
     out = tmp_path / "collected.tar.gz"
     code = cli.main([
         "collect", manifest["service"], "--kubeconfig", kubeconfig, "--workspace-config", config_json,
-        "--connection-string", _connection_string(), "--request-timeout", "5", "--timeout", "60", "-o", str(out),
+        "--connection-string", conn, "--request-timeout", "5", "--timeout", "60", "-o", str(out),
     ])
     captured = capsys.readouterr()
     assert code == ExitCode.OK, captured.err
@@ -167,18 +167,6 @@ def test_collected_bundle_analyses_like_the_scenario(name, live, tmp_path, capsy
     assert mms.escaped == []
 
 
-def _connection_string() -> str:
-    from aml_doctor.testing.azurite import ACCOUNT_KEY, ACCOUNT_NAME
-
-    return _AZURITE["conn"]
-
-
-_AZURITE: dict = {}
-
-
-@pytest.fixture(autouse=True)
-def _remember_azurite(azurite):
-    _AZURITE["conn"] = azurite.connection_string
 
 
 # ---------------------------------------------------------------------------------- live runs
@@ -198,8 +186,8 @@ def _live_args(manifest: dict, kubeconfig: str, config_json: str, *extra: str) -
 def test_live_diagnosis_names_the_root_cause(live, capsys):
     scenario = SCENARIOS / "crashloop-init-keyerror"
     manifest = json.loads((scenario / "manifest.json").read_text())
-    kube, mms, kubeconfig, config_json, _ = live(scenario, manifest["workspace"], "wsstorage")
-    code, out, _ = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", _connection_string(), "--format", "json"), capsys)
+    kube, mms, kubeconfig, config_json, conn = live(scenario, manifest["workspace"], "wsstorage")
+    code, out, _ = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", conn, "--format", "json"), capsys)
     report = json.loads(out)
     assert code == ExitCode.FINDINGS
     assert report["findings"][0]["rule"] == "AML004" and "score.py line 17" in report["findings"][0]["title"]
@@ -213,12 +201,12 @@ def test_live_diagnosis_names_the_root_cause(live, capsys):
 def test_namespace_only_rbac_and_a_missing_configmap_degrade_to_not_checked(live, capsys):
     scenario = SCENARIOS / "model-blob-missing"
     manifest = json.loads((scenario / "manifest.json").read_text())
-    kube, mms, kubeconfig, config_json, _ = live(scenario, manifest["workspace"], "wsstorage")
+    kube, mms, kubeconfig, config_json, conn = live(scenario, manifest["workspace"], "wsstorage")
     kube.forbid("persistentvolumes")
     kube.forbid("nodes")
     configmap = json.loads((scenario / "kubernetes" / "configmaps.json").read_text())["items"][0]["metadata"]
     kube.delete("ConfigMap", configmap["name"], configmap["namespace"])
-    code, out, _ = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", _connection_string(), "--format", "json"), capsys)
+    code, out, _ = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", conn, "--format", "json"), capsys)
     report = json.loads(out)
     gaps = {g["what"]: g["error"] for g in report["collection_gaps"]}
     assert "403" in gaps["persistentvolumes"] and "cluster scope" in gaps["persistentvolumes"]
@@ -235,9 +223,9 @@ def test_namespace_only_rbac_and_a_missing_configmap_degrade_to_not_checked(live
 def test_a_hung_cluster_endpoint_hits_the_request_timeout(live, capsys):
     scenario = SCENARIOS / "crashloop-init-keyerror"
     manifest = json.loads((scenario / "manifest.json").read_text())
-    kube, mms, kubeconfig, config_json, _ = live(scenario, manifest["workspace"], "wsstorage")
+    kube, mms, kubeconfig, config_json, conn = live(scenario, manifest["workspace"], "wsstorage")
     kube.hang("/api/v1/namespaces/*/events", 30)
-    code, out, _ = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", _connection_string(), "--format", "json"), capsys)
+    code, out, _ = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", conn, "--format", "json"), capsys)
     report = json.loads(out)
     gaps = {g["what"]: g["error"] for g in report["collection_gaps"]}
     assert "events" in gaps and ("timed out" in gaps["events"] or "timeout" in gaps["events"])
@@ -251,12 +239,12 @@ def test_storage_faults_are_not_checked_entries(live, capsys, how):
 
     scenario = SCENARIOS / "model-blob-missing"
     manifest = json.loads((scenario / "manifest.json").read_text())
-    kube, mms, kubeconfig, config_json, _ = live(scenario, manifest["workspace"], "wsstorage")
+    kube, mms, kubeconfig, config_json, conn = live(scenario, manifest["workspace"], "wsstorage")
     if how == "unreachable":
         conn = f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};BlobEndpoint=http://127.0.0.1:9/{ACCOUNT_NAME};"
     else:
         wrong = "A" * 86 + "=="
-        conn = _connection_string().replace(ACCOUNT_KEY, wrong)
+        conn = conn.replace(ACCOUNT_KEY, wrong)
     code, out, err = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", conn, "--format", "json"), capsys)
     report = json.loads(out)
     gaps = {g["what"]: g["error"] for g in report["collection_gaps"]}
@@ -309,13 +297,13 @@ def _seed_secrets(scenario: Path, target: Path) -> Path:
 def test_no_secret_reaches_any_output_format_or_the_bundle(live, capsys, tmp_path):
     scenario = _seed_secrets(SCENARIOS / "crashloop-init-keyerror", tmp_path / "seeded")
     manifest = json.loads((scenario / "manifest.json").read_text())
-    kube, mms, kubeconfig, config_json, _ = live(scenario, manifest["workspace"], "wsstorage")
+    kube, mms, kubeconfig, config_json, conn = live(scenario, manifest["workspace"], "wsstorage")
     outputs = {}
     for fmt in ("text", "md", "html", "json", "sarif", "junit"):
-        _, out, err = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", _connection_string(), "--format", fmt), capsys)
+        _, out, err = _run(_live_args(manifest, kubeconfig, config_json, "--connection-string", conn, "--format", fmt), capsys)
         outputs[fmt] = out + err
     bundle = tmp_path / "out.tar.gz"
-    code, _, err = _run(["collect", *_live_args(manifest, kubeconfig, config_json, "--connection-string", _connection_string(), "-o", str(bundle))], capsys)
+    code, _, err = _run(["collect", *_live_args(manifest, kubeconfig, config_json, "--connection-string", conn, "-o", str(bundle))], capsys)
     assert code == ExitCode.OK, err
     with tarfile.open(bundle) as tf:
         for member in tf.getmembers():
