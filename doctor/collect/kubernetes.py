@@ -408,10 +408,11 @@ class _Collection:
             self._store("nodes", [node_summary(n) for n in data.get("items", [])])
 
     def _frontend_pods(self) -> None:
-        lists = [self.r.try_json(FRONTEND_PODS, self.r.core.list_namespaced_pod, ns, label_selector=f"{SERVICE_LABEL}=azureml-fe")
-                 for ns in FRONTEND_NAMESPACES]
-        if any(data is not None for data in lists):
-            self._store(FRONTEND_PODS, [pod for data in lists if data for pod in data.get("items", [])])
+        # One cluster-wide call finds them wherever they run (default for v1, azureml for the v2
+        # extension); it needs the same cluster-scoped permission as the two namespaced calls would.
+        data = self.r.try_json(FRONTEND_PODS, self.r.core.list_pod_for_all_namespaces, label_selector=f"{SERVICE_LABEL}=azureml-fe")
+        if data is not None:
+            self._store(FRONTEND_PODS, [p for p in data.get("items", []) if p.get("metadata", {}).get("namespace") in FRONTEND_NAMESPACES])
 
     # ------------------------------------------------------------------ logs
     def _logs(self, pods: list[dict]) -> None:
@@ -420,9 +421,11 @@ class _Collection:
             name = pod["metadata"]["name"]
             spec = pod.get("spec") or {}
             containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+            restarted = _restarted_containers(pod)
             self.say(f"reading logs of {name} ({', '.join(containers)})")
             for container in containers:
-                for previous in (False, True):
+                # Only a container that restarted has a previous instance to read.
+                for previous in (False, True) if container in restarted else (False,):
                     path = f"logs/{name}/{container}{'.previous' if previous else ''}.log"
                     try:
                         self.part.files[path] = self.r.raw(
@@ -443,6 +446,15 @@ class _Collection:
         for line, paths in failures.items():
             more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
             self.part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
+
+
+def _restarted_containers(pod: dict) -> set[str]:
+    status = pod.get("status") or {}
+    return {
+        cs.get("name")
+        for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+        if cs.get("restartCount") or (cs.get("lastState") or {}).get("terminated")
+    }
 
 
 def kubectl_list(resource: str, items: list[dict]) -> dict:

@@ -439,7 +439,8 @@ class KubeApiServer:
     # ------------------------------------------------------------------ faults
     def forbid(self, resource: str, *, namespace: str | None = None, verbs: Iterable[str] | None = None) -> None:
         """Refuse ``resource`` (``persistentvolumes``, ``pods/log``...) with RBAC's 403, in ``namespace``
-        only or everywhere, for the given verbs (get, list, watch) or all of them."""
+        only, at the cluster scope only (``namespace=""``: a Role but no ClusterRole), or everywhere
+        (None), for the given verbs (get, list, watch) or all of them."""
         with self._lock:
             self._forbids.append(_Forbid(resource, namespace, frozenset(verbs) if verbs else None))
 
@@ -533,7 +534,7 @@ class KubeApiServer:
             hit = next(
                 (f for f in self._forbids
                  if f.resource == target.rbac_resource
-                 and (f.namespace is None or f.namespace == target.namespace)
+                 and (f.namespace is None or f.namespace == (target.namespace or ""))
                  and (f.verbs is None or verb in f.verbs)),
                 None,
             )
