@@ -155,8 +155,7 @@ def test_a_weak_lead_is_a_possible_cause_not_a_diagnosis(cli):
     """The real DeploymentTimedOut-after-TLS report (MachineLearningNotebooks#1767) only hints at TLS."""
     from pathlib import Path
 
-    # shared/ sits beside the checkout, in CI as here.
-    path = str(Path(__file__).resolve().parents[2] / "shared" / "real-world" / "v1-aks-deploy-error-timedout-ssl-01-partial.txt")
+    path = str(Path(__file__).parent / "fixtures" / "v1-aks-deploy-error-timedout-ssl-01-partial.txt")
     report = json.loads(cli("analyze", "--text", path, "--format", "json").out)
     assert report["verdict"] == "possible_cause"
     assert report["findings"][0]["confidence"] < 0.5
