@@ -22,6 +22,8 @@ _REGISTRY_AUTH = re.compile(
     r"manifest unknown|pull access denied|denied: requested access to the resource is denied"
 )
 _BUILD_FAILED = re.compile(r"Docker image build failed|Container failed during run|Image build failed")
+# The old Image API's answer when the workspace Key Vault's access policy was wiped (catalogue F2, S3b).
+_KEY_VAULT = re.compile(r'Create image "[^"]*": An internal server error occurred')
 _OPERATION_BUILD = re.compile(
     r"Image creation polling reached non-successful terminal state|ImageBuildFailure|"
     r"subOperationType\W+Build(?:Image|Environment)|Docker image build failed|container registry authorization failure"
@@ -51,6 +53,7 @@ class ImageBuildFailed(Rule):
         "Docker image build failed",
         "Container failed during run",
         "Step ",
+        "An internal server error occurred",
     )
     links = ("https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment",)
 
@@ -218,6 +221,10 @@ class ImageBuildFailed(Rule):
 
     # ------------------------------------------------------------------ no build log
     def _from_error_text(self, ev):
+        for doc in ev.docs(TextKind.OPERATION, TextKind.PASTED):
+            hit = doc.first(_KEY_VAULT)
+            if hit:
+                return self._key_vault(excerpt(doc, hit.line_no, 0, 2))
         for err in azureml_errors(ev):
             if err.code == "ImageBuildFailure" or _OPERATION_BUILD.search(err.all_text()):
                 return self._without_log(EvidenceItem(err.locator, f"{err.code}: {_short(err.message, 300)}"))
@@ -226,6 +233,29 @@ class ImageBuildFailed(Rule):
             if hit:
                 return self._without_log(excerpt(doc, hit.line_no, 0, 2))
         return None
+
+    def _key_vault(self, item: EvidenceItem):
+        return self.finding(
+            title="Image creation failed with an internal server error: check the workspace Key Vault's access policy",
+            explanation=(
+                "Creating the image answered `An internal server error occurred`. A known cause is the workspace's "
+                "Key Vault losing the workspace's access policy, for example after its ARM template was deployed "
+                "again; a passing service fault gives the same answer."
+            ),
+            evidence=[item],
+            subject="image",
+            confidence=0.45,
+            alternatives=(Category.OTHER,),
+            decide="The Key Vault's access policies: the workspace's identity must be listed; if it is, retry later.",
+            fix=Fix(
+                summary="Restore the workspace's access policy on its Key Vault, and do not redeploy the workspace's ARM template over it.",
+                steps=(
+                    "az keyvault show -n <workspace key vault> --query properties.accessPolicies",
+                    "Give the workspace's managed identity get/list/set/delete on secrets, or recreate the policy from the workspace's template.",
+                ),
+                verify=("Create the image or deploy again: the build starts and writes ImageLogs/<id>/build.log.",),
+            ),
+        )
 
     def _without_log(self, item: EvidenceItem):
         return self.finding(

@@ -312,3 +312,18 @@ def test_no_secret_reaches_any_output_format_or_the_bundle(live, capsys, tmp_pat
     leaks = [(where, name) for where, text in outputs.items() for name, secret in SECRETS.items() if secret in text]
     assert leaks == []
     assert any("[REDACTED]" in text for text in outputs.values())
+
+
+def test_a_service_that_does_not_exist_lists_the_ones_that_do(tmp_path, capsys):
+    """The cluster alone (no workspace): the message names the namespace's AzureML services."""
+    scenario = SCENARIOS / "crashloop-init-keyerror"
+    manifest = json.loads((scenario / "manifest.json").read_text())
+    with KubeApiServer() as kube:
+        kube.load_bundle(str(scenario))
+        kubeconfig = kube.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        code = cli.main(["recsys-rankr", "-n", manifest["namespace"], "--kubeconfig", kubeconfig, "-q", "--request-timeout", "2"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.USAGE_ERROR
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no Deployment named 'recsys-rankr'" in lines[0]
+    assert manifest["service"] in lines[0]
