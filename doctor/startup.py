@@ -188,7 +188,7 @@ def _from_traceback(doc: TextDoc, tb: Traceback, marker) -> StartupFailure:
 
 def _first_sentence(message: str, limit: int = 120) -> str:
     """Titles carry the exception's first sentence; the evidence keeps all of it."""
-    cut = re.split(r"(?<=\.)\s", message, maxsplit=1)[0]
+    cut = re.split(r"(?<=\.)\s", message, maxsplit=1)[0].rstrip(".")
     return cut if len(cut) <= limit else cut[: limit - 1] + "…"
 
 
