@@ -194,6 +194,42 @@ def _container_states(ev: Evidence) -> list[ContainerState]:
     return states
 
 
+def scoring_states(ev: Evidence) -> list[ContainerState]:
+    """States of the service's regular containers: the scoring one when it can be told apart."""
+    states = [s for s in container_states(ev) if not s.init]
+    return [s for s in states if s.scoring] or states
+
+
+def service_healthy(ev: Evidence) -> bool:
+    """The service's containers all run and are ready: earlier warnings are history."""
+    states = scoring_states(ev)
+    return bool(states) and all(s.running and s.ready for s in states)
+
+
+# v2's init container (catalogue 1.5); the v1 one is not named in any source, so it is found
+# through the pods' status and spec instead.
+_INIT_CONTAINER_NAMES = ("storage-initializer", "storageinitializer")
+
+
+def init_logs(ev: Evidence) -> list[TextDoc]:
+    """``get_logs(init=True)`` output and the logs of the pods' init containers."""
+    init_names = {s.container for s in container_states(ev) if s.init}
+    for pod in ev.objects("pods"):
+        init_names |= {c.get("name", "") for c in (pod.get("spec") or {}).get("initContainers") or []}
+    docs = ev.docs(TextKind.AZUREML_INIT_LOGS)
+    docs += [d for d in ev.container_logs() if d.container in init_names or d.container.startswith(_INIT_CONTAINER_NAMES)]
+    return docs
+
+
+def scoring_logs(ev: Evidence) -> list[TextDoc]:
+    """What the scoring server printed: its containers' logs (never an init container's), the
+    previous instance first since it holds the crash, then get_logs() output, pasted text and the
+    operation's error text."""
+    init = {d.path for d in init_logs(ev)}
+    logs = sorted((d for d in ev.container_logs() if d.path not in init), key=lambda d: (not d.previous, d.path))
+    return logs + ev.docs(TextKind.AZUREML_LOGS, TextKind.PASTED, TextKind.OPERATION)
+
+
 _DESCRIBE_FIELD = re.compile(r"^(\s*)(State|Last State|Reason|Message|Exit Code|Restart Count|Ready|Image):\s*(.*)$")
 _DESCRIBE_CONTAINER = re.compile(r"^  (\S[^:]*):\s*$")
 

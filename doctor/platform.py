@@ -17,7 +17,7 @@ from . import kube
 from .errorjson import AzureMLError, azureml_errors
 from .evidence import Evidence
 from .pytraceback import INIT_COMPLETED, INIT_STARTED, Traceback, request_tracebacks, tracebacks  # noqa: F401
-from .textdoc import Hit, TextDoc, TextKind
+from .textdoc import Hit, TextDoc
 
 # AzureML prints this help text under every v1 CrashLoopBackOff (catalogue F6/F17): it is boilerplate,
 # never evidence of a certificate or DNS problem on its own.
@@ -29,14 +29,6 @@ FRONTEND_LABEL = ("azuremlappname", "azureml-fe")
 
 
 # ---------------------------------------------------------------------- text
-def all_docs(ev: Evidence) -> list[TextDoc]:
-    """Every text document, the scoring containers' previous instances first."""
-    init_containers = {c.container for c in kube.container_states(ev) if c.init}
-    logs = [d for d in ev.container_logs() if d.container not in init_containers]
-    logs.sort(key=lambda d: (not d.previous, d.path))
-    return logs + ev.docs(TextKind.AZUREML_LOGS, TextKind.OPERATION, TextKind.PASTED)
-
-
 def lines(docs: Iterable[TextDoc], pattern: re.Pattern) -> list[Hit]:
     """Every line of ``docs`` matching ``pattern``, in document order."""
     return [hit for doc in docs for hit in doc.search(pattern)]
@@ -71,7 +63,7 @@ def coded_errors(ev: Evidence, codes: Iterable[str]) -> list[CodedError]:
                 seen.add((code.lower(), err.locator))
                 found.append(CodedError(wanted[code.lower()], message, err.locator, err))
     word = re.compile(r"\b(" + "|".join(re.escape(c) for c in wanted.values()) + r")\b", re.IGNORECASE)
-    for hit in lines(all_docs(ev), word):
+    for hit in lines(kube.scoring_logs(ev), word):
         code = wanted[hit.match.group(1).lower()]
         if (code.lower(), hit.locator) in seen:
             continue
@@ -84,9 +76,7 @@ def coded_errors(ev: Evidence, codes: Iterable[str]) -> list[CodedError]:
 # ---------------------------------------------------------------------- pods and nodes
 def scoring_restarts(ev: Evidence) -> list[kube.ContainerState]:
     """Scoring containers that restarted or were killed: a reason a request was cut off."""
-    states = [s for s in kube.container_states(ev) if not s.init]
-    scoring = [s for s in states if s.scoring] or states
-    return [s for s in scoring if s.restart_count > 0 or s.terminated_reason or s.waiting_reason == "CrashLoopBackOff"]
+    return [s for s in kube.scoring_states(ev) if s.restart_count > 0 or s.terminated_reason or s.waiting_reason == "CrashLoopBackOff"]
 
 
 def frontend_pods(ev: Evidence) -> Iterator[tuple[str, dict]]:

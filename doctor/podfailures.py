@@ -148,42 +148,6 @@ def node_allocatable(ev: Evidence) -> list[tuple[str, dict, str]]:
     ]
 
 
-# ---------------------------------------------------------------------- health now
-def main_states(ev: Evidence) -> list[kube.ContainerState]:
-    """States of the service's regular containers: the scoring one when it can be told apart."""
-    states = [s for s in kube.container_states(ev) if not s.init]
-    return [s for s in states if s.scoring] or states
-
-
-def healthy_now(ev: Evidence) -> bool:
-    """The service's containers all run and are ready: earlier warnings are history."""
-    states = main_states(ev)
-    return bool(states) and all(s.running and s.ready for s in states)
-
-
-# ---------------------------------------------------------------------- init-container logs
-# v2's init container (catalogue 1.5); the v1 one is not named in any source, so it is found
-# through the pod's status instead.
-_INIT_CONTAINER_NAMES = ("storage-initializer", "storageinitializer")
-
-
-def init_logs(ev: Evidence) -> list[TextDoc]:
-    """``get_logs(init=True)`` output and the logs of the pods' init containers."""
-    init_names = {s.container for s in kube.container_states(ev) if s.init}
-    for pod in ev.objects("pods"):
-        init_names |= {c.get("name", "") for c in (pod.get("spec") or {}).get("initContainers") or []}
-    docs = ev.docs(TextKind.AZUREML_INIT_LOGS)
-    docs += [d for d in ev.container_logs() if d.container in init_names or d.container.startswith(_INIT_CONTAINER_NAMES)]
-    return docs
-
-
-def main_logs(ev: Evidence) -> list[TextDoc]:
-    """The scoring container's logs (never an init container's), get_logs() output and pasted text."""
-    init = {d.path for d in init_logs(ev)}
-    docs = [d for d in ev.container_logs() if d.path not in init]
-    return docs + ev.docs(TextKind.AZUREML_LOGS, TextKind.PASTED, TextKind.OPERATION)
-
-
 # ---------------------------------------------------------------------- managed-endpoint events
 # "Kind: Pod, Name: DownloadFailed, Type: Warning, Time: 2025-10-16T11:51:39.965418Z, Message: ..."
 _MOE_EVENT = re.compile(r"^\s*Kind: (\w+), Name: (\w+), Type: (\w+), Time: (\S+), Message: (.*)$", re.MULTILINE)
@@ -225,7 +189,7 @@ def scheduling_failures(ev: Evidence) -> list[SchedulingFailure]:
     followed by a Scheduled event, and pods whose PodScheduled condition is False. Empty when
     the pods are placed and run (an old FailedScheduling is history then)."""
     pods = kube.service_pods(ev)
-    if healthy_now(ev) or (pods and all((p.get("spec") or {}).get("nodeName") for p in pods)):
+    if kube.service_healthy(ev) or (pods and all((p.get("spec") or {}).get("nodeName") for p in pods)):
         return []
     out = []
     for pod in pods:

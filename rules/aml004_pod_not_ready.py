@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor import kube, startup
-from aml_doctor.textdoc import TextKind
 
 # Waiting reasons that belong to earlier stages: their own rules explain them.
 _OTHER_STAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "ContainerCreating", "PodInitializing", "InvalidImageName"}
@@ -32,12 +31,7 @@ class PodNotReady(Rule):
 
     # ------------------------------------------------------------------ the cause, from logs
     def _startup_failure(self, ev) -> startup.StartupFailure | None:
-        init_containers = {c.container for c in kube.container_states(ev) if c.init}
-        docs = [d for d in ev.container_logs() if d.container not in init_containers]
-        # The previous instance holds the crash; the current one may only have restarted.
-        docs.sort(key=lambda d: (not d.previous, d.path))
-        docs += ev.docs(TextKind.AZUREML_LOGS, TextKind.PASTED, TextKind.OPERATION)
-        found = [f for f in (startup.classify(d) for d in docs) if f]
+        found = [f for f in (startup.classify(d) for d in kube.scoring_logs(ev)) if f]
         if not found:
             return None
         return max(found, key=lambda f: f.confidence)
@@ -80,10 +74,8 @@ class PodNotReady(Rule):
 
     # ------------------------------------------------------------------ the symptom, from pod state
     def _crashing(self, ev) -> list[kube.ContainerState]:
-        states = [s for s in kube.container_states(ev) if not s.init]
-        scoring = [s for s in states if s.scoring] or states
         out = []
-        for s in scoring:
+        for s in kube.scoring_states(ev):
             if s.waiting_reason in _OTHER_STAGE_REASONS or (s.ready and s.running):
                 continue
             if s.waiting_reason in _CRASH_REASONS or s.restart_count >= _RESTARTS_THAT_MATTER or (

@@ -62,13 +62,13 @@ class ImagePullFailed(Rule):
     )
 
     def check(self, ev):
-        states = [s for s in podfailures.main_states(ev) + _init_states(ev) if s.waiting_reason in _PULL_REASONS]
+        states = [s for s in kube.scoring_states(ev) + _init_states(ev) if s.waiting_reason in _PULL_REASONS]
         items: list[EvidenceItem] = []
         texts: list[str] = []
         for s in states:
             items.append(EvidenceItem(s.locator, f"waiting: {s.waiting_reason} {s.waiting_message}".strip()))
             texts.append(s.waiting_message)
-        if not states and podfailures.healthy_now(ev):
+        if not states and kube.service_healthy(ev):
             return  # pulled in the end: earlier pull warnings are history
         events = [e for e in podfailures.service_events(ev) if e.reason in _PULL_REASONS or _PULL_TEXT.search(e.message)]
         # The event that carries the registry's answer says the most; "Back-off" only repeats it.

@@ -53,7 +53,7 @@ class ModelDownloadFailed(Rule):
 
     # ------------------------------------------------------------------ v1 init container
     def _init_container(self, ev):
-        for doc in podfailures.init_logs(ev) + podfailures.main_logs(ev):
+        for doc in kube.init_logs(ev) + kube.scoring_logs(ev):
             for hit in doc.search(_RESPONSE):
                 status, message = int(hit.match.group(1)), hit.match.group(2)
                 if status < 400:
@@ -127,7 +127,7 @@ class ModelDownloadFailed(Rule):
             m = _UNABLE.search(err.all_text())
             if m:
                 items.append(EvidenceItem(err.locator, f"{err.code}: {err.all_text()[m.start():m.start() + 200]}"))
-        if not podfailures.healthy_now(ev):
+        if not kube.service_healthy(ev):
             items += [
                 EvidenceItem(e.locator, f"{e.type} {e.reason}: {e.message}")
                 for e in podfailures.endpoint_events(ev) + kube.events_for_service(ev)
@@ -166,7 +166,7 @@ class ModelDownloadFailed(Rule):
     def _layout(self, ev):
         cfg = kube.init_container_config(ev)
         deployed = {name.lower() for kind, name, _ in cfg.blob_paths() if kind == "model"} if cfg else set()
-        for doc in podfailures.main_logs(ev):
+        for doc in kube.scoring_logs(ev):
             hit = doc.last(_LAYOUT)
             if not hit:
                 continue
@@ -206,7 +206,7 @@ def _request_path(doc, line_no: int) -> tuple[str, int]:
 
 def _code_never_arrived(ev) -> list[EvidenceItem]:
     """The scoring container's `No module named 'main'`: what a failed download looks like from inside."""
-    for doc in podfailures.main_logs(ev):
+    for doc in kube.scoring_logs(ev):
         hit = doc.last(startup.NO_SCORE_SCRIPT)
         if hit:
             return [excerpt(doc, hit.line_no)]

@@ -78,12 +78,12 @@ class OomKilled(Rule):
 
     def _corroboration(self, ev, events):
         return [EvidenceItem(e.locator, f"{e.reason}: {e.message}") for e in events if _CGROUP_OOM.search(e.message)][:2] or [
-            excerpt(hit.doc, hit.line_no) for d in podfailures.main_logs(ev) for hit in d.search(_CGROUP_OOM)
+            excerpt(hit.doc, hit.line_no) for d in kube.scoring_logs(ev) for hit in d.search(_CGROUP_OOM)
         ][:2]
 
     def _worker_sigkill(self, ev):
         """gunicorn's master outlives a worker the OOM killer picked; a timeout kill says WORKER TIMEOUT first."""
-        for doc in podfailures.main_logs(ev):
+        for doc in kube.scoring_logs(ev):
             for hit in doc.search(_WORKER_SIGKILL):
                 before = "\n".join(text for _, text in doc.window(hit.line_no, 3, 0))
                 if _WORKER_TIMEOUT.search(before):
@@ -161,7 +161,7 @@ def _state_text(s: kube.ContainerState) -> str:
 def _memory_limit(ev) -> tuple[float, str]:
     """The scoring container's memory limit (bytes) and where it was read, else AzureML's memoryInGB."""
     resources = podfailures.container_resources(ev)
-    scoring = {s.container for s in podfailures.main_states(ev)}
+    scoring = {s.container for s in kube.scoring_states(ev)}
     for r in sorted(resources, key=lambda r: r.container not in scoring):
         if "memory" in r.limits:
             return r.limits["memory"], r.locator

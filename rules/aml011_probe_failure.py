@@ -48,7 +48,7 @@ class ProbeFailure(Rule):
     )
 
     def check(self, ev):
-        if podfailures.healthy_now(ev) or self._explained_elsewhere(ev):
+        if kube.service_healthy(ev) or self._explained_elsewhere(ev):
             return
         events = [e for e in podfailures.service_events(ev) if _PROBE_FAILED.search(e.message)]
         endpoint = [
@@ -107,7 +107,7 @@ class ProbeFailure(Rule):
 
     def _explained_elsewhere(self, ev) -> bool:
         """A crash behind the probe failures is the cause (AML004, AML008); a port mismatch is AML005's."""
-        if any(startup.classify(doc) for doc in podfailures.main_logs(ev)):
+        if any(startup.classify(doc) for doc in kube.scoring_logs(ev)):
             return True
         if any(s.terminated_reason == "OOMKilled" for s in kube.container_states(ev)):
             return True
@@ -140,7 +140,7 @@ def _probe_text(probe: dict, budget: int) -> str:
 
 def _init_never_finished(ev) -> tuple[list[EvidenceItem], bool]:
     """Evidence that the last init() in a log began and never completed."""
-    for doc in podfailures.main_logs(ev):
+    for doc in kube.scoring_logs(ev):
         started = doc.last(_INIT_STARTED)
         if started and not any(h.line_no > started.line_no for h in doc.search(_INIT_DONE)):
             return [excerpt(doc, started.line_no, 0, 2)], True

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import platform
+from aml_doctor import kube, platform
 from aml_doctor.rule import excerpt
 
 # The inference server's answer when run() raises (catalogue F12, S17), and the azureml-fe 502.
@@ -37,7 +37,7 @@ class ScoringRunError(Rule):
     )
 
     def check(self, ev):
-        docs = platform.all_docs(ev)
+        docs = kube.scoring_logs(ev)
         reported = set()
         for doc in docs:
             for tb in self._user_tracebacks(doc):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import platform, pytraceback
+from aml_doctor import kube, platform, pytraceback
 from aml_doctor.rule import excerpt
 
 # Exact strings (catalogue F13/F14): the server's own timeout, gunicorn killing a worker, the client
@@ -47,7 +47,7 @@ class ScoringTimeoutOrOverload(Rule):
     )
 
     def check(self, ev):
-        docs = platform.all_docs(ev)
+        docs = kube.scoring_logs(ev)
         configured = platform.lines(docs, _CONFIGURED_TIMEOUT)
         worker = platform.lines(docs, _WORKER_TIMEOUT)
         server = platform.lines(docs, _SERVER_TIMEOUT)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import platform
+from aml_doctor import kube, platform
 from aml_doctor.rule import excerpt
 
 # `401 Unauthorized` (HTTP status line, curl) and `401 Client Error: Unauthorized` (python requests).
@@ -28,7 +28,7 @@ class AuthError(Rule):
     )
 
     def check(self, ev):
-        docs = platform.all_docs(ev)
+        docs = kube.scoring_logs(ev)
         hits = [
             h
             for h in platform.lines(docs, _HTTP_401)

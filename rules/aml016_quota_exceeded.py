@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import platform
+from aml_doctor import kube, platform
 from aml_doctor.rule import excerpt
 
 _QUOTA_CODES = ("QuotaExceeded", "OutOfQuota")
@@ -32,7 +32,7 @@ class QuotaExceeded(Rule):
     )
 
     def check(self, ev):
-        docs = platform.all_docs(ev)
+        docs = kube.scoring_logs(ev)
         coded = [c for c in platform.coded_errors(ev, _QUOTA_CODES) if not _UNSCHEDULABLE.search(c.message)]
         cores = platform.lines(docs, _REGIONAL_CORES)
         not_enough = [h for h in platform.lines(docs, _NOT_ENOUGH) if not _UNSCHEDULABLE.search(h.line)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import errorjson, platform
+from aml_doctor import errorjson, kube, platform
 from aml_doctor.rule import excerpt
 
 # The extension's health check for a bad TLS secret (catalogue F17/F19, S19).
@@ -31,7 +31,7 @@ class TlsCertificateOrDns(Rule):
     )
 
     def check(self, ev):
-        docs = platform.all_docs(ev)
+        docs = kube.scoring_logs(ev)
         invalid = [EvidenceItem(h.locator, h.line.strip()) for h in platform.lines(docs, _INVALID_SSL)]
         invalid += self._healthcheck_configmaps(ev)
         if invalid:

@@ -156,7 +156,7 @@ class ClusterOrFrontendUnhealthy(Rule):
     )
 
     def check(self, ev):
-        docs = platform.all_docs(ev)
+        docs = kube.scoring_logs(ev)
         structured = list(_structured_texts(ev))
         for failure in _FAILURES:
             found = [EvidenceItem(h.locator, h.line.strip()) for h in platform.lines(docs, failure.pattern)]

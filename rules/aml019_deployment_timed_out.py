@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import errorjson, platform
+from aml_doctor import errorjson, kube, platform
 from aml_doctor.rule import excerpt
 
 # Exact texts (catalogue 2.2/2.3, F20): MMS gave up (DeploymentTimedOut, 504), or the SDK's own poll did.
@@ -25,7 +25,7 @@ class DeploymentTimedOut(Rule):
 
     def check(self, ev):
         coded = platform.coded_errors(ev, ("DeploymentTimedOut",))
-        texts = platform.lines(platform.all_docs(ev), _TIMED_OUT_TEXT)
+        texts = platform.lines(kube.scoring_logs(ev), _TIMED_OUT_TEXT)
         if not (coded or texts):
             return
         evidence: list[EvidenceItem] = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import platform
+from aml_doctor import kube, platform
 from aml_doctor.rule import excerpt
 
 # Catalogue F21: v1 answers 409 while "an operation is already in progress"; the SDK prints the MMS
@@ -29,7 +29,7 @@ class OperationConflict(Rule):
     )
 
     def check(self, ev):
-        conflicts = platform.lines(platform.all_docs(ev), _CONFLICT)
+        conflicts = platform.lines(kube.scoring_logs(ev), _CONFLICT)
         canceled = platform.coded_errors(ev, ("OperationCanceled",))
         if conflicts:
             yield self.finding(
