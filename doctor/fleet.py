@@ -26,15 +26,14 @@ from .collect.kubernetes import (
     FRONTEND_NAMESPACES,
     FRONTEND_PODS,
     SERVICE_LABEL,
-    blob_paths,
     CallFailed,
-    init_container_config,
     node_summary,
     Reader,
-    scoring_container,
+    record_configmap,
     kubectl_list,
 )
 from .collect.part import Gap, Part
+from .kube import scoring_container_in
 from .model import Report, Verdict
 
 # resource -> (API group, list method, label selector); each is one call per namespace.
@@ -236,7 +235,7 @@ class _NamespaceLists:
         return ServiceEvidence(service, self.namespace, part, deployment, pods, events)
 
     def _configmap(self, store: _Store, spec: dict) -> None:
-        scoring = scoring_container(spec)
+        scoring = scoring_container_in(spec)
         name = next((e.get("value") for e in (scoring or {}).get("env") or [] if e.get("name") == "InitContainerConfig"), None)
         if not name:
             store.part.gaps.append(Gap("configmaps", "no scoring container with an InitContainerConfig env var"))
@@ -244,11 +243,7 @@ class _NamespaceLists:
         store.part.facts["scoring_image"] = scoring.get("image", "")
         found = store.take_named("configmaps", self.lists["configmaps"], self.by_name["configmaps"], [name], self.namespace)
         if found:
-            store.part.facts["configmap"] = name
-            config = init_container_config(found[0])
-            if config is not None:
-                store.part.facts["init_container_config"] = config
-                store.part.facts["blob_paths"] = blob_paths(config)
+            record_configmap(store.part, name, found[0])
 
     def _events(self, deployment: dict, replicasets: list[dict], pods: list[dict], claims: list[str]) -> list[dict]:
         """The events that involve one of the service's objects, by uid or by kind and name."""

@@ -90,12 +90,15 @@ def is_scoring_container(container: dict) -> bool:
 
 
 def scoring_container(pod_or_template: dict) -> dict | None:
-    spec = pod_or_template.get("spec") or {}
+    return scoring_container_in(pod_or_template.get("spec") or {})
+
+
+def scoring_container_in(spec: dict) -> dict | None:
+    """The container that runs the model: the one whose ``InitContainerConfig`` env var names the
+    ConfigMap, else the one running an ``azureml/azureml_<hash>`` image."""
     containers = spec.get("containers") or []
-    for c in containers:
-        if is_scoring_container(c):
-            return c
-    return None
+    by_env = next((c for c in containers if "InitContainerConfig" in _env_names(c)), None)
+    return by_env or next((c for c in containers if AZUREML_IMAGE.search(c.get("image") or "")), None)
 
 
 def service_deployment(ev: Evidence) -> dict | None:
@@ -127,17 +130,35 @@ class InitContainerConfig:
     locator: str
 
     def blob_paths(self) -> Iterator[tuple[str, str, str]]:
-        """Yield (kind, name, blob path) for every model file and code dependency."""
-        for entry in self.data.get("Models") or []:
-            if not isinstance(entry, dict):
-                continue
-            for model_name, files in entry.items():
-                for f in files or []:
-                    if isinstance(f, dict) and f.get("Path"):
-                        yield "model", model_name, f["Path"]
-        for dep in self.data.get("Dependency") or []:
-            if isinstance(dep, dict) and dep.get("Path"):
-                yield "code", dep.get("ContainerPath") or dep["Path"], dep["Path"]
+        return config_blob_paths(self.data)
+
+
+def config_document(configmap: dict) -> tuple[str, dict] | None:
+    """(data key, JSON document) of an InitContainerConfig ConfigMap, whatever the key is called."""
+    for key, value in (configmap.get("data") or {}).items():
+        try:
+            data = json.loads(value)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(data, dict) and ("Models" in data or "Dependency" in data):
+            return key, data
+    return None
+
+
+def config_blob_paths(data: dict) -> Iterator[tuple[str, str, str]]:
+    """(kind, name, blob path) for every model file and code dependency. A Models entry maps
+    "name:version" to its files; an entry that is itself a file has no name."""
+    for entry in data.get("Models") or []:
+        if not isinstance(entry, dict):
+            continue
+        groups = {"": [entry]} if "Path" in entry else {k: v for k, v in entry.items() if isinstance(v, list)}
+        for model_name, files in groups.items():
+            for f in files:
+                if isinstance(f, dict) and f.get("Path"):
+                    yield "model", model_name, f["Path"]
+    for dep in data.get("Dependency") or []:
+        if isinstance(dep, dict) and dep.get("Path"):
+            yield "code", dep.get("ContainerPath") or dep["Path"], dep["Path"]
 
 
 def init_container_config(ev: Evidence) -> InitContainerConfig | None:
@@ -145,13 +166,10 @@ def init_container_config(ev: Evidence) -> InitContainerConfig | None:
     for cm in ev.objects("configmaps"):
         if name and _name(cm) != name:
             continue
-        for key, value in (cm.get("data") or {}).items():
-            try:
-                data = json.loads(value)
-            except (TypeError, ValueError):
-                continue
-            if isinstance(data, dict) and ("Models" in data or "Dependency" in data):
-                return InitContainerConfig(_name(cm), key, data, ev.object_locator("configmaps", cm, f"data.{key}"))
+        found = config_document(cm)
+        if found:
+            key, data = found
+            return InitContainerConfig(_name(cm), key, data, ev.object_locator("configmaps", cm, f"data.{key}"))
     return None
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from ..kube import config_blob_paths, config_document, scoring_container_in
 from .part import Gap, Part
 
 RESOURCES = (
@@ -30,8 +31,6 @@ RESOURCES = (
 FRONTEND_PODS = "frontend-pods"  # kubernetes/frontend-pods.json: the azureml-fe pods of the cluster
 FRONTEND_NAMESPACES = ("default", "azureml")  # v1 installs azureml-fe in default, the v2 extension in azureml
 SERVICE_LABEL = "azuremlappname"
-# The scoring image AzureML builds: <acr>.azurecr.io/azureml/azureml_<32 hex>
-SCORING_IMAGE = re.compile(r"(^|/)azureml/azureml_[0-9a-f]{32}([:@]|$)")
 PREVIOUS_MISSING = re.compile(r"previous terminated container .* not found")
 _RBAC = re.compile(r'User "([^"]*)" cannot (\w+) resource "([^"]+)" in API group "[^"]*" '
                    r'(at the cluster scope|in the namespace "([^"]+)")')
@@ -332,7 +331,7 @@ class _Collection:
         return items
 
     def _configmap(self, spec: dict) -> None:
-        scoring = scoring_container(spec)
+        scoring = scoring_container_in(spec)
         if scoring is None:
             self.part.gaps.append(Gap("configmaps", "no scoring container found (no InitContainerConfig env var and no azureml/azureml_<id> image)"))
             return
@@ -346,11 +345,7 @@ class _Collection:
         if configmap is None:
             return
         self._store("configmaps", [configmap])
-        self.part.facts["configmap"] = name
-        config = init_container_config(configmap)
-        if config is not None:
-            self.part.facts["init_container_config"] = config
-            self.part.facts["blob_paths"] = blob_paths(config)
+        record_configmap(self.part, name, configmap)
 
     def _claims(self, spec: dict, pods: list[dict]) -> list[str]:
         claims: list[str] = []
@@ -465,36 +460,13 @@ def kubectl_list(resource: str, items: list[dict]) -> dict:
     return {"apiVersion": "v1", "items": typed, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
-def scoring_container(spec: dict) -> dict | None:
-    """The container that runs the model: found by the InitContainerConfig env var or the AzureML
-    image name, never by its name, which AzureML does not document."""
-    containers = spec.get("containers") or []
-    for container in containers:
-        if any(e.get("name") == "InitContainerConfig" for e in container.get("env") or []):
-            return container
-    return next((c for c in containers if SCORING_IMAGE.search(c.get("image") or "")), None)
-
-
-def init_container_config(configmap: dict) -> dict | None:
-    """The ConfigMap's JSON document (Models, Dependency, MountPath), whatever its data key."""
-    for value in (configmap.get("data") or {}).values():
-        try:
-            parsed = json.loads(value)
-        except (TypeError, ValueError):
-            continue
-        if isinstance(parsed, dict) and ("Models" in parsed or "Dependency" in parsed):
-            return parsed
-    return None
-
-
-def blob_paths(config: dict) -> list[str]:
-    """Models[].Path and Dependency[].Path. A Models entry maps "name:version" to a list of files."""
-    paths: list[str] = []
-    for model in config.get("Models") or []:
-        files = [model] if "Path" in model else [f for group in model.values() if isinstance(group, list) for f in group]
-        paths.extend(f["Path"] for f in files if isinstance(f, dict) and f.get("Path"))
-    paths.extend(d["Path"] for d in config.get("Dependency") or [] if isinstance(d, dict) and d.get("Path"))
-    return paths
+def record_configmap(part: Part, name: str, configmap: dict) -> None:
+    """The facts the storage collector needs from the InitContainerConfig ConfigMap."""
+    part.facts["configmap"] = name
+    found = config_document(configmap)
+    if found is not None:
+        part.facts["init_container_config"] = found[1]
+        part.facts["blob_paths"] = [path for _, _, path in config_blob_paths(found[1])]
 
 
 def node_summary(node: dict) -> dict:
