@@ -35,7 +35,8 @@ def select_rules(rules: Sequence[type[Rule]], select: Sequence[str] = (), ignore
     return [r for r in chosen if not matches(r, ignore)]
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception as one report line: its type and the first line of its message."""
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
@@ -65,7 +66,7 @@ def run_rules(
                 if not isinstance(f, Finding):
                     raise TypeError(f"check() yielded {type(f).__name__}, not a Finding")
         except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others' findings
-            errors.append(RuleError(rule_cls.id, rule_cls.plugin, _one_line(exc)))
+            errors.append(RuleError(rule_cls.id, rule_cls.plugin, one_line(exc)))
             if os.environ.get("AML_DOCTOR_DEBUG"):
                 traceback.print_exc(file=sys.stderr)
             continue

@@ -19,6 +19,7 @@ from importlib import metadata
 import pluggy
 
 from . import hookspecs
+from .engine import one_line
 from .rule import Rule
 
 GROUP = "aml_doctor"
@@ -44,11 +45,6 @@ class Loaded:
     plugins: list[PluginInfo]
     errors: list[PluginError]
     manager: pluggy.PluginManager
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _import_path_or_module(spec: str):
@@ -92,8 +88,8 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
         except Exception as exc:  # noqa: BLE001 - a plugin's failure must not end the run
             if pm.is_registered(obj):
                 pm.unregister(obj)
-            errors.append(PluginError(name, _one_line(exc)))
-            trace(f"{name}: not registered: {_one_line(exc)}")
+            errors.append(PluginError(name, one_line(exc)))
+            trace(f"{name}: not registered: {one_line(exc)}")
             return
         infos.append(PluginInfo(name, version, source))
         trace(f"{name} {version} registered from {source} ({getattr(obj, '__file__', obj)})")
@@ -104,8 +100,8 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001
-            errors.append(PluginError(ep.name, _one_line(exc)))
-            trace(f"{ep.name}: entry point {ep.value} failed to import: {_one_line(exc)}")
+            errors.append(PluginError(ep.name, one_line(exc)))
+            trace(f"{ep.name}: entry point {ep.value} failed to import: {one_line(exc)}")
             continue
         dist = getattr(ep, "dist", None)
         register(module, ep.name, dist.version if dist else "", "entry point")
@@ -125,7 +121,7 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
         try:
             module = _import_path_or_module(spec)
         except BaseException as exc:  # noqa: BLE001 - SystemExit from a broken plugin included
-            errors.append(PluginError(name, _one_line(exc)))
+            errors.append(PluginError(name, one_line(exc)))
             continue
         register(module, name, getattr(module, "__version__", ""), "--rules-dir" if spec not in extra else "--plugin")
 
@@ -139,8 +135,8 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
         try:
             provided = list(impl() or [])
         except Exception as exc:  # noqa: BLE001
-            errors.append(PluginError(info.name, _one_line(exc)))
-            trace(f"{info.name}.aml_doctor_rules() raised {_one_line(exc)}")
+            errors.append(PluginError(info.name, one_line(exc)))
+            trace(f"{info.name}.aml_doctor_rules() raised {one_line(exc)}")
             continue
         trace(f"{info.name}.aml_doctor_rules() -> {', '.join(getattr(r, 'id', repr(r)) for r in provided) or 'no rules'}")
         for rule in provided:
