@@ -14,5 +14,8 @@ class ExitCode(enum.IntEnum):
     COLLECTION_ERROR = 3
     #: A bug in aml-doctor itself. Please report it.
     INTERNAL_ERROR = 4
+    #: The evidence holds error text that no rule explains (verdict ``unrecognised``), or shows
+    #: neither a failure nor health. Never read as "no problem found".
+    UNRECOGNISED = 5
     #: Interrupted (Ctrl-C).
     INTERRUPTED = 130

@@ -197,7 +197,40 @@ class Verdict(enum.Enum):
     # The first finding is a cause, but its evidence is weak: a lead to confirm, not a diagnosis.
     POSSIBLE_CAUSE = "possible_cause"
     SYMPTOMS_ONLY = "symptoms_only"
+    # Error-looking text that no rule explains, or evidence that shows neither failure nor health:
+    # never reported as "no problem found".
+    UNRECOGNISED = "unrecognised"
+    # Said only when the evidence shows health and nothing failing.
     NO_PROBLEM_FOUND = "no_problem_found"
+
+
+@dataclass(frozen=True)
+class PossibleCause:
+    """A candidate root cause for evidence that shows only a symptom, or nothing a rule explains.
+
+    Never a diagnosis: ``share`` is how often this category was the established cause among real
+    cases that looked like this one, and ``confirm`` is the one command that would confirm or rule it out.
+    """
+
+    category: Category
+    share: float
+    why: str
+    confirm: str
+
+
+@dataclass(frozen=True)
+class KnownIssue:
+    """A public report whose evidence matches this one: "seen before", with that thread's own fix."""
+
+    case_id: str
+    source: str
+    thread: str
+    date: str
+    category: Category
+    cause: str
+    fix: str
+    score: float
+    matched: str  # the line of this evidence that matched the case
 
 
 @dataclass(frozen=True)
@@ -217,6 +250,12 @@ class Report:
     collection_gaps: tuple[CollectionGap, ...] = ()
     notes: tuple[str, ...] = ()
     rules_run: int = 0
+    # Error-looking lines that no finding explains, and the evidence that would decide.
+    unexplained: tuple[EvidenceItem, ...] = ()
+    next_evidence: tuple[str, ...] = ()
+    possible_causes: tuple[PossibleCause, ...] = ()
+    known_issues: tuple[KnownIssue, ...] = ()
+    platform: str = ""  # aks_v1, aci_v1, k8s_online_v2, managed_online_v2, or "" when not told
 
     @property
     def root_cause(self) -> Finding | None:

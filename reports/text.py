@@ -72,6 +72,38 @@ def _root_cause(f: Finding, style: _Style, heading: str) -> list[str]:
     return out
 
 
+def _knowledge(r: Report, style: _Style) -> list[str]:
+    """Unexplained error lines, candidate causes, public reports seen before, what to collect next."""
+    out: list[str] = []
+    if r.verdict.value == "unrecognised":
+        out += _wrap(view.unrecognised_lead(r), "  ") + [""]
+    if r.unexplained:
+        out.append(style("1", "Error lines no rule explains"))
+        for e in r.unexplained:
+            out += [f"  {style('2', e.locator)}"] + _excerpt(e.excerpt, "    ")
+        out.append("")
+    if r.possible_causes:
+        out.append(style("1", "Possible causes (candidates, not a diagnosis)"))
+        for i, p in enumerate(r.possible_causes, 1):
+            out.append(f"  {i}. {p.category.value} ({view.share(p.share)}): {p.why}")
+            if p.confirm:
+                out.append(f"     confirm: {p.confirm}")
+        out.append("")
+    if r.known_issues:
+        out.append(style("1", "Seen before"))
+        for k in r.known_issues:
+            when = f" ({k.date[:4]})" if k.date else ""
+            out += _wrap(f"{k.thread}{when}: {k.cause}", "  ")
+            out += _wrap(f"Their fix: {k.fix}", "    ")
+            out.append(f"    {k.source}")
+        out.append("")
+    if r.next_evidence:
+        out.append(style("1", "What would decide"))
+        out += [f"  $ {step}" for step in r.next_evidence]
+        out.append("")
+    return out
+
+
 def render_text(report: Report, *, color: bool = False) -> str:
     clean = clean_report(report)
     style = _Style(color)
@@ -95,6 +127,7 @@ def render_text(report: Report, *, color: bool = False) -> str:
             out.append(f"  {r.rank}. {style.severity(f.severity)} {f.title}{style('2', note)}")
             out.append(f"     {f.stage.label} · {f.rule} on {f.subject} · fix: {f.fix.summary}")
         out.append("")
+    out += _knowledge(clean, style)
     tallies = [
         f"rules run: {counts['rules_run']}",
         f"not checked: {counts['not_checked']}",

@@ -15,6 +15,7 @@ VERDICT_TEXT = {
     Verdict.ROOT_CAUSE_FOUND: "Root cause found",
     Verdict.POSSIBLE_CAUSE: "Possible cause found: confirm it before acting",
     Verdict.SYMPTOMS_ONLY: "Symptoms found, root cause not identified",
+    Verdict.UNRECOGNISED: "Unrecognised: the evidence shows errors that no rule explains",
     Verdict.NO_PROBLEM_FOUND: "No problem found",
 }
 
@@ -41,6 +42,17 @@ def sections(report: Report) -> Sections:
     others = tuple(r for r in rest if r.explained_by != root_finding.key)
     heading = "Possible cause" if report.verdict is Verdict.POSSIBLE_CAUSE else "Root cause"
     return Sections(root, symptoms, others, heading)
+
+
+def share(value: float) -> str:
+    return f"{round(value * 100)}%"
+
+
+def unrecognised_lead(report: Report) -> str:
+    """The sentence under an unrecognised verdict: why this is not an all-clear."""
+    if report.unexplained:
+        return "These lines look like errors, and no rule explains them. This is not an all-clear."
+    return "Nothing in this evidence shows the deployment healthy, and no rule found a failure. This is not an all-clear."
 
 
 def severity_counts(report: Report) -> dict[str, int]:

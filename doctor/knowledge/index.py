@@ -1,0 +1,127 @@
+"""The known-issue index: real public cases, matched against new evidence by their error lines.
+
+A small Okapi BM25 (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25 and
+Beyond", 2009) over the error-looking lines of each case. A few hundred short documents need no
+sparse-matrix library: the index builds in milliseconds and keeps the CLI's start fast. It works
+offline, on the cases shipped in ``cases/``.
+
+Measurement must not let a case find itself: ``build(cases, exclude_thread=...)`` leaves out every
+case of one thread (leave-one-thread-out), as ``bench/bench_corpus.py`` does for each case it scores.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from ..errorlines import ERROR_LINE
+from .corpus import TRIM_MARK, Case
+
+K1 = 1.2
+B = 0.75
+# A match must share this many distinct informative terms with the case, and reach this share of
+# the best score the query could reach against itself: lower and unrelated threads are cited.
+MIN_SHARED_TERMS = 3
+MIN_RELATIVE_SCORE = 0.32
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_.']{2,}")
+_NOISE = re.compile(
+    r"^(?:[0-9a-f]{8,}|\d+|https?|www|com|net|org|the|and|for|with|this|that|from|are|was|were|not|you|your|please|"
+    r"can|will|has|have|been|but|into|any|all|see|more|information|error|errors|message|details|code|line|file|"
+    r"none|null|true|false|self|info|warning|debug|azureml|azure|microsoft)$",
+    re.IGNORECASE,
+)
+
+
+def terms(text: str) -> list[str]:
+    out = []
+    for raw in _TOKEN.findall(text):
+        word = raw.strip(".'_").lower()
+        if len(word) >= 3 and not _NOISE.match(word):
+            out.append(word)
+    return out
+
+
+def case_lines(case: Case) -> list[str]:
+    lines = [ln.strip() for ln in case.evidence.replace("\\n", "\n").splitlines()]
+    lines = [ln for ln in lines if ln and ln != TRIM_MARK]
+    errors = [ln for ln in lines if ERROR_LINE.search(ln)]
+    return errors or lines[:20]
+
+
+@dataclass(frozen=True)
+class Match:
+    case: Case
+    score: float
+    relative: float
+    shared: tuple[str, ...]
+    line: str  # the query line that shares most with the case
+
+
+class Index:
+    def __init__(self, cases: Sequence[Case]):
+        self.cases = [c for c in cases if c.confirmed and not c.control]
+        self.docs = [Counter(terms("\n".join(case_lines(c)))) for c in self.cases]
+        self.lengths = [sum(d.values()) for d in self.docs]
+        self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
+        df: Counter = Counter()
+        for d in self.docs:
+            df.update(d.keys())
+        n = len(self.docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+    def _score(self, query: Counter, i: int) -> float:
+        doc, length, total = self.docs[i], self.lengths[i], 0.0
+        for t in query:
+            f = doc.get(t)
+            if f:
+                total += self.idf[t] * f * (K1 + 1) / (f + K1 * (1 - B + B * length / self.avg))
+        return total
+
+    def match(self, lines: Iterable[str], limit: int = 3) -> list[Match]:
+        lines = [ln for ln in lines if ln.strip()]
+        query = Counter(t for ln in lines for t in set(terms(ln)))
+        if not query or not self.docs:
+            return []
+        # The best a document could score: one holding every query term once, at average length.
+        ideal = sum(self.idf.get(t, 0.0) for t in query) or 1.0
+        out = []
+        for i, case in enumerate(self.cases):
+            score = self._score(query, i)
+            if not score:
+                continue
+            shared = tuple(sorted((t for t in query if t in self.docs[i]), key=lambda t: -self.idf[t]))
+            relative = score / ideal
+            if len(shared) < MIN_SHARED_TERMS or relative < MIN_RELATIVE_SCORE:
+                continue
+            best_line = max(lines, key=lambda ln: sum(self.idf.get(t, 0) for t in set(terms(ln)) if t in self.docs[i]))
+            out.append(Match(case, score, relative, shared[:8], best_line))
+        out.sort(key=lambda m: (-m.score, m.case.id))
+        # One citation per thread: the best-matching case of it.
+        seen: set[str] = set()
+        unique = []
+        for m in out:
+            if m.case.thread not in seen:
+                seen.add(m.case.thread)
+                unique.append(m)
+        return unique[:limit]
+
+
+def build(cases: Sequence[Case], exclude_thread: str = "") -> Index:
+    return Index([c for c in cases if c.thread != exclude_thread] if exclude_thread else cases)
+
+
+_SHIPPED: Index | None = None
+
+
+def shipped() -> Index:
+    """The index over the cases that ship with the package, built once per process."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        from .corpus import load_cases
+
+        _SHIPPED = Index(load_cases())
+    return _SHIPPED

@@ -1,0 +1,53 @@
+"""Base rates: among real cases that showed the same symptom, how often each category was the cause.
+
+A bare symptom (a liveness probe 502, a "container application crashed" wrapper, DeploymentTimedOut)
+says *that* a deployment failed, not why. The corpus says what it usually was. The shares come from
+the confirmed cases whose evidence shows the same symptom; ``exclude_thread`` leaves a thread out,
+so that a case being measured is never its own evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable, Sequence
+
+from .corpus import Case
+
+# The symptoms a report can show without its cause; each a plain pattern over the evidence text.
+SYMPTOMS = {
+    "deployment-timed-out": re.compile(r"DeploymentTimedOut|Timed out waiting for (?:AKS )?deployment|pollTimeout", re.I),
+    "container-crashed": re.compile(r"container application crashed|CrashLoopBackOff|Back-off restarting failed container|crash", re.I),
+    "probe-failed": re.compile(r"(?:Liveness|Readiness) probe failed|ResourceNotReady|not ready|probe", re.I),
+    "deployment-failed": re.compile(r"KubernetesDeploymentFailed|AciDeploymentFailed|DeploymentFailed|non-successful terminal state|state: (?:Failed|Unhealthy)", re.I),
+    "http-502": re.compile(r"\b502\b|Bad Gateway", re.I),
+    "http-503": re.compile(r"\b503\b|Service Unavailable", re.I),
+    "http-504": re.compile(r"\b504\b|Gateway Time-?out", re.I),
+    "internal-server-error": re.compile(r"InternalServerError|Internal Server Error|\b500\b", re.I),
+}
+
+
+def symptoms_in(text: str) -> set[str]:
+    return {name for name, pattern in SYMPTOMS.items() if pattern.search(text)}
+
+
+class Priors:
+    def __init__(self, cases: Sequence[Case]):
+        self.by_symptom: dict[str, Counter] = {}
+        for case in cases:
+            if not case.confirmed or case.control:
+                continue
+            for name in symptoms_in(case.evidence):
+                self.by_symptom.setdefault(name, Counter())[case.category] += 1
+
+    def shares(self, symptoms: Iterable[str]) -> dict[str, float]:
+        """The category shares over every case that showed any of ``symptoms``."""
+        total: Counter = Counter()
+        for name in symptoms:
+            total.update(self.by_symptom.get(name, Counter()))
+        n = sum(total.values())
+        return {category: count / n for category, count in total.items()} if n else {}
+
+
+def build(cases: Sequence[Case], exclude_thread: str = "") -> Priors:
+    return Priors([c for c in cases if c.thread != exclude_thread] if exclude_thread else cases)
