@@ -14,6 +14,7 @@ from typing import Any
 
 from . import redact
 from .bundle import READ_ERRORS, BundleError, Entry, iter_entries, iter_memory
+from .pasted import unwrap_doc
 from .textdoc import TextDoc, TextKind, read_text_stream
 
 FORMAT_VERSION = 1
@@ -356,11 +357,11 @@ def _parse_entry(entry: Entry, signals: tuple[str, ...]) -> tuple[str, Any] | No
         return ("json", _read_json(entry, entry.path))
     if top == "azureml" and len(parts) == 2 and base.endswith(".txt"):
         kind = _AZUREML_TEXT_KINDS.get(base, (TextKind.PASTED, "text"))[0]
-        return ("text", read_text_stream(entry.stream, entry.path, kind, signals))
+        return ("text", unwrap_doc(read_text_stream(entry.stream, entry.path, kind, signals)))
     if top == "logs" and base.endswith(".log"):
         return ("text", read_text_stream(entry.stream, entry.path, TextKind.CONTAINER_LOG, signals))
     if top == "text" and len(parts) >= 2:
-        return ("text", read_text_stream(entry.stream, entry.path, TextKind.PASTED, signals))
+        return ("text", unwrap_doc(read_text_stream(entry.stream, entry.path, TextKind.PASTED, signals)))
     if top == "storage" and len(parts) >= 3:
         if "ImageLogs" in parts:
             return ("text", read_text_stream(entry.stream, entry.path, TextKind.BUILD_LOG, signals))
@@ -449,7 +450,7 @@ def from_texts(
         while path in used:
             path, n = f"text/{stem}-{n}.txt", n + 1
         used.add(path)
-        doc = read_text_stream(io.BytesIO(data), path, TextKind.PASTED, signals)
+        doc = unwrap_doc(read_text_stream(io.BytesIO(data), path, TextKind.PASTED, signals))
         if redact_secrets:
             doc = _redact("text", doc)
         ev._add_text(doc, "text")
