@@ -12,14 +12,18 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import redact
+from . import redact, shapes
 from .bundle import READ_ERRORS, BundleError, Entry, iter_entries, iter_memory
+from .frozen import FrozenDict, freeze
 from .pasted import unwrap_doc
 from .textdoc import TextDoc, TextKind, read_text_stream
 
 FORMAT_VERSION = 1
 MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_BLOB_TEXT_BYTES = 4 * 1024 * 1024
+# Text kept from the whole bundle, all documents together: past it, each further document keeps
+# only its head, its tail and the lines that match a rule (docs/limits.md).
+MAX_KEPT_TEXT_CHARS = 96 * 1024 * 1024
 
 # Names rules use in ``requires``. Kubernetes resources are named as kubectl's plural.
 KUBERNETES_RESOURCES = (
@@ -93,6 +97,14 @@ class Manifest:
     def from_json(cls, data: Any, source: str) -> "Manifest":
         if not isinstance(data, dict):
             raise BundleError(f"{source}: manifest.json must hold a JSON object")
+        try:
+            shapes.conform(data, shapes.MANIFEST, "manifest.json")
+            if data.get("collector") is not None and not isinstance(data["collector"], (str, dict)):
+                raise shapes.Malformed("manifest.json.collector is not a string or an object")
+            if data.get("not_collected") is not None and not isinstance(data["not_collected"], list):
+                raise shapes.Malformed("manifest.json.not_collected is not a list")
+        except shapes.Malformed as exc:
+            raise BundleError(f"{source}: {exc}") from None
         version = data.get("format_version", FORMAT_VERSION)
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise BundleError(
@@ -135,6 +147,30 @@ class Evidence:
         self.notes: list[str] = []
         self._present: set[str] = set()
         self._derived: dict[str, Any] = {}
+        self._sealed = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"evidence is read-only: cannot set {name}")
+        object.__setattr__(self, name, value)
+
+    def seal(self) -> None:
+        """Make the evidence read-only before any rule sees it: objects become read-only views
+        (:mod:`aml_doctor.frozen`), collections tuples. Done once; idempotent."""
+        if self._sealed:
+            return
+        self._objects = FrozenDict({k: freeze(v) for k, v in self._objects.items()})
+        self.texts = tuple(self.texts)
+        for doc in self.texts:
+            doc.segments = tuple(doc.segments)
+        self.service_json = freeze(self.service_json)
+        self.storage_index = freeze(self.storage_index)
+        self.blobs = FrozenDict(self.blobs)
+        self.damaged = FrozenDict(self.damaged)
+        self.notes = tuple(self.notes)
+        self._present = frozenset(self._present)
+        object.__setattr__(self.manifest, "raw", freeze(self.manifest.raw))
+        self._sealed = True
 
     def derived(self, key: str, compute):
         """Evidence does not change once read: views many rules ask for (events, container
@@ -162,7 +198,7 @@ class Evidence:
                 return f"not collected: {error}" if error else "not collected"
         for path, why in self.damaged.items():
             if _source_of_path(path) == source:
-                return f"{path} is damaged: {why}"
+                return f"{path} {why}" if why.startswith("malformed") else f"{path} is damaged: {why}"
         return f"no {_describe(source)} in the bundle"
 
     # ---------------------------------------------------------------- Kubernetes
@@ -250,28 +286,57 @@ def _read_json(entry: Entry, source: str) -> Any:
     if entry.path.endswith((".yaml", ".yml")):
         import yaml
 
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            _refuse_yaml_aliases(yaml, text, loader)
+            data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
             raise ValueError(f"invalid YAML{where}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = " (truncated?)" if exc.pos >= len(text.rstrip()) - 1 else ""
-        raise ValueError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}") from None
+        except RecursionError:
+            data, deep = None, True
+        else:
+            deep = not shapes.depth_ok(data)
+    else:
+        try:
+            data = json.loads(text)
+            deep = not shapes.depth_ok(data)
+        except json.JSONDecodeError as exc:
+            hint = " (truncated?)" if exc.pos >= len(text.rstrip()) - 1 else ""
+            raise ValueError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}") from None
+        except RecursionError:  # the C parser stops cleanly at the interpreter's recursion limit
+            data, deep = None, True
+    if deep:
+        raise ValueError(f"malformed: nested more than {shapes.MAX_DEPTH} levels deep")
+    return data
+
+
+def _refuse_yaml_aliases(yaml, text: str, loader) -> None:
+    """A YAML alias (``*ref``) repeats a whole subtree: nine levels of them in 500 bytes expand to
+    a billion nodes ("billion laughs", https://en.wikipedia.org/wiki/Billion_laughs_attack).
+    kubectl never writes them, so a file with any is refused before anything expands it."""
+    if "&" not in text:  # an alias needs an anchor
+        return
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ValueError("malformed: uses YAML aliases (*ref), which aml-doctor does not expand")
 
 
 def _as_items(data: Any) -> list[dict]:
     """``kubectl get X -o json`` prints a List; ``kubectl get X NAME -o json`` prints one object."""
     if isinstance(data, dict) and isinstance(data.get("items"), list):
-        return [i for i in data["items"] if isinstance(i, dict)]
-    if isinstance(data, dict) and data.get("kind") and data.get("metadata"):
-        return [data]
-    if isinstance(data, list):
-        return [i for i in data if isinstance(i, dict)]
-    raise ValueError("not a Kubernetes List or object")
+        items = data["items"]
+    elif isinstance(data, dict) and data.get("kind") and data.get("metadata"):
+        items = [data]
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise ValueError("malformed: not a Kubernetes List or object")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"malformed: items[{i}] is {shapes.describe(item)}, expected an object")
+    return items
 
 
 def load(source: str | dict[str, bytes], signals: tuple[str, ...] = (), redact_secrets: bool = True, label: str = "") -> Evidence:
@@ -384,16 +449,18 @@ def _place(ev: Evidence, path: str, kind: str, value: Any) -> None:
     if parts[0] == "kubernetes" and len(parts) == 2:
         stem = parts[1].rsplit(".", 1)[0].lower()
         resource = _RESOURCE_ALIASES.get(stem, stem)
-        ev._add_objects(resource, _as_items(value))
+        items = _as_items(value)
+        ev._add_objects(resource, _conformed(lambda: shapes.kubernetes_items(resource, items)))
     elif path == "azureml/service.json":
         if not isinstance(value, dict):
-            raise ValueError("must hold a JSON object")
-        ev.service_json = value
+            raise ValueError("malformed: must hold a JSON object")
+        ev.service_json = _conformed(lambda: shapes.conform(value, shapes.SERVICE_JSON, "service"))
         ev._present.add("azureml_service")
     elif path == "storage/index.json":
         if not isinstance(value, dict):
-            raise ValueError("must map '<container>/<path>' to {exists, size, last_modified}")
-        ev.storage_index = {k.lstrip("/"): v for k, v in value.items() if isinstance(v, dict)}
+            raise ValueError("malformed: must map '<container>/<path>' to {exists, size, last_modified}")
+        index = _conformed(lambda: shapes.conform(value, shapes.STORAGE_INDEX, "index"))
+        ev.storage_index = {k.lstrip("/"): v for k, v in index.items()}
         ev._present.add("storage_index")
     elif kind == "text":
         doc: TextDoc = value
@@ -410,6 +477,13 @@ def _place(ev: Evidence, path: str, kind: str, value: Any) -> None:
     elif kind == "blob":
         value.path = path
         ev.blobs["/".join(parts[1:])] = value
+
+
+def _conformed(check):
+    try:
+        return check()
+    except shapes.Malformed as exc:
+        raise ValueError(f"malformed: {exc}") from None
 
 
 def _label_container_log(doc: TextDoc, parts: list[str]) -> None:

@@ -3,6 +3,12 @@
 Each plugin loads in isolation: one that fails to import, or that implements a misspelled hook,
 is reported by name with its error and left out, and the run goes on without it.
 
+Plugins are guests (:mod:`aml_doctor.guard`): each import and each hook call runs in a worker
+thread with a time budget (``AML_DOCTOR_PLUGIN_TIMEOUT`` seconds, default 10), so a plugin that
+hangs at import, calls ``sys.exit()`` or prints is reported and left out. Each rule a plugin
+provides is checked (:func:`aml_doctor.rule.rule_problems`); a wrong type is one error naming the
+plugin, the rule and the field, and the plugin's other rules still load.
+
 ``AML_DOCTOR_DISABLE_PLUGINS=a,b`` blocks plugins by name (``all`` blocks every entry-point plugin,
 the built-in rules included). ``AML_DOCTOR_TRACE_PLUGINS=1`` traces hook calls on stderr.
 """
@@ -13,14 +19,19 @@ import importlib
 import importlib.util
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 
 import pluggy
 
-from . import hookspecs
-from .engine import one_line
-from .rule import Rule
+from . import guard, hookspecs
+from .engine import _env_seconds, one_line
+from .rule import Rule, rule_label, rule_problems
+from .termsafe import escape
+
+# Seconds a plugin's import, or one of its hook calls, may take (AML_DOCTOR_PLUGIN_TIMEOUT overrides).
+PLUGIN_TIMEOUT = 10.0
 
 GROUP = "aml_doctor"
 
@@ -38,6 +49,10 @@ class PluginError:
     plugin: str
     error: str
 
+    def __post_init__(self) -> None:
+        # Both come from plugin code or file names: never let them drive the terminal.
+        self.plugin, self.error = escape(str(self.plugin)), escape(str(self.error))
+
 
 @dataclass
 class Loaded:
@@ -45,6 +60,8 @@ class Loaded:
     plugins: list[PluginInfo]
     errors: list[PluginError]
     manager: pluggy.PluginManager
+    # time.monotonic() by which the whole run must end (from --timeout), or None.
+    deadline: float | None = None
 
 
 def _import_path_or_module(spec: str):
@@ -65,7 +82,26 @@ def _import_path_or_module(spec: str):
     return importlib.import_module(spec)
 
 
-def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
+def _guest(fn, name: str, deadline: float | None, notes: list[PluginError]):
+    """``fn()`` as a guest: (value, None) or (None, one line saying what went wrong)."""
+    budget = _env_seconds("AML_DOCTOR_PLUGIN_TIMEOUT", PLUGIN_TIMEOUT)
+    if deadline is not None:
+        budget = min(budget, deadline - time.monotonic())
+        if budget <= 0:
+            return None, "not loaded: the run's --timeout was reached"
+    outcome = guard.call(fn, budget, name=f"plugin-{name}")
+    if outcome.stdout_chars:
+        notes.append(PluginError(name, f"wrote {outcome.stdout_chars} characters to stdout; captured and left out of the report"))
+    if outcome.timed_out:
+        return None, f"took longer than {budget:g} s; left out"
+    if outcome.error is not None:
+        return None, one_line(outcome.error)
+    return outcome.value, None
+
+
+def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: float | None = None) -> Loaded:
+    """``timeout``: the run's deadline in seconds from now (``--timeout``), or None."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     blocked = {b.strip() for b in os.environ.get("AML_DOCTOR_DISABLE_PLUGINS", "").split(",") if b.strip()}
@@ -79,6 +115,7 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
         trace(f"blocked by AML_DOCTOR_DISABLE_PLUGINS: {', '.join(sorted(blocked))}")
     infos: list[PluginInfo] = []
     errors: list[PluginError] = []
+    output: list[PluginError] = []  # plugins that printed; reported after their own errors
 
     def register(obj, name: str, version: str, source: str) -> None:
         try:
@@ -97,11 +134,10 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
     for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
         if ep.name in blocked or "all" in blocked:
             continue
-        try:
-            module = ep.load()
-        except Exception as exc:  # noqa: BLE001
-            errors.append(PluginError(ep.name, one_line(exc)))
-            trace(f"{ep.name}: entry point {ep.value} failed to import: {one_line(exc)}")
+        module, failed = _guest(ep.load, ep.name, deadline, output)
+        if failed:
+            errors.append(PluginError(ep.name, failed))
+            trace(f"{ep.name}: entry point {ep.value} failed to import: {failed}")
             continue
         dist = getattr(ep, "dist", None)
         register(module, ep.name, dist.version if dist else "", "entry point")
@@ -118,10 +154,9 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
         name = os.path.splitext(os.path.basename(spec))[0] if spec.endswith(".py") else spec
         if name in blocked:
             continue
-        try:
-            module = _import_path_or_module(spec)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit from a broken plugin included
-            errors.append(PluginError(name, one_line(exc)))
+        module, failed = _guest(lambda: _import_path_or_module(spec), name, deadline, output)
+        if failed:  # SystemExit and KeyboardInterrupt from a broken plugin included
+            errors.append(PluginError(name, failed))
             continue
         register(module, name, getattr(module, "__version__", ""), "--rules-dir" if spec not in extra else "--plugin")
 
@@ -132,17 +167,21 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
         impl = getattr(plugin, "aml_doctor_rules", None)
         if impl is None:
             continue
-        try:
-            provided = list(impl() or [])
-        except Exception as exc:  # noqa: BLE001
-            errors.append(PluginError(info.name, one_line(exc)))
-            trace(f"{info.name}.aml_doctor_rules() raised {one_line(exc)}")
+        provided, failed = _guest(lambda: list(impl() or []), f"{info.name}.aml_doctor_rules", deadline, output)
+        if failed:
+            errors.append(PluginError(info.name, failed))
+            trace(f"{info.name}.aml_doctor_rules() raised {failed}")
             continue
-        trace(f"{info.name}.aml_doctor_rules() -> {', '.join(getattr(r, 'id', repr(r)) for r in provided) or 'no rules'}")
+        trace(f"{info.name}.aml_doctor_rules() -> {', '.join(str(rule_label(r)) for r in provided) or 'no rules'}")
         for rule in provided:
             if not (isinstance(rule, type) and issubclass(rule, Rule)):
-                errors.append(PluginError(info.name, f"aml_doctor_rules returned {rule!r}, not a Rule subclass"))
+                errors.append(PluginError(info.name, f"aml_doctor_rules returned {rule!r:.200}, not a Rule subclass"))
                 continue
+            problems = rule_problems(rule)
+            if problems:
+                errors.append(PluginError(info.name, f"rule {rule_label(rule)}: {'; '.join(problems)}"))
+                continue
+            rule.requires, rule.signals, rule.links = tuple(rule.requires), tuple(rule.signals), tuple(rule.links)
             if rule.id in seen:
                 errors.append(PluginError(info.name, f"rule id {rule.id} is already provided by {seen[rule.id]}"))
                 continue
@@ -151,4 +190,4 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = ()) -> Loaded:
             info.rules.append(rule.id)
             rules.append(rule)
     rules.sort(key=lambda r: r.id)
-    return Loaded(rules, infos, errors, pm)
+    return Loaded(rules, infos, errors + output, pm, deadline)
