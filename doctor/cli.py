@@ -7,6 +7,7 @@ so ``aml-doctor --help`` and ``aml-doctor analyze`` start fast.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from typing import Sequence
@@ -15,7 +16,19 @@ from .exitcodes import ExitCode
 
 FORMATS = ("text", "md", "html", "json", "sarif", "junit")
 SEVERITIES = ("info", "low", "medium", "high", "critical", "never")
-COMMANDS = ("analyze", "collect", "rules", "explain", "plugins", "new-rule", "help")
+# name -> one line for the help; every other first word is a service name (``aml-doctor myservice``).
+COMMANDS = {
+    "analyze": "diagnose an evidence bundle, or pasted error text",
+    "collect": "collect a service's evidence into a bundle, for a ticket or for later",
+    "rules": "list the rules, by stage, with the plugin each comes from",
+    "explain": "print a rule's documentation",
+    "plugins": "list the loaded plugins, their versions and rules",
+    "new-rule": "write a new rule, its docs and its test cases",
+    "version": "print the version of aml-doctor and of the SDKs it found",
+    "completion": "print a shell completion script: bash, zsh or fish",
+    "help": "show this help, or a command's: aml-doctor help analyze",
+}
+SHELLS = ("bash", "zsh", "fish")
 
 
 class UsageError(Exception):
@@ -23,70 +36,186 @@ class UsageError(Exception):
 
 
 def _common_rule_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--select", metavar="IDS", default="", help="comma-separated rule ids, id prefixes or names to run")
-    p.add_argument("--ignore", metavar="IDS", default="", help="comma-separated rule ids, id prefixes or names to skip")
-    p.add_argument("--plugin", metavar="MODULE_OR_PATH", action="append", default=[], help="load a rule plugin (repeatable)")
-    p.add_argument("--rules-dir", metavar="DIR", action="append", default=[], help="load every .py rule file in DIR")
-    p.add_argument("--config", metavar="FILE", help="configuration file (default: .aml-doctor.toml or pyproject.toml [tool.aml-doctor], searched upwards)")
+    g = p.add_argument_group("Rules")
+    g.add_argument("--select", metavar="IDS", default="", help="comma-separated rule ids, id prefixes or names to run")
+    g.add_argument("--ignore", metavar="IDS", default="", help="comma-separated rule ids, id prefixes or names to skip")
+    g.add_argument("--plugin", metavar="MODULE_OR_PATH", action="append", default=[], help="load a rule plugin (repeatable)")
+    g.add_argument("--rules-dir", metavar="DIR", action="append", default=[], help="load every .py rule file in DIR")
+    g.add_argument("--config", metavar="FILE", help="configuration file (default: .aml-doctor.toml or pyproject.toml [tool.aml-doctor], searched upwards)")
 
 
-def _report_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="report format (default: text)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
-    p.add_argument("--fail-on", choices=SEVERITIES, default=None, help="exit 1 when a finding is at or above this severity (default: medium)")
-    p.add_argument("--max-chars", type=int, metavar="N", help="cap the Markdown report at N characters (for trackers' comment limits)")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in the text format")
+def _format_name(value: str) -> str:
+    """``-o json``: kubectl's, az's, popeye's and k8sgpt's -o is the output format. A path given
+    to it (``-o report.html``, the old meaning) is refused with the flag that takes a path."""
+    if value in FORMATS:
+        return value
+    if "." in value or os.sep in value:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} looks like a file name: -o/--output takes the format ({'|'.join(FORMATS)}); "
+            f"write to a file with --output-file {value}")
+    raise argparse.ArgumentTypeError(f"invalid format {value!r} (choose from {', '.join(FORMATS)})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aml-doctor",
+def _output_path(value: str) -> str:
+    """``--output-file json`` is almost surely ``-o json`` misremembered; ``./json`` is a file."""
+    if value in FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is a format name: for the format use -o {value}; for a file of that name, --output-file ./{value}")
+    return value
+
+
+def _report_options(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS) -> None:
+    g = p.add_argument_group("Report")
+    g.add_argument("-o", "--output", "-f", "--format", dest="format", type=_format_name, default="text", metavar="FORMAT",
+                   help=f"report format: {'|'.join(formats)} (default: text); --format and -f are aliases")
+    g.add_argument("--output-file", "--file", dest="output_file", type=_output_path, metavar="FILE",
+                   help="write the report to FILE instead of stdout")
+    g.add_argument("--fail-on", choices=SEVERITIES, default=None,
+                   help="exit 1 when a finding is at or above this severity (default: medium, or the config's fail-on)")
+    g.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 whatever the findings, for report-only CI runs (same as --fail-on never)")
+    g.add_argument("--max-chars", type=int, metavar="N", help="cap the Markdown report at N characters (for trackers' comment limits)")
+    g.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in the text format (NO_COLOR is honoured)")
+
+
+def _live_options(p: argparse.ArgumentParser, collect_only: bool) -> None:
+    """kubectl's, az ml's and az storage's flags, for ``aml-doctor SERVICE`` and ``collect``."""
+    k8s = p.add_argument_group("Kubernetes (kubectl's flags)")
+    k8s.add_argument("-n", "--namespace", help="the service's namespace (default: the context's namespace, else azureml-<workspace>, else searched)")
+    if not collect_only:
+        k8s.add_argument("-A", "--all-namespaces", action="store_true",
+                         help="look in every azureml-* namespace, ignoring the context's namespace (with --all: scan them all)")
+    k8s.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in a pod, the in-cluster config)")
+    k8s.add_argument("--context", help="kubeconfig context (default: the current context)")
+    k8s.add_argument("--log-lines", type=int, default=2000, help="last lines of each container log (default: 2000)")
+    aml = p.add_argument_group("Azure ML workspace (az ml's flags)")
+    aml.add_argument("-w", "--workspace-name", help="workspace name")
+    aml.add_argument("-g", "--resource-group", help="resource group")
+    aml.add_argument("--subscription", help="subscription id")
+    aml.add_argument("--workspace-config", metavar="CONFIG_JSON", help="the workspace's config.json (default: searched from here)")
+    st = p.add_argument_group("Workspace storage (az storage's flags; also from AZURE_STORAGE_* env vars)")
+    st.add_argument("--connection-string", default=os.environ.get("AZURE_STORAGE_CONNECTION_STRING"), help="storage connection string")
+    st.add_argument("--account-name", default=os.environ.get("AZURE_STORAGE_ACCOUNT"), help="storage account name")
+    st.add_argument("--account-key", default=os.environ.get("AZURE_STORAGE_KEY"), help="storage account key")
+    st.add_argument("--sas-token", default=os.environ.get("AZURE_STORAGE_SAS_TOKEN"), help="SAS token")
+    st.add_argument("--blob-endpoint", help="blob service URL (default: https://<account>.blob.core.windows.net)")
+    run = p.add_argument_group("Run")
+    run.add_argument("--timeout", type=float, default=None,
+                     help="deadline for the whole run, seconds (default: 120; with --watch 1200, AzureML's own poll timeout)")
+    run.add_argument("--request-timeout", type=float, default=20.0, help="timeout of each request, seconds (default: 20)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    if collect_only:
+        p.add_argument("-o", "--output-file", "--file", dest="output_file", required=True, metavar="BUNDLE",
+                       help="bundle to write: a directory, .tar.gz or .zip (collect writes a bundle, never a report)")
+        p.add_argument("--no-redact", action="store_true", help="keep secrets in the bundle (internal use only)")
+        return
+    run.add_argument("--check-access", action="store_true",
+                     help="only check what the current identity may read, and what that leaves unchecked")
+    _report_options(p)
+    _common_rule_options(p)
+    p.add_argument("--save-bundle", metavar="BUNDLE", help="also write the collected evidence as a bundle")
+    p.add_argument("--no-redact", action="store_true", help="keep secrets in the saved bundle (internal use only; reports are always redacted)")
+    watch = p.add_argument_group("Watch a deployment as it happens")
+    watch.add_argument("--watch", action="store_true", help="follow the deployment; stop when it is healthy or a root cause is clear")
+    watch.add_argument("--until-healthy", action="store_true", help="with --watch: stop only when healthy or at --timeout")
+    fleet = p.add_argument_group("Many services")
+    fleet.add_argument("--all", action="store_true", help="every service in the namespace (-n), the workspace's namespace (-w), or all azureml-* namespaces")
+    fleet.add_argument("--output-dir", metavar="DIR", help="write one report per service as DIR/<service>.<ext>, and DIR/index.html")
+    fleet.add_argument("--workers", type=int, default=8, help="concurrent reads (default: 8)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error line in aml-doctor's one-line form and exit code 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _parser(prog: str, **kw) -> argparse.ArgumentParser:
+    # allow_abbrev=False: kubectl and az take flags as spelt; a prefix must not silently mean another flag.
+    return _Parser(prog=prog, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+
+
+def build_parser(prog: str = "aml-doctor") -> argparse.ArgumentParser:
+    """The top-level parser: ``aml-doctor SERVICE...`` with the live flags, the commands in its help."""
+    commands = "\n".join(f"  {name:<11} {text}" for name, text in COMMANDS.items())
+    p = _parser(
+        prog,
+        usage=f"{prog} SERVICE [SERVICE ...] [options]\n       {prog} --all [-n NS | -w WS | -A] [options]\n       {prog} COMMAND ...",
         description=(
             "Diagnose a failed Azure ML model deployment on Kubernetes: collect the evidence, run the rules, "
-            "and report the root cause first."
+            "and report the root cause first.\n\ncommands:\n" + commands
+            + "\n\nA service named like a command: --service NAME."
         ),
         epilog=(
-            "Live use:  aml-doctor SERVICE [--namespace NS] [--kubeconfig F] [--context C] ...\n"
-            "           aml-doctor SERVICE --watch [--until-healthy] [--timeout S]   (follow a deployment)\n"
-            "           aml-doctor --all [-n NS | -w WORKSPACE] [--output-dir DIR]   (or SVC1 SVC2 ...)\n"
-            "Exit codes: 0 nothing at or above --fail-on; 1 findings; 2 usage or input error; "
-            "3 collection failed; 4 internal error."
+            f"Examples:\n  {prog} myservice -w myworkspace -g my-rg\n  {prog} myservice -n azureml-myws -o md --output-file report.md\n"
+            f"  {prog} myservice -n azureml-myws --watch\n  {prog} --all -A --output-dir reports/\n"
+            f"  {prog} analyze bundle.tar.gz -o html --output-file report.html\n\n"
+            "Exit codes: 0 nothing at or above --fail-on; 1 findings; 2 usage, input or setup error; "
+            "3 collection failed; 4 internal error; 130 interrupted."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"aml-doctor {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p.add_argument("--version", action="version", version=f"aml-doctor {_version()}")
+    p.add_argument("service", nargs="*", metavar="SERVICE", help="the web service's name; several for a fleet summary")
+    p.add_argument("--service", dest="named", action="append", default=[], metavar="NAME",
+                   help="a service's name, even one that is also a command (repeatable)")
+    _live_options(p, collect_only=False)
+    return p
 
-    analyze = sub.add_parser("analyze", help="diagnose an evidence bundle, or pasted error text")
-    analyze.add_argument("bundle", nargs="?", help="bundle directory, .tar.gz or .zip")
-    analyze.add_argument("--text", metavar="FILE", action="append", default=[], help="pasted error text or logs ('-' for stdin); repeatable")
-    analyze.add_argument("--service", default="", help="the service's name, when diagnosing pasted text")
-    _report_options(analyze)
-    _common_rule_options(analyze)
 
-    rules = sub.add_parser("rules", help="list the rules, by stage, with the plugin each comes from")
-    rules.add_argument("--format", "-f", choices=("text", "json"), default="text")
-    _common_rule_options(rules)
+def build_command_parser(command: str, prog: str = "aml-doctor") -> argparse.ArgumentParser:
+    """The parser of one command (``analyze``, ``collect``, ...)."""
+    p = _parser(f"{prog} {command}", description=COMMANDS[command])
+    if command == "analyze":
+        p.add_argument("bundle", nargs="?", help="bundle directory, .tar.gz or .zip")
+        p.add_argument("--text", metavar="FILE", action="append", default=[], help="pasted error text or logs ('-' for stdin); repeatable")
+        p.add_argument("--service", default="", help="the service's name, when diagnosing pasted text")
+        _report_options(p)
+        _common_rule_options(p)
+    elif command == "collect":
+        p.add_argument("service", help="the web service's name")
+        _live_options(p, collect_only=True)
+    elif command == "rules":
+        p.add_argument("-o", "--output", "-f", "--format", dest="format", choices=("text", "json"), default="text", metavar="FORMAT",
+                       help="text|json (default: text)")
+        _common_rule_options(p)
+    elif command in ("explain", "plugins"):
+        if command == "explain":
+            p.add_argument("rule", help="rule id (AML004) or name (pod-not-ready)")
+        _common_rule_options(p)
+    elif command == "new-rule":
+        p.add_argument("id", help="rule id, e.g. ACME002")
+        p.add_argument("name", help="kebab-case name, e.g. gpu-pool-required")
+        p.add_argument("--rules-dir", default="team_rules", help="where the rule and its docs go (default: team_rules)")
+        p.add_argument("--cases-dir", default="tests/cases", help="where its YAML cases go (default: tests/cases)")
+        p.add_argument("--category", default="other", help="root-cause category (default: other)")
+        p.add_argument("--stage", default="init", help="deployment stage: cluster, build, schedule, pull, mount, download, init, probe, run, ...")
+        p.add_argument("--summary", default="", help="one line: what the rule finds")
+        p.add_argument("--phrase", default="", help="the exact error line the rule matches")
+    elif command == "version":
+        p.add_argument("-o", "--output", dest="format", choices=("text", "json"), default="text", metavar="FORMAT", help="text|json (default: text)")
+    elif command == "completion":
+        p.add_argument("shell", choices=SHELLS, help="bash: source <(aml-doctor completion bash); zsh and fish likewise")
+    elif command == "help":
+        p.add_argument("topic", nargs="?", choices=tuple(c for c in COMMANDS if c != "help"), metavar="COMMAND")
+    return p
 
-    explain = sub.add_parser("explain", help="print a rule's documentation")
-    explain.add_argument("rule", help="rule id (AML004) or name (pod-not-ready)")
-    _common_rule_options(explain)
 
-    sub.add_parser("collect", help="collect a service's evidence into a bundle (see: aml-doctor collect --help)", add_help=False)
-
-    plugins = sub.add_parser("plugins", help="list the loaded plugins, their versions and rules")
-    _common_rule_options(plugins)
-
-    new_rule = sub.add_parser("new-rule", help="write a new rule, its docs and its test cases")
-    new_rule.add_argument("id", help="rule id, e.g. ACME002")
-    new_rule.add_argument("name", help="kebab-case name, e.g. gpu-pool-required")
-    new_rule.add_argument("--rules-dir", default="team_rules", help="where the rule and its docs go (default: team_rules)")
-    new_rule.add_argument("--cases-dir", default="tests/cases", help="where its YAML cases go (default: tests/cases)")
-    new_rule.add_argument("--category", default="other", help="root-cause category (default: other)")
-    new_rule.add_argument("--stage", default="init", help="deployment stage: cluster, build, schedule, pull, mount, download, init, probe, run, ...")
-    new_rule.add_argument("--summary", default="", help="one line: what the rule finds")
-    new_rule.add_argument("--phrase", default="", help="the exact error line the rule matches")
-    return parser
+def parse(argv: Sequence[str], prog: str = "aml-doctor") -> tuple[str, argparse.Namespace]:
+    """``(command, args)``; ``command`` is ``"live"`` for ``aml-doctor SERVICE...`` and ``--all``.
+    Raises :class:`UsageError` for anything argparse or the checks below refuse."""
+    argv = list(argv)
+    if argv and argv[0] in COMMANDS:
+        return argv[0], build_command_parser(argv[0], prog).parse_args(argv[1:])
+    args = build_parser(prog).parse_args(argv)
+    for name in args.service:
+        if name in COMMANDS:
+            raise UsageError(f"{name!r} is a command and goes first ({prog} {name} ...); for a service named {name}, pass --service {name}")
+        close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.75)
+        if close:
+            raise UsageError(f"unknown command {name!r}: did you mean `{prog} {close[0]}`? (for a service named {name}, pass --service {name})")
+    args.service = [*args.service, *args.named]
+    return "live", args
 
 
 def _version() -> str:
@@ -95,30 +224,18 @@ def _version() -> str:
     return __version__
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "aml-doctor") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] not in COMMANDS and (not argv[0].startswith("-") or "--all" in argv):
-            from .live import main_live  # ``aml-doctor myservice``, ``svc1 svc2`` or ``--all``: live diagnosis
-
-            return int(main_live(argv))
-        if argv and argv[0] == "collect":
-            from .live import main_live
-
-            return int(main_live(argv[1:], collect_only=True))
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if args.command is None or args.command == "help":
-            parser.print_help()
-            return ExitCode.OK if args.command == "help" else ExitCode.USAGE_ERROR
-        handler = {
-            "analyze": cmd_analyze,
-            "rules": cmd_rules,
-            "explain": cmd_explain,
-            "plugins": cmd_plugins,
-            "new-rule": cmd_new_rule,
-        }[args.command]
-        return int(handler(args))
+        if not argv:
+            build_parser(prog).print_help()
+            return ExitCode.USAGE_ERROR
+        command, args = parse(argv, prog)
+        code = int(_HANDLERS[command](args, prog))
+        # --exit-zero: a report-only run (ruff's and flake8's flag); setup and input errors still fail.
+        if getattr(args, "exit_zero", False) and code == ExitCode.FINDINGS:
+            return ExitCode.OK
+        return code
     except UsageError as exc:
         _error(str(exc))
         return ExitCode.USAGE_ERROR
@@ -132,6 +249,58 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error(f"internal error: {type(exc).__name__}: {exc} (set AML_DOCTOR_DEBUG=1 for the traceback)")
         return ExitCode.INTERNAL_ERROR
+
+
+def kubectl_plugin() -> int:
+    """``kubectl aml-doctor ...``: kubectl runs ``kubectl-aml_doctor`` with the words after its name."""
+    return main(sys.argv[1:], prog="kubectl aml-doctor")
+
+
+def _live(args, prog: str) -> int:
+    from .live import main_live  # ``aml-doctor myservice``, ``svc1 svc2`` or ``--all``: live diagnosis
+
+    return main_live(args)
+
+
+def _collect(args, prog: str) -> int:
+    from .live import main_live
+
+    return main_live(args, collect_only=True)
+
+
+def _help(args, prog: str) -> int:
+    parser = build_command_parser(args.topic, prog) if args.topic else build_parser(prog)
+    parser.print_help()
+    return ExitCode.OK
+
+
+def cmd_version(args, prog: str = "aml-doctor") -> int:
+    """The version, and which optional SDKs this environment has (what a bug report needs)."""
+    import json
+    import platform
+    from importlib import metadata
+
+    found = {}
+    for dist in ("kubernetes", "azure-storage-blob", "azure-identity", "azureml-core", "rich"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = None
+    if args.format == "json":
+        print(json.dumps({"aml_doctor": _version(), "python": platform.python_version(), "packages": found}, indent=2))
+        return ExitCode.OK
+    print(f"aml-doctor {_version()}")
+    print(f"python {platform.python_version()}")
+    for dist, version in found.items():
+        print(f"{dist} {version or 'not installed'}")
+    return ExitCode.OK
+
+
+def cmd_completion(args, prog: str = "aml-doctor") -> int:
+    from .completion import script
+
+    sys.stdout.write(script(args.shell))
+    return ExitCode.OK
 
 
 def _error(message: str) -> None:
@@ -175,18 +344,20 @@ def _emit(report, args, config) -> int:
     from .model import Severity
 
     out_stream = sys.stdout
-    color = _use_color(args.color, out_stream) and not args.output and args.format == "text"
+    color = _use_color(args.color, out_stream) and not args.output_file and args.format == "text"
     try:
         text = reports.render(report, args.format, color=color, max_chars=args.max_chars)
     except ValueError as exc:  # --max-chars with a format other than md, or too small to say anything
         raise UsageError(str(exc)) from None
-    write_output(args.output, text)
+    write_output(args.output_file, text)
     fail_on = args.fail_on or config.fail_on or "medium"
     if fail_on == "never":
         return ExitCode.OK
     threshold = Severity.parse(fail_on)
     if any(threshold <= r.finding.severity for r in report.findings):
         return ExitCode.FINDINGS
+    if report.verdict.value == "unrecognised":
+        return ExitCode.UNRECOGNISED
     return ExitCode.OK
 
 
@@ -210,7 +381,7 @@ def write_output(path: str | None, text: str) -> None:
 
 
 # ---------------------------------------------------------------------- commands
-def cmd_analyze(args) -> int:
+def cmd_analyze(args, prog: str = "aml-doctor") -> int:
     from . import evidence as evidence_mod
     from .bundle import BundleError
     from .engine import signals_for
@@ -259,10 +430,13 @@ def _read_texts(paths: list[str]) -> list[tuple[str, bytes]]:
                 texts.append((os.path.basename(path), fh.read()))
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not any(data.strip() for _, data in texts):
+        # An empty paste holds no evidence either way: diagnosing it would be a guess.
+        raise UsageError("the pasted text is empty: paste the error, the get_logs() output or kubectl's output")
     return texts
 
 
-def cmd_rules(args) -> int:
+def cmd_rules(args, prog: str = "aml-doctor") -> int:
     import json
 
     loaded, rules, _ = load_rules(args)
@@ -285,7 +459,7 @@ def cmd_rules(args) -> int:
     return ExitCode.OK
 
 
-def cmd_explain(args) -> int:
+def cmd_explain(args, prog: str = "aml-doctor") -> int:
     loaded, _, _ = load_rules(args)
     wanted = args.rule.strip()
     for r in loaded.rules:
@@ -297,7 +471,7 @@ def cmd_explain(args) -> int:
     raise UsageError(f"no rule {wanted!r}; `aml-doctor rules` lists them")
 
 
-def cmd_plugins(args) -> int:
+def cmd_plugins(args, prog: str = "aml-doctor") -> int:
     loaded, _, _ = load_rules(args)
     for p in loaded.plugins:
         print(f"{p.name:<24} {p.version or '-':<10} {p.source:<12} {', '.join(p.rules) or '(no rules)'}")
@@ -306,7 +480,7 @@ def cmd_plugins(args) -> int:
     return ExitCode.OK
 
 
-def cmd_new_rule(args) -> int:
+def cmd_new_rule(args, prog: str = "aml-doctor") -> int:
     from .scaffold import ScaffoldError, new_rule
 
     try:
@@ -326,3 +500,17 @@ def cmd_new_rule(args) -> int:
         print(f"wrote {path}")
     print(f"next: aml-doctor rules --rules-dir {args.rules_dir}   and   python -m pytest  (its cases run with aml_doctor.testing)")
     return ExitCode.OK
+
+
+_HANDLERS = {
+    "live": _live,
+    "collect": _collect,
+    "analyze": cmd_analyze,
+    "rules": cmd_rules,
+    "explain": cmd_explain,
+    "plugins": cmd_plugins,
+    "new-rule": cmd_new_rule,
+    "version": cmd_version,
+    "completion": cmd_completion,
+    "help": _help,
+}

@@ -452,6 +452,8 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
             namespaces = [args.namespace]
         elif args.workspace_name:
             namespaces = [f"azureml-{args.workspace_name.lower()}"]
+        elif getattr(args, "context_namespace", None) and not args.all_namespaces:
+            namespaces = [args.context_namespace]  # kubectl's default: the context's namespace
         else:
             progress("listing the azureml-* namespaces")
             namespaces = find_namespaces(reader)
@@ -477,7 +479,7 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
     title = f"aml-doctor: {len(rows)} service(s) in {', '.join(namespaces) or 'no namespace'}"
     if args.output_dir:
         write_output(os.path.join(args.output_dir, "index.html"), render_fleet(rows, "html", title=title, links=links))
-    write_output(args.output, render_fleet(rows, summary, title=title, links=links))
+    write_output(args.output_file, render_fleet(rows, summary, title=title, links=links))
     return ExitCode.OK if rows and all(r.verdict == "healthy" for r in rows) else ExitCode.FINDINGS
 
 

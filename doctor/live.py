@@ -10,11 +10,15 @@ behind and reported as timed out. Secrets are redacted before anything is render
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import io
+import logging
 import os
+import re
 import sys
 import threading
 import time
+import warnings
 from typing import Callable
 
 from .exitcodes import ExitCode
@@ -22,70 +26,203 @@ from .exitcodes import ExitCode
 _AZUREML_SOURCES = ("azureml_service", "azureml_logs", "azureml_init_logs")
 
 
-def build_parser(prog: str, collect_only: bool) -> argparse.ArgumentParser:
-    from .cli import _common_rule_options, _report_options
-
-    p = argparse.ArgumentParser(
-        prog=prog,
-        description=(
-            "Collect the evidence of one Azure ML web service on AKS and write it as a bundle."
-            if collect_only
-            else "Collect the evidence of one Azure ML web service on AKS and diagnose it."
-        ),
-    )
-    if collect_only:
-        p.add_argument("service", help="the web service's name")
-    else:
-        p.add_argument("service", nargs="*", metavar="SERVICE", help="the web service's name; several for a fleet summary")
-    k8s = p.add_argument_group("Kubernetes (kubectl's flags)")
-    k8s.add_argument("-n", "--namespace", help="the service's namespace (default: azureml-<workspace>, else searched)")
-    k8s.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in a pod, the in-cluster config)")
-    k8s.add_argument("--context", help="kubeconfig context")
-    k8s.add_argument("--log-lines", type=int, default=2000, help="last lines of each container log (default: 2000)")
-    aml = p.add_argument_group("Azure ML workspace (az ml's flags)")
-    aml.add_argument("-w", "--workspace-name", help="workspace name")
-    aml.add_argument("-g", "--resource-group", help="resource group")
-    aml.add_argument("--subscription", help="subscription id")
-    aml.add_argument("--workspace-config", metavar="CONFIG_JSON", help="the workspace's config.json (default: searched from here)")
-    st = p.add_argument_group("Workspace storage (az storage's flags; also from AZURE_STORAGE_* env vars)")
-    st.add_argument("--connection-string", default=os.environ.get("AZURE_STORAGE_CONNECTION_STRING"), help="storage connection string")
-    st.add_argument("--account-name", default=os.environ.get("AZURE_STORAGE_ACCOUNT"), help="storage account name")
-    st.add_argument("--account-key", default=os.environ.get("AZURE_STORAGE_KEY"), help="storage account key")
-    st.add_argument("--sas-token", default=os.environ.get("AZURE_STORAGE_SAS_TOKEN"), help="SAS token")
-    st.add_argument("--blob-endpoint", help="blob service URL (default: https://<account>.blob.core.windows.net)")
-    run = p.add_argument_group("Run")
-    run.add_argument("--timeout", type=float, default=None,
-                     help="deadline for the whole run, seconds (default: 120; with --watch 1200, AzureML's own poll timeout)")
-    run.add_argument("--request-timeout", type=float, default=20.0, help="timeout of each request, seconds (default: 20)")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    if collect_only:
-        p.add_argument("-o", "--output", required=True, metavar="BUNDLE", help="bundle to write: a directory, .tar.gz or .zip")
-        p.add_argument("--no-redact", action="store_true", help="keep secrets in the bundle (internal use only)")
-    else:
-        _report_options(p)
-        _common_rule_options(p)
-        p.add_argument("--save-bundle", metavar="BUNDLE", help="also write the collected evidence as a bundle")
-        p.add_argument("--no-redact", action="store_true", help="keep secrets in the saved bundle (internal use only; reports are always redacted)")
-        watch = p.add_argument_group("Watch a deployment as it happens")
-        watch.add_argument("--watch", action="store_true", help="follow the deployment; stop when it is healthy or a root cause is clear")
-        watch.add_argument("--until-healthy", action="store_true", help="with --watch: stop only when healthy or at --timeout")
-        fleet = p.add_argument_group("Many services")
-        fleet.add_argument("--all", action="store_true", help="every service in the namespace (-n), the workspace's namespace (-w), or all azureml-* namespaces")
-        fleet.add_argument("--output-dir", metavar="DIR", help="write one report per service as DIR/<service>.<ext>, and DIR/index.html")
-        fleet.add_argument("--workers", type=int, default=8, help="concurrent reads (default: 8)")
-    return p
-
-
 class Progress:
-    """One line per step on stderr, with how long the step took."""
+    """Progress on stderr: a rich spinner over the current step on a terminal, else one plain line
+    per step with the time it started. Nothing at all with -q. A terminal with NO_COLOR set, or a
+    missing ``rich``, gets the plain lines (no-color.org: no ANSI when NO_COLOR is set)."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, stream=None):
         self.quiet = quiet
+        self.stream = stream or sys.stderr
         self.started = time.monotonic()
+        self._live = None
+        self._task = None
+        if not quiet and _is_tty(self.stream) and not os.environ.get("NO_COLOR"):
+            try:
+                from rich.console import Console
+                from rich.progress import Progress as RichProgress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            except ImportError:  # the [live] extra brings rich; without it, plain lines
+                return
+            self._live = RichProgress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                      console=Console(file=self.stream), transient=True)
+            self._live.start()
+            self._task = self._live.add_task("starting", total=None)
 
     def __call__(self, message: str) -> None:
-        if not self.quiet:
-            print(f"[{time.monotonic() - self.started:6.2f}s] {message}", file=sys.stderr, flush=True)
+        if self.quiet:
+            return
+        elapsed = time.monotonic() - self.started
+        if self._live is not None:
+            self._live.console.print(f"[dim]{elapsed:6.2f}s[/dim] {_rich_escape(message)}", highlight=False)
+            self._live.update(self._task, description=_rich_escape(message))
+            return
+        print(f"[{elapsed:6.2f}s] {message}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _rich_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# ----------------------------------------------------------------------------- the SDKs' noise
+NO_CREDENTIAL = "no Azure credential found: run `az login` or pass `--account-key` (or --sas-token, --connection-string)"
+_CREDENTIAL_CHAIN = ("DefaultAzureCredential", "CredentialUnavailableError", "ChainedTokenCredential",
+                     "EnvironmentCredential", "ManagedIdentityCredential", "AzureCliCredential")
+
+
+def cut_credential_chain(line: str) -> str:
+    """azure-identity's DefaultAzureCredential explains each of its credentials in turn (a dozen
+    lines, learn.microsoft.com/azure/developer/python/sdk/authentication/credential-chains); what
+    the user needs is that there is none and how to give one."""
+    return NO_CREDENTIAL if any(marker in line for marker in _CREDENTIAL_CHAIN) else line
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines += [f"{record.name}: {line}" for line in record.getMessage().splitlines() if line.strip()]
+        except Exception:  # noqa: BLE001 - a logging handler must never raise
+            pass
+
+
+@contextlib.contextmanager
+def captured_sdk_output(quiet: bool):
+    """stdout is the report's: what the SDKs print there (azureml-core's "Performing interactive
+    authentication..."), log (azure-identity's credential chain) or warn is kept, and summed up
+    in one line on stderr. AML_DOCTOR_DEBUG=1 prints it all."""
+    printed = io.StringIO()
+    records = _Records()
+    root = logging.getLogger()
+    root.addHandler(records)
+    try:
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+            warnings.simplefilter("always")
+            yield
+    finally:
+        root.removeHandler(records)
+    lines = [line for line in printed.getvalue().splitlines() if line.strip()] + records.lines
+    lines += [f"{w.category.__name__}: {w.message}" for w in caught]
+    if not lines:
+        return
+    if os.environ.get("AML_DOCTOR_DEBUG"):
+        for line in lines:
+            print(f"aml-doctor: sdk: {line}", file=sys.stderr)
+    elif not quiet:
+        from .redact import redact_text
+
+        first = redact_text(cut_credential_chain(lines[0]))[:120]
+        print(f"aml-doctor: note: the Azure and Kubernetes SDKs wrote {len(lines)} line(s) while collecting "
+              f"(first: {first}); AML_DOCTOR_DEBUG=1 shows them", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- setup checks
+GET_CREDENTIALS = "run `az aks get-credentials -g RG -n CLUSTER`"  # learn.microsoft.com/cli/azure/aks#az-aks-get-credentials
+
+
+def kube_setup(args) -> str | None:
+    """Check the live extra and the kubeconfig before any request, so that a setup mistake is
+    one line with the next step (exit 2). Returns the chosen context's namespace, if it sets one
+    (kubectl uses it when -n is not given)."""
+    from .cli import UsageError
+
+    try:
+        from kubernetes import config
+    except ImportError:
+        raise UsageError("live diagnosis needs the Kubernetes and Azure clients: pip install 'aml-doctor[live]' "
+                         "(with pipx: pipx install 'aml-doctor[live]' --force)") from None
+    path = args.kubeconfig
+    if path:
+        if not os.path.isfile(path):
+            raise UsageError(f"kubeconfig {path} does not exist: check the path, or write it with "
+                             f"`az aks get-credentials -g RG -n CLUSTER --file {path}`")
+    elif os.environ.get("KUBECONFIG"):
+        paths = [p for p in os.environ["KUBECONFIG"].split(os.pathsep) if p]
+        if not any(os.path.isfile(p) for p in paths):
+            raise UsageError(f"KUBECONFIG names {os.environ['KUBECONFIG']}, which does not exist: fix the variable, or {GET_CREDENTIALS}")
+    else:
+        default = os.path.expanduser("~/.kube/config")
+        if not os.path.isfile(default):
+            if os.environ.get("KUBERNETES_SERVICE_HOST"):
+                return None  # in a pod: the ServiceAccount's in-cluster config
+            raise UsageError(f"no kubeconfig ({default} does not exist): {GET_CREDENTIALS}, "
+                             "or diagnose pasted text with `aml-doctor analyze --text FILE`")
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=path)
+    except Exception as exc:  # noqa: BLE001 - the loader raises ConfigException, YAML errors, KeyError...
+        raise UsageError(f"cannot read the kubeconfig {path or os.environ.get('KUBECONFIG') or '~/.kube/config'}: "
+                         f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from None
+    names = [c.get("name", "") for c in contexts or []]
+    if args.context:
+        chosen = next((c for c in contexts or [] if c.get("name") == args.context), None)
+        if chosen is None:
+            raise UsageError(f"no context {args.context!r} in the kubeconfig; contexts: {', '.join(names) or 'none'} "
+                             "(`kubectl config get-contexts` lists them)")
+    else:
+        chosen = current
+        if not chosen:
+            raise UsageError(f"the kubeconfig has no current context: pass --context (contexts: {', '.join(names) or 'none'}) "
+                             "or run `kubectl config use-context NAME`")
+    return ((chosen or {}).get("context") or {}).get("namespace") or None
+
+
+def setup_error(line: str, args) -> tuple[str, int] | None:
+    """A collection failure that is the user's setup (credentials, RBAC) or the network, as one line
+    with the next step and its exit code; None for anything else."""
+    if "cannot reach the API server" in line or "TLS error talking to the API server" in line:
+        line = line.split("; pass the namespace", 1)[0]
+        where = f" --context {args.context}" if args.context else ""
+        return (f"{line.split(': ', 1)[-1] if line.startswith('cannot find the namespace') else line}: check that the "
+                f"kubeconfig's context is the cluster's (`kubectl config current-context`) and that it runs "
+                f"(`kubectl cluster-info{where}`; a stopped AKS cluster: `az aks start -g RG -n CLUSTER`)",
+                ExitCode.COLLECTION_ERROR)
+    if "401 Unauthorized" in line:
+        return ("the API server rejected the kubeconfig's credentials (expired?): "
+                "run `az aks get-credentials -g RG -n CLUSTER --overwrite-existing`",
+                ExitCode.USAGE_ERROR)
+    m = re.search(r'403 Forbidden: User "([^"]*)" cannot (\w+) (\S+) (at the cluster scope|in the namespace "([^"]+)")', line)
+    if m:
+        user, verb, resource, scope, namespace = m.groups()
+        check = f"kubectl auth can-i {verb} {resource}" + (f" -n {namespace}" if namespace else "")
+        return (f'forbidden: {user} may not {verb} {resource} {scope.replace("in the namespace", "in namespace")}: '
+                f"ask for the Role in the README (check with `{check}`; `aml-doctor SERVICE --check-access` lists all it reads)",
+                ExitCode.USAGE_ERROR)
+    return None
+
+
+def namespace_exists(args, namespace: str) -> bool | None:
+    """One GET, only after a service was not found there: True, False, or None when it cannot tell."""
+    from .collect.kubernetes import CallFailed, Reader, api_client_for
+    from .collect.part import Part
+
+    try:
+        api_client = api_client_for(args.kubeconfig, args.context)
+    except Exception:  # noqa: BLE001 - checked by kube_setup already; here it only decides the wording
+        return None
+    try:
+        reader = Reader(api_client, args.request_timeout, Part())
+        reader.json(reader.core.read_namespace, namespace)
+        return True
+    except CallFailed as failed:
+        return False if failed.status == 404 else None
+    finally:
+        api_client.close()
 
 
 def _with_deadline(label: str, fn: Callable, deadline: float, progress: Progress):
@@ -152,8 +289,11 @@ def collect(args, progress: Progress):
     # 2. Kubernetes: the pods, their events and logs, the ConfigMap, the volume.
     from .collect.kubernetes import ServiceNotFound, collect_kubernetes
 
-    namespace = args.namespace or facts.get("namespace")
     workspace = args.workspace_name or facts.get("workspace", "")
+    # -n, then what AzureML says, then azureml-<workspace> (the collector's), then the kubeconfig
+    # context's own namespace as kubectl would; -A or nothing at all searches the azureml-* namespaces.
+    namespace = args.namespace or facts.get("namespace") or (
+        None if workspace or args.all_namespaces else getattr(args, "context_namespace", None))
     progress(f"kubernetes: collecting {args.service} in {namespace or ('azureml-' + workspace if workspace else 'the azureml-* namespaces')}")
     got, err = _with_deadline(
         "kubernetes",
@@ -215,7 +355,7 @@ def _merge(part, got, err, sources: tuple[str, ...]) -> None:
         return
     line = err if isinstance(err, str) else f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
     for what in sources:
-        part.gaps.append(Gap(what, redact_text(line)))
+        part.gaps.append(Gap(what, redact_text(cut_credential_chain(line))))
 
 
 def _storage_credentials(args, facts: dict) -> dict | None:
@@ -232,19 +372,40 @@ def _storage_credentials(args, facts: dict) -> dict | None:
     return {"account_url": url, "credential": None}  # DefaultAzureCredential
 
 
-def main_live(argv: list[str], collect_only: bool = False) -> int:
+def main_live(args, collect_only: bool = False) -> int:
+    """``aml-doctor SERVICE...``, ``--all`` and ``collect``, with the arguments cli.parse gave."""
+    from .cli import UsageError
+
+    if not collect_only and args.all_namespaces and args.namespace:
+        raise UsageError("-n/--namespace and -A/--all-namespaces do not go together")
+    if not collect_only:
+        args.all_namespaces = bool(args.all_namespaces)
+    else:
+        args.all_namespaces = False
+    watching = not collect_only and (args.watch or args.until_healthy)
+    if args.timeout is None:
+        args.timeout = 1200.0 if watching else 120.0
+    mode = "collect" if collect_only else _mode(args, watching)
+    args.context_namespace = kube_setup(args)
+    if mode == "access":
+        from .access import check_access
+
+        return check_access(args)
+    progress = Progress(args.quiet)
+    try:
+        return _run(args, mode, progress)
+    finally:
+        progress.close()
+
+
+def _run(args, mode: str, progress: Progress) -> int:
     from .cli import UsageError, _emit, load_rules
     from .collect.kubernetes import ServiceNotFound
     from .collect.part import manifest, render_files, write_bundle
 
-    args = build_parser("aml-doctor collect" if collect_only else "aml-doctor", collect_only).parse_args(argv)
-    progress = Progress(args.quiet)
-    watching = not collect_only and (args.watch or args.until_healthy)
-    if args.timeout is None:
-        args.timeout = 1200.0 if watching else 120.0
+    collect_only = mode == "collect"
     if not collect_only:
         loaded, rules, config = load_rules(args)
-        mode = _mode(args, watching)
         if mode == "watch":
             from .watch import run_watch
 
@@ -257,26 +418,44 @@ def main_live(argv: list[str], collect_only: bool = False) -> int:
             return run_fleet(args, progress, analyzer(rules, config, loaded), None if fail_on == "never" else Severity.parse(fail_on))
         args.service = args.service[0]
     try:
-        service, namespace, workspace, part = collect(args, progress)
+        with captured_sdk_output(args.quiet):
+            service, namespace, workspace, part = collect(args, progress)
     except ServiceNotFound as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_not_found_line(exc, args)) from None
     if not part.collected:
         # The cluster is the main source; its reason is the one worth the single line.
         why = next((g.error for g in part.gaps if g.what == "pods"), part.gaps[0].error if part.gaps else "")
+        setup = setup_error(why, args)
+        if setup is not None:
+            line, code = setup
+            print(f"aml-doctor: error: {line}", file=sys.stderr)
+            return code
         print(f"aml-doctor: error: nothing could be collected: {why}", file=sys.stderr)
         return ExitCode.COLLECTION_ERROR
     redact_secrets = not args.no_redact
     files = render_files(manifest(service, namespace, workspace, part), part, redact_secrets=redact_secrets)
     progress(f"collected {len(files)} files; {len(part.gaps)} not collected")
-    target = args.output if collect_only else args.save_bundle
+    target = args.output_file if collect_only else args.save_bundle
     if target:
         _check_target(target)
         write_bundle(target, files)
         progress(f"wrote {target}")
     if collect_only:
         return ExitCode.OK
-
+    progress.close()  # the report follows on stdout; the spinner must be gone from the terminal first
     return _emit(analyzer(rules, config, loaded)(files, f"live: {service}"), args, config)
+
+
+def _not_found_line(exc, args) -> str:
+    """No Deployment: say whether the namespace itself is missing, and where the namespace came from."""
+    line = str(exc)
+    ns = getattr(exc, "namespace", None)
+    if ns and namespace_exists(args, ns) is False:
+        return (f"namespace {ns} does not exist (`kubectl get namespaces` lists them; AzureML's are azureml-<workspace>); "
+                "-A searches every azureml-* namespace")
+    if ns and not args.namespace and ns == getattr(args, "context_namespace", None):
+        line += f" (the namespace of the kubeconfig's context; -n NS picks another, -A searches the azureml-* namespaces)"
+    return line
 
 
 def analyzer(rules, config, loaded) -> Callable:
@@ -297,6 +476,10 @@ def _mode(args, watching: bool) -> str:
     """"watch", "fleet" or "one", from the services and flags given."""
     from .cli import UsageError
 
+    if args.check_access:
+        if len(args.service) != 1 and not args.namespace:
+            raise UsageError("--check-access takes one SERVICE (or -n NAMESPACE) whose access to check")
+        return "access"
     if not args.service and not args.all:
         raise UsageError("name a SERVICE (or several), or pass --all")
     if args.all and args.service:
@@ -308,6 +491,12 @@ def _mode(args, watching: bool) -> str:
             raise UsageError("--save-bundle does not go with --watch")
         return "watch"
     if args.all or len(args.service) > 1 or args.output_dir:
+        from .fleet import check_names
+
+        try:
+            check_names(list(args.service))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if args.save_bundle:
             raise UsageError("--save-bundle takes one service; use aml-doctor collect per service")
         if args.workers < 1:

@@ -458,6 +458,9 @@ class _Run:
                 self._read_log(name, c["name"], False)
         self.progress(f"--timeout reached at stage: {where.text}")
         report = self.analyze()
+        if self.state.deployment is None:
+            # Nothing to judge is not health: the report must not read "no problem found".
+            result = "not_seen"
         return WatchOutcome("healthy" if where.healthy else result, report, where.text, self.stages, time.monotonic() - started)
 
     def analyze(self) -> Report:
@@ -475,6 +478,10 @@ class _Run:
         if self.state.logs:
             part.collected.append("container_logs")
         part.gaps += [Gap(resource, line) for resource, line in self.failures.items()]
+        if self.state.deployment is None and "deployments" not in self.failures:
+            never = f"no Deployment named {self.service} appeared in {self.namespace} while watching"
+            part.collected = [c for c in part.collected if c not in ("deployments", "pods")]
+            part.gaps += [Gap("deployments", never), Gap("pods", never)]
         for what in ("azureml_service", "azureml_logs", "azureml_init_logs", "storage_index", "build_log"):
             part.gaps.append(Gap(what, "--watch follows the cluster only"))
         return self.analyze_files(render_files(manifest(self.service, self.namespace, self.workspace, part), part))
@@ -545,6 +552,8 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
         return ExitCode.COLLECTION_ERROR
     try:
         namespace = args.namespace or (f"azureml-{args.workspace_name.lower()}" if args.workspace_name else None)
+        if namespace is None and not args.all_namespaces:
+            namespace = getattr(args, "context_namespace", None)  # kubectl's default: the context's namespace
         if namespace is None:
             try:
                 namespace, _ = find_namespace(Reader(api_client, args.request_timeout, Part()), service)
@@ -562,6 +571,9 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
         progress(f"healthy after {outcome.seconds:.1f} s: {outcome.stage}")
     elif outcome.result == "failing":
         progress(f"root cause after {outcome.seconds:.1f} s: {cause.rule} {cause.title}")
+    elif outcome.result == "not_seen":
+        progress(f"no verdict within --timeout {args.timeout:g} s: Deployment {service} never appeared in {namespace}; "
+                 "check that Model.deploy() was started, and its namespace")
     else:
         progress(f"no verdict within --timeout {args.timeout:g} s; the report shows the evidence so far")
     _emit(outcome.report, args, load_config(getattr(args, "config", None)))

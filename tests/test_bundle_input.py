@@ -208,11 +208,11 @@ def test_output_goes_only_where_asked(cli, tmp_path):
     path = b.write(tmp_path / "b")
     before = sorted(os.listdir(tmp_path))
     out = tmp_path / "report.md"
-    result = cli("analyze", path, "--format", "md", "-o", str(out))
+    result = cli("analyze", path, "--format", "md", "--output-file", str(out))
     assert result.code == ExitCode.FINDINGS
     assert out.read_text().startswith("#")
     assert sorted(os.listdir(tmp_path)) == sorted(before + ["report.md"])
-    missing_dir = cli("analyze", path, "-o", str(tmp_path / "nodir" / "r.md"))
+    missing_dir = cli("analyze", path, "--output-file", str(tmp_path / "nodir" / "r.md"))
     assert missing_dir.code == ExitCode.USAGE_ERROR
     assert "does not exist" in _no_traceback(missing_dir)
 

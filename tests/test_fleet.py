@@ -115,7 +115,7 @@ def scan(kubeconfig: str, *extra: str, tmp_path: Path, fmt: str = "json") -> tup
     """Run ``--all`` with per-service JSON reports; return the exit code, the summary and the files."""
     out_dir = tmp_path / "reports"
     code = main(["--all", "-n", NS, "--kubeconfig", kubeconfig, "-q", "--format", fmt, "--output-dir", str(out_dir),
-                 "-o", str(tmp_path / "summary"), *extra])
+                 "--output-file", str(tmp_path / "summary"), *extra])
     summary = (tmp_path / "summary").read_text()
     return code, summary, sorted(os.listdir(out_dir))
 

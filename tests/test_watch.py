@@ -344,7 +344,7 @@ def crashing_cluster(tmp_path):
 def test_cli_watch_exit_codes(crashing_cluster, capsys, tmp_path):
     api, kubeconfig = crashing_cluster
     code = main(["myservice", "--watch", "-n", "azureml-myws", "--kubeconfig", kubeconfig, "--timeout", "20", "-f", "json",
-                 "-o", str(tmp_path / "report.json")])
+                 "--output-file", str(tmp_path / "report.json")])
     err = capsys.readouterr().err
     assert code == 1
     assert "CrashLoopBackOff: 6 restart(s)" in err and "root cause after" in err and "AML004" in err
@@ -355,7 +355,7 @@ def test_cli_watch_exit_codes(crashing_cluster, capsys, tmp_path):
     pod["status"]["containerStatuses"][0].update(ready=True, restartCount=0, lastState={})
     api.modify(pod)
     code = main(["scorer0000", "--watch", "-w", "MyWS", "--kubeconfig", kubeconfig, "--timeout", "20", "-q", "-f", "json",
-                 "-o", str(tmp_path / "healthy.json")])
+                 "--output-file", str(tmp_path / "healthy.json")])
     assert code == 0 and capsys.readouterr().err == ""
 
     code = main(["not-there-yet", "--watch", "--kubeconfig", kubeconfig, "--timeout", "5"])
