@@ -192,6 +192,18 @@ class CollectionGap:
     error: str
 
 
+@dataclass(frozen=True)
+class RedactionSummary:
+    """What redaction replaced before anything was analysed or written: how many secrets of each
+    kind, which rules fired how often, and (with --anonymize) how many identifiers of each kind
+    were replaced. Never the values."""
+
+    total: int = 0
+    kinds: tuple[tuple[str, int], ...] = ()
+    rules: tuple[tuple[str, int], ...] = ()
+    anonymized: tuple[tuple[str, int], ...] = ()
+
+
 class Verdict(enum.Enum):
     ROOT_CAUSE_FOUND = "root_cause_found"
     # The first finding is a cause, but its evidence is weak: a lead to confirm, not a diagnosis.
@@ -250,6 +262,7 @@ class Report:
     collection_gaps: tuple[CollectionGap, ...] = ()
     notes: tuple[str, ...] = ()
     rules_run: int = 0
+    redaction: RedactionSummary = RedactionSummary()
     # Error-looking lines that no finding explains, and the evidence that would decide.
     unexplained: tuple[EvidenceItem, ...] = ()
     next_evidence: tuple[str, ...] = ()
