@@ -347,10 +347,11 @@ def load(source: str | dict[str, bytes], signals: tuple[str, ...] = (), redact_s
     raw: list[tuple[str, Any]] = []  # (path, parsed) in archive order
     damaged: dict[str, str] = {}
     ignored: list[str] = []
+    budget = _TextBudget()
     try:
         for entry in entries:
             try:
-                parsed = _parse_entry(entry, signals)
+                parsed = _parse_entry(entry, signals, budget)
             except ValueError as exc:
                 damaged[entry.path] = str(exc)
                 continue
@@ -374,11 +375,13 @@ def load(source: str | dict[str, bytes], signals: tuple[str, ...] = (), redact_s
         raise BundleError(f"{source}: no manifest.json; not an aml-doctor evidence bundle")
     ev = Evidence(source, Manifest.from_json(manifest_data[1], source))
     ev.damaged = damaged
+    tally = redact.Tally()
+    tally.add_recorded(manifest_data[1].get("redaction") if isinstance(manifest_data[1], dict) else None)
     for path, (kind, value) in raw:
         if path == "manifest.json":
             continue
         if redact_secrets:
-            value = _redact(kind, value)
+            value = _redact(kind, value, tally)
         try:
             _place(ev, path, kind, value)
         except ValueError as exc:
@@ -386,6 +389,7 @@ def load(source: str | dict[str, bytes], signals: tuple[str, ...] = (), redact_s
     for path, why in sorted(ev.damaged.items()):
         ev.notes.append(f"could not read {path}: {why}")
     ev.texts.sort(key=lambda d: d.path)
+    ev.redaction = tally.summary()
     return ev
 
 
@@ -404,7 +408,7 @@ def _common_prefix(paths: list[str]) -> str:
 _TOP_LEVEL = {"manifest.json", "azureml", "kubernetes", "logs", "storage", "text"}
 
 
-def _parse_entry(entry: Entry, signals: tuple[str, ...]) -> tuple[str, Any] | None:
+def _parse_entry(entry: Entry, signals: tuple[str, ...], budget: "_TextBudget | None" = None) -> tuple[str, Any] | None:
     """Read one member into ("json", data), ("text", TextDoc) or ("blob", TextDoc) by where it sits.
 
     Returns None for a member aml-doctor does not read. A bundle may sit inside one folder of the
@@ -422,25 +426,26 @@ def _parse_entry(entry: Entry, signals: tuple[str, ...]) -> tuple[str, Any] | No
         return ("json", _read_json(entry, entry.path))
     if top == "azureml" and len(parts) == 2 and base.endswith(".txt"):
         kind = _AZUREML_TEXT_KINDS.get(base, (TextKind.PASTED, "text"))[0]
-        return ("text", unwrap_doc(read_text_stream(entry.stream, entry.path, kind, signals)))
+        return ("text", unwrap_doc((budget or _TextBudget()).read(entry.stream, entry.path, kind, signals)))
     if top == "logs" and base.endswith(".log"):
-        return ("text", read_text_stream(entry.stream, entry.path, TextKind.CONTAINER_LOG, signals))
+        return ("text", (budget or _TextBudget()).read(entry.stream, entry.path, TextKind.CONTAINER_LOG, signals))
     if top == "text" and len(parts) >= 2:
-        return ("text", unwrap_doc(read_text_stream(entry.stream, entry.path, TextKind.PASTED, signals)))
+        return ("text", unwrap_doc((budget or _TextBudget()).read(entry.stream, entry.path, TextKind.PASTED, signals)))
     if top == "storage" and len(parts) >= 3:
         if "ImageLogs" in parts:
-            return ("text", read_text_stream(entry.stream, entry.path, TextKind.BUILD_LOG, signals))
+            return ("text", (budget or _TextBudget()).read(entry.stream, entry.path, TextKind.BUILD_LOG, signals))
         if base.endswith(_TEXT_SUFFIXES) and entry.size <= MAX_BLOB_TEXT_BYTES:
-            return ("blob", read_text_stream(entry.stream, entry.path, TextKind.PASTED))
+            return ("blob", (budget or _TextBudget()).read(entry.stream, entry.path, TextKind.PASTED))
     return None
 
 
-def _redact(kind: str, value: Any) -> Any:
-    if kind == "json":
-        return redact.redact_object(value)
-    for seg in value.segments:
-        seg.text = redact.redact_text(seg.text)
-        seg._starts = None
+def _redact(kind: str, value: Any, tally: "redact.Tally | None" = None) -> Any:
+    with redact.counting(into=tally):
+        if kind == "json":
+            return redact.redact_object(value)
+        for seg in value.segments:
+            seg.text = redact.redact_text(seg.text)
+            seg._starts = None
     return value
 
 
@@ -477,6 +482,18 @@ def _place(ev: Evidence, path: str, kind: str, value: Any) -> None:
     elif kind == "blob":
         value.path = path
         ev.blobs["/".join(parts[1:])] = value
+
+
+class _TextBudget:
+    """The bundle's budget of kept text (``MAX_KEPT_TEXT_CHARS``), shared by all its documents."""
+
+    def __init__(self, chars: int | None = None):
+        self.left = MAX_KEPT_TEXT_CHARS if chars is None else chars
+
+    def read(self, stream, path: str, kind: TextKind, signals: tuple[str, ...] = ()) -> TextDoc:
+        doc = read_text_stream(stream, path, kind, signals, keep_chars=self.left)
+        self.left -= sum(len(seg.text) for seg in doc.segments)
+        return doc
 
 
 def _conformed(check):
@@ -517,6 +534,7 @@ def from_texts(
         raw={},
     )
     ev = Evidence("pasted text", manifest)
+    tally = redact.Tally()
     used: set[str] = set()
     for name, data in texts:
         stem = posixpath.splitext(posixpath.basename(name.replace("\\", "/")))[0] or "pasted"
@@ -526,6 +544,7 @@ def from_texts(
         used.add(path)
         doc = unwrap_doc(read_text_stream(io.BytesIO(data), path, TextKind.PASTED, signals))
         if redact_secrets:
-            doc = _redact("text", doc)
+            doc = _redact("text", doc, tally)
         ev._add_text(doc, "text")
+    ev.redaction = tally.summary()
     return ev

@@ -23,8 +23,17 @@ FULL_LIMIT = 16 * 1024 * 1024
 HEAD_LIMIT = 2 * 1024 * 1024
 TAIL_LIMIT = 8 * 1024 * 1024
 MIDDLE_HIT_LIMIT = 5000
+MIDDLE_CHAR_LIMIT = 4 * 1024 * 1024  # the excerpts from the middle, together
 CONTEXT_LINES = 3
 _CHUNK = 1024 * 1024
+# A line longer than this keeps its first and last LINE_KEEP characters, with a note of the cut.
+MAX_LINE_CHARS = 64 * 1024
+LINE_KEEP = 16 * 1024
+# What a document keeps at least, however little of the bundle's text budget is left.
+MIN_HEAD_CHARS = 4 * 1024
+MIN_TAIL_CHARS = 16 * 1024
+# Only tried at line starts, so each attempt scans at most one line: linear in the text.
+_OVERLONG = re.compile(r"(?m)^[^\n]{%d,}" % (MAX_LINE_CHARS + 1))
 
 
 class TextKind(enum.Enum):
@@ -142,14 +151,88 @@ class TextDoc:
         return out
 
 
+class _LongLines:
+    """Cuts lines longer than ``MAX_LINE_CHARS`` to their head and tail, in one pass.
+
+    The incomplete last line of each chunk is carried into the next. Carried whole, a log that is
+    one long line would be re-concatenated at every chunk, quadratic in its length; here the carry
+    never exceeds ``MAX_LINE_CHARS`` plus a chunk, because a line past the limit keeps only its
+    first ``LINE_KEEP`` characters and a rolling window of its last ``LINE_KEEP``."""
+
+    def __init__(self) -> None:
+        self.carry = ""
+        self.head: str | None = None  # the start of the overlong line being read
+        self.dropped = 0  # its characters not kept so far
+        self.cut_lines = 0
+
+    def _marker(self) -> str:
+        return f" [... {self.dropped} characters of this line not kept ...] "
+
+    def _shorten(self, text: str) -> str:
+        """Complete lines of ``text`` (it ends at a line boundary) cut to the limit."""
+        if len(text) <= MAX_LINE_CHARS:
+            return text
+        if not _OVERLONG.search(text):
+            return text
+        def cut(m: re.Match) -> str:
+            self.cut_lines += 1
+            line = m.group()
+            return f"{line[:LINE_KEEP]} [... {len(line) - 2 * LINE_KEEP} characters of this line not kept ...] {line[-LINE_KEEP:]}"
+        return _OVERLONG.sub(cut, text)
+
+    def feed(self, chunk: str, final: bool) -> str:
+        """Return the complete lines ``chunk`` finishes (all that is left when ``final``)."""
+        data = self.carry + chunk
+        cut = len(data) - 1 if final else data.rfind("\n")
+        if cut == -1:  # still inside one line
+            self.carry = data
+            self._bound_carry()
+            return ""
+        complete, self.carry = data[: cut + 1], data[cut + 1:]
+        if self.head is not None:
+            end = complete.find("\n")
+            end = len(complete) if end == -1 else end
+            rest = complete[:end]
+            self.dropped += max(0, len(rest) - LINE_KEEP)
+            complete = self.head + self._marker() + rest[-LINE_KEEP:] + complete[end:]
+            self.head, self.dropped = None, 0
+            self.cut_lines += 1
+            first_nl = complete.find("\n")
+            if first_nl != -1:
+                complete = complete[: first_nl + 1] + self._shorten(complete[first_nl + 1:])
+        else:
+            complete = self._shorten(complete)
+        self._bound_carry()
+        return complete
+
+    def _bound_carry(self) -> None:
+        if self.head is None and len(self.carry) > MAX_LINE_CHARS:
+            self.head = self.carry[:LINE_KEEP]
+            self.dropped = len(self.carry) - 2 * LINE_KEEP
+            self.carry = self.carry[-LINE_KEEP:]
+        elif self.head is not None and len(self.carry) > LINE_KEEP:
+            self.dropped += len(self.carry) - LINE_KEEP
+            self.carry = self.carry[-LINE_KEEP:]
+
+
 def read_text_stream(
     stream: BinaryIO,
     path: str,
     kind: TextKind,
     signals: Sequence[str] = (),
+    *,
+    keep_chars: int | None = None,
     **kw,
 ) -> TextDoc:
-    """Read a document from a binary stream in bounded memory (see the module docstring)."""
+    """Read a document from a binary stream in bounded memory (see the module docstring).
+
+    ``keep_chars`` is what this document may keep, when the bundle's own budget of kept text
+    (``evidence.MAX_KEPT_TEXT_CHARS``) is smaller than ``FULL_LIMIT``: the head, tail and
+    excerpts shrink with it, down to a floor of ``MIN_HEAD_CHARS`` and ``MIN_TAIL_CHARS``."""
+    full_limit = FULL_LIMIT if keep_chars is None else max(0, min(FULL_LIMIT, keep_chars))
+    head_limit = max(MIN_HEAD_CHARS, min(HEAD_LIMIT, full_limit // 8))
+    tail_limit = max(MIN_TAIL_CHARS, min(TAIL_LIMIT, full_limit // 2))
+    middle_limit = max(MIN_TAIL_CHARS, min(MIDDLE_CHAR_LIMIT, full_limit // 4))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     replaced = False
     kept_head: list[str] = []
@@ -157,17 +240,18 @@ def read_text_stream(
     tail: deque[tuple[int, str]] = deque()  # (first line number, text ending at a line boundary)
     tail_chars = 0
     middle: deque[_Segment] = deque(maxlen=MIDDLE_HIT_LIMIT)
+    middle_chars = 0
     middle_hits = 0
-    carry = ""
     line_no = 1  # number of the first line of the next complete chunk
     total_chars = 0
     in_head = True
     evicted_any = False
+    lines = _LongLines()
 
     needles = tuple({n.lower() for n in signals if n})
 
     def evict(first: int, text: str) -> None:
-        nonlocal middle_hits
+        nonlocal middle_hits, middle_chars
         if not needles:
             return
         lower = text.lower()
@@ -192,8 +276,14 @@ def read_text_stream(
                 spans.append([lo, hi])
         for lo, hi in spans:
             middle_hits += 1
-            lines = [seg.line_at(i) for i in range(lo, hi + 1)]
-            middle.append(_Segment(first + lo, "\n".join(lines) + "\n"))
+            excerpt = _Segment(first + lo, "\n".join(seg.line_at(i) for i in range(lo, hi + 1)) + "\n")
+            if len(middle) == middle.maxlen:
+                middle_chars -= len(middle[0].text)
+            middle.append(excerpt)
+            middle_chars += len(excerpt.text)
+            # The latest excerpts are the ones worth keeping (see the module docstring).
+            while middle_chars > middle_limit and len(middle) > 1:
+                middle_chars -= len(middle.popleft().text)
 
     while True:
         raw = stream.read(_CHUNK)
@@ -201,20 +291,11 @@ def read_text_stream(
         chunk = decoder.decode(raw, final=final)
         if "\ufffd" in chunk:
             replaced = True
-        data = carry + chunk
-        if final:
-            carry = ""
-            complete = data
-        else:
-            cut = data.rfind("\n")
-            if cut == -1:
-                carry, complete = data, ""
-            else:
-                carry, complete = data[cut + 1:], data[: cut + 1]
+        complete = lines.feed(chunk, final)
         if complete:
             total_chars += len(complete)
             lines_in = complete.count("\n") + (0 if complete.endswith("\n") else 1)
-            if in_head and head_chars + len(complete) <= HEAD_LIMIT:
+            if in_head and head_chars + len(complete) <= head_limit:
                 kept_head.append(complete)
                 head_chars += len(complete)
             else:
@@ -222,7 +303,7 @@ def read_text_stream(
                 tail.append((line_no, complete))
                 tail_chars += len(complete)
                 # Only start dropping once the whole document can no longer be kept.
-                while total_chars > FULL_LIMIT and tail_chars > TAIL_LIMIT and len(tail) > 1:
+                while total_chars > full_limit and tail_chars > tail_limit and len(tail) > 1:
                     first, text = tail.popleft()
                     tail_chars -= len(text)
                     evicted_any = True
@@ -251,6 +332,12 @@ def read_text_stream(
         )
         if middle_hits > len(middle):
             skipped += f" (the {middle_hits - len(middle)} earliest excerpt(s) dropped)"
+    if lines.cut_lines:
+        long_lines = (
+            f"{lines.cut_lines} line(s) longer than {MAX_LINE_CHARS // 1024} KiB kept as their first and "
+            f"last {LINE_KEEP // 1024} KiB"
+        )
+        skipped = f"{skipped}; {long_lines}" if skipped else f"{path}: {long_lines}"
     return TextDoc(
         path=path,
         kind=kind,
