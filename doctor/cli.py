@@ -242,8 +242,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "aml-doctor") -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return ExitCode.INTERRUPTED
+    except OutputError as exc:
+        _error(str(exc))
+        return ExitCode.OUTPUT_ERROR
     except BrokenPipeError:
-        return ExitCode.OK
+        _silence_stdout()
+        _error("cannot write the report: the reader of standard output went away (broken pipe)")
+        return ExitCode.OUTPUT_ERROR
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         if os.environ.get("AML_DOCTOR_DEBUG"):
             raise
@@ -304,8 +309,11 @@ def cmd_completion(args, prog: str = "aml-doctor") -> int:
 
 
 def _error(message: str) -> None:
+    from .termsafe import escape
+
+    # The message may quote a file name or cluster data: escape what could drive the terminal.
     first = (message.strip().splitlines() or [""])[0]
-    print(f"aml-doctor: error: {first}", file=sys.stderr)
+    print(f"aml-doctor: error: {escape(first)}", file=sys.stderr)
 
 
 def _split(value: str) -> list[str]:
@@ -320,7 +328,7 @@ def load_rules(args):
     from .plugins import load_plugins
 
     config = load_config(getattr(args, "config", None))
-    loaded = load_plugins(extra=args.plugin, rules_dirs=config.rules_dirs + args.rules_dir)
+    loaded = load_plugins(extra=args.plugin, rules_dirs=config.rules_dirs + args.rules_dir, timeout=getattr(args, "timeout", None))
     select = _split(args.select) or config.select
     ignore = _split(args.ignore) + config.ignore
     rules = select_rules(loaded.rules, select, ignore)
@@ -361,22 +369,67 @@ def _emit(report, args, config) -> int:
     return ExitCode.OK
 
 
+class OutputError(Exception):
+    """The report could not be written (ENOSPC, EPIPE, EIO): one line, exit code 6."""
+
+
+def _silence_stdout() -> None:
+    # After a failed write, the interpreter's own flush at exit would fail again and print a
+    # traceback ("Exception ignored ... BrokenPipeError"): point fd 1 at the null device first.
+    # https://docs.python.org/3/library/signal.html#note-on-sigpipe
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _not_regular(mode: int) -> str:
+    import stat
+
+    for test, label in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                        (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return label
+    return "" if stat.S_ISREG(mode) else "not a regular file"
+
+
 def write_output(path: str | None, text: str) -> None:
+    import errno
+
     if not path:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+        except OSError as exc:  # ENOSPC on a full disk, EPIPE when the reader went away
+            _silence_stdout()
+            raise OutputError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
         return
+    # -o replaces only a regular file: never a device (as root, replacing /dev/null would destroy
+    # it), a FIFO, or a symlink (the link itself would be replaced, its target left as it was).
+    try:
+        kind = _not_regular(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        kind = ""
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if kind:
+        raise UsageError(f"refusing to write {path}: it is {kind}; the report goes only to a regular file")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UsageError(f"cannot write {path}: directory {directory} does not exist")
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except OSError as exc:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EPIPE):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
@@ -416,6 +469,7 @@ def diagnose(ev, rules, config, loaded):
         severity_overrides=config.severity,
         options=config.plugin_options,
         plugin_errors=[RuleError("", e.plugin, e.error) for e in loaded.errors],
+        deadline=getattr(loaded, "deadline", None),
     )
 
 

@@ -17,5 +17,8 @@ class ExitCode(enum.IntEnum):
     #: The evidence holds error text that no rule explains (verdict ``unrecognised``), or shows
     #: neither a failure nor health. Never read as "no problem found".
     UNRECOGNISED = 5
+    #: The report could not be written: the disk is full (ENOSPC), the reader of the pipe went
+    #: away (EPIPE), or another I/O error on stdout or the ``-o`` file.
+    OUTPUT_ERROR = 6
     #: Interrupted (Ctrl-C).
     INTERRUPTED = 130
