@@ -41,6 +41,8 @@ def main(argv: list[str]) -> int:
             print("\n".join(measure.table(rows, "category")))
             print()
             print("\n".join(measure.table(rows, "target")))
+            print()
+            print("\n".join(measure.table(rows, "origin")))
             print("\n".join(measure.controls(rows)))
             if args.misses:
                 for o in rows:

@@ -59,6 +59,17 @@ SIGNALS = (
     "UserScript",
 )
 
+# An exception line on its own (no "Traceback" header above it), of the kinds that stop a scoring
+# script from importing or loading: a log prefix such as "2022-01-01 10:00:00,123 | root | ERROR | " may precede it.
+BARE_EXCEPTION = re.compile(
+    r"^(?:.*?[|>\]] )?(?P<type>ModuleNotFoundError|ImportError|ModelNotFoundException|FileNotFoundError|OSError|"
+    r"AttributeError: Can't get attribute|KeyError|ValueError|TypeError|RuntimeError|NameError|UnpicklingError|"
+    r"pickle\.UnpicklingError|joblib[\w.]*Error)(?::\s*(?P<msg>.+))$",
+    re.MULTILINE,
+)
+# Exceptions raised by the SDK or CLI on the user's machine name their own packages: those never
+# come from the scoring container.
+CLIENT_SIDE_TEXT = re.compile(r"marshmallow|azure[./]ai[./]ml|azure[./]cli|azcliextensions|knack|msrest|adal|azure\.mgmt|azure\.core|azureml\.core|azureml\._")
 _MODEL_ERRORS = ("ModelNotFoundException",)
 _MODEL_TEXT = re.compile(r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models")
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
@@ -116,6 +127,12 @@ def classify(doc: TextDoc) -> StartupFailure | None:
         exc_type, message = entry.match.group(1), entry.match.group(2)
         category, package = _category_for(exc_type, message, "")
         return StartupFailure(category, f"{exc_type}: {message}", "", (excerpt(doc, entry.line_no),), 0.85, package)
+    bare = next((h for h in reversed(list(doc.search(BARE_EXCEPTION))) if not CLIENT_SIDE_TEXT.search(h.line)), None)
+    if bare:
+        # get_logs() excerpts and pastes often hold the exception line alone, without its traceback.
+        exc_type, message = bare.match.group("type"), bare.match.group("msg").strip()
+        category, package = _category_for(exc_type, message, "")
+        return StartupFailure(category, f"{exc_type}: {message}"[:200], "", (excerpt(doc, bare.line_no),), 0.7, package)
     v2 = doc.last(_V2_CODE)
     if v2:
         category, summary = V2_CODES[v2.match.group(1)]

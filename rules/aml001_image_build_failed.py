@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.errorjson import azureml_errors
 from aml_doctor.rule import excerpt
@@ -30,6 +31,7 @@ _OPERATION_BUILD = re.compile(
 )
 
 
+@with_signatures(__file__)
 class ImageBuildFailed(Rule):
     id = "AML001"
     name = "image-build-failed"

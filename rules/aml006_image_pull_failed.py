@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import (
     Category,
     EvidenceItem,
@@ -39,6 +40,7 @@ _CAUSES = (
 )
 
 
+@with_signatures(__file__)
 class ImagePullFailed(Rule):
     id = "AML006"
     name = "image-pull-failed"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import (
     Category,
     EvidenceItem,
@@ -23,6 +24,7 @@ _UNABLE = re.compile(r"Unable to download user model")
 _LAYOUT = re.compile(r"Dir \S*?azureml-models/([^/\s]+)/(\d+) can contain only 1 file or folder\. Found (\[[^\]]*\])?")
 
 
+@with_signatures(__file__)
 class ModelDownloadFailed(Rule):
     id = "AML007"
     name = "model-download-failed"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import (
     Category,
     EvidenceItem,
@@ -24,6 +25,7 @@ _INIT_DONE = re.compile(r"Users's init has completed successfully")
 _LIVENESS_KILL = re.compile(r"Liveness probe failed|failed liveness probe")
 
 
+@with_signatures(__file__)
 class OomKilled(Rule):
     id = "AML008"
     name = "oom-killed"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, podfailures
 from aml_doctor.errorjson import azureml_errors, service_state
 from aml_doctor.rule import excerpt
@@ -40,6 +41,7 @@ _STEPS = {
 }
 
 
+@with_signatures(__file__)
 class Unschedulable(Rule):
     id = "AML009"
     name = "unschedulable"

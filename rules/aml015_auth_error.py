@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor import kube, platform
 from aml_doctor.rule import excerpt
@@ -14,6 +15,7 @@ _REGISTRY = re.compile(r"azurecr\.io|oauth token|pull(?:ing)? image|ErrImagePull
 _REFRESH_BY = re.compile(r"\brefresh_by\b")
 
 
+@with_signatures(__file__)
 class AuthError(Rule):
     id = "AML015"
     name = "auth-error"

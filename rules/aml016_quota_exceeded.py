@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor import kube, platform
 from aml_doctor.rule import excerpt
@@ -18,6 +19,7 @@ _NUMBERS = re.compile(
 )
 
 
+@with_signatures(__file__)
 class QuotaExceeded(Rule):
     id = "AML016"
     name = "quota-exceeded"

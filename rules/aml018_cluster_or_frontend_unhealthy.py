@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor import errorjson, kube, platform
 
@@ -127,6 +128,7 @@ _FAILURES = (
 )
 
 
+@with_signatures(__file__)
 class ClusterOrFrontendUnhealthy(Rule):
     id = "AML018"
     name = "cluster-or-frontend-unhealthy"

@@ -59,10 +59,19 @@ class Case:
         return self.confirmed or self.control
 
 
+_DOCS_FILE = re.compile(r"github\.com/MicrosoftDocs/[^/]+/(?:blob|tree|raw)/[^/]+/(?:[^\s#?]*/)?([^/\s#?]+?)(?:\.md)?(?:[#?].*)?$", re.I)
+_DOCS_PAGE = re.compile(r"learn\.microsoft\.com/(?:[a-z]{2}-[a-z]{2}/)?(?:[^\s#?]*/)?([^/\s#?]+?)/?(?:[#?].*)?$", re.I)
+
+
 def thread_key(url: str) -> str:
-    """One key per thread, as the reserved-source check normalises it: 'owner/repo#N' for a GitHub
-    issue, PR or discussion, 'owner/repo:path' for a file, else host and path."""
+    """One key per thread: 'owner/repo#N' for a GitHub issue, PR or discussion, 'docs:<page>' for
+    a Microsoft docs page (whether cited on learn.microsoft.com or as its Markdown source on
+    GitHub, so leave-one-thread-out leaves the whole page out), 'owner/repo:path' for another file,
+    else host and path."""
     url = url.strip()
+    m = _DOCS_FILE.search(url) or (None if "/answers/" in url else _DOCS_PAGE.search(url))
+    if m:
+        return f"docs:{m.group(1).lower()}"
     m = _GITHUB_THREAD.search(url)
     if m:
         return f"{m.group(1)}/{m.group(2)}#{m.group(3)}".lower()

@@ -37,6 +37,12 @@ class Outcome:
     above_low: int  # findings above severity low (controls must have none)
 
     @property
+    def origin(self) -> str:
+        """Docs cases share their source with the signatures written from the same pages; user
+        reports are the independent measure."""
+        return "docs" if self.case.source_kind == "docs" else "user report"
+
+    @property
     def top1(self) -> bool:
         return bool(self.leading) and self.leading[0] == self.case.category
 
@@ -114,7 +120,7 @@ def table(outcomes: Sequence[Outcome], by: str) -> list[str]:
     groups: dict[str, list[Outcome]] = {}
     for o in outcomes:
         if not o.case.control:
-            groups.setdefault(getattr(o.case, by), []).append(o)
+            groups.setdefault(getattr(o, by) if by == "origin" else getattr(o.case, by), []).append(o)
     lines = [f"{by:<38} {'cases':>5} {'top1':>5} {'top3':>5} {'silent':>6} {'allclear':>8}"]
     total = [0, 0, 0, 0, 0]
     for key in sorted(groups):
