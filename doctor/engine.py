@@ -28,6 +28,9 @@ from .rule import (
 # Seconds one rule may run before it is reported and skipped (AML_DOCTOR_RULE_TIMEOUT overrides).
 # The built-in rules take milliseconds on the largest bundle aml-doctor keeps (docs/limits.md).
 RULE_TIMEOUT = 30.0
+# However late the rules start (a live collection may use the whole --timeout), they get this
+# long: the run then ends by --timeout plus RULES_GRACE, whatever a rule does (docs/limits.md).
+RULES_GRACE = 5.0
 
 # Phrases worth keeping from the middle of a huge log even if no loaded rule names them.
 GENERIC_SIGNALS = ("Traceback (most recent call last)", "Exception", "Killed", "FATAL", "error:")
@@ -179,6 +182,8 @@ def analyze(
 ) -> Report:
     """``deadline``: a ``time.monotonic()`` value past which no rule is started or waited for."""
     run_notes: list[str] = []
+    if deadline is not None:
+        deadline = max(deadline, time.monotonic() + RULES_GRACE)
     findings, not_checked, errors, ran = run_rules(ev, rules, options, deadline, run_notes)
     if severity_overrides:
         findings = [

@@ -6,6 +6,11 @@ services costs the same number of calls as one with none (the events list is the
 size, not in count). Secrets are never read. Anything that fails (401, 403, 404, a timeout, an
 unreachable server) becomes a :class:`Gap` with a one-line reason and the rest is still collected.
 
+Each answer is read within ``request_timeout`` as a whole, body included, not only per socket
+read: a server that sends one byte a second never trips a read timeout, so the body is read in
+pieces against a deadline. Bodies are capped (:data:`MAX_OBJECT_BYTES`, :data:`MAX_LOG_BYTES`): a
+log answer over the cap is cut there and the cut recorded as a gap; a list over it is not kept.
+
 Responses are read raw (``_preload_content=False``) and stored as the server sent them: that keeps
 the JSON exactly what ``kubectl get -o json`` prints (camelCase, ``...Z`` timestamps, quantities
 as strings), where a round trip through the client's models would rewrite timestamps and could
@@ -17,11 +22,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from ..kube import config_blob_paths, config_document, scoring_container_in
+from ..termsafe import safe_progress
 from .part import Gap, Part
 
 RESOURCES = (
@@ -40,6 +47,12 @@ _TYPE_META = {  # what kubectl puts back on every List item
     "persistentvolumes": ("v1", "PersistentVolume"), "services": ("v1", "Service"),
     "endpoints": ("v1", "Endpoints"), "events": ("v1", "Event"), "nodes": ("v1", "Node"), FRONTEND_PODS: ("v1", "Pod"),
 }
+
+
+# The largest answer kept: a List of objects (a namespace's events can reach this), and one log.
+MAX_OBJECT_BYTES = 32 * 1024 * 1024
+MAX_LOG_BYTES = 8 * 1024 * 1024
+_PIECE = 64 * 1024
 
 
 class ServiceNotFound(Exception):
@@ -64,7 +77,7 @@ class Reader:
     Once the server proves unreachable, later calls fail at once with the same line instead of
     each waiting for its own timeout."""
 
-    def __init__(self, api_client: Any, timeout: float, part: Part):
+    def __init__(self, api_client: Any, timeout: float, part: Part, deadline: float | None = None):
         from kubernetes import client
 
         self.core = client.CoreV1Api(api_client)
@@ -73,15 +86,32 @@ class Reader:
         self.timeout = timeout
         self.part = part
         self.unreachable: str | None = None
+        self.deadline = deadline  # time.monotonic() of the whole run's end, or None
+        self.cut: str | None = None  # set by raw(limit=..., cut_ok=True) when the answer was cut
 
-    def raw(self, method: Callable, *args: Any, **kwargs: Any) -> bytes:
+    def raw(self, method: Callable, *args: Any, limit: int = MAX_OBJECT_BYTES, cut_ok: bool = False, **kwargs: Any) -> bytes:
+        """The answer's body, read whole within the request timeout and at most ``limit`` bytes.
+        Over ``limit``: with ``cut_ok`` the first ``limit`` bytes (and ``self.cut`` says so), else
+        :class:`CallFailed`."""
         if self.unreachable:
             raise CallFailed(self.unreachable, None)
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
+        self.cut = None
+        ends = time.monotonic() + self.timeout
+        if self.deadline is not None:
+            ends = min(ends, self.deadline)
         try:
-            return method(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs).data
+            response = method(*args, _preload_content=False, _request_timeout=self._left(ends), **kwargs)
+            try:
+                body = self._body(response, ends, limit, cut_ok)
+            except BaseException:
+                response.close()  # a half-read answer must never go back to the connection pool
+                raise
+            if hasattr(response, "release_conn"):
+                response.release_conn()
+            return body
         except ApiException as exc:
             if not exc.status:  # the client's wrapper for TLS failures
                 self.unreachable = f"TLS error talking to the API server at {self.host}: {_first_line(exc.reason)}"
@@ -92,6 +122,34 @@ class Reader:
             if unreachable:
                 self.unreachable = line
             raise CallFailed(line, None) from None
+
+    def _left(self, ends: float) -> float:
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise CallFailed(f"timed out after {self.timeout:g} s waiting for the API server at {self.host}", None)
+        return left
+
+    def _body(self, response: Any, ends: float, limit: int, cut_ok: bool) -> bytes:
+        pieces: list[bytes] = []
+        size = 0
+        sock = _socket_of(response)
+        while True:
+            left = self._left(ends)
+            if sock is not None:
+                sock.settimeout(max(0.05, left))  # no single read may outlast the deadline
+            piece = response.read1(_PIECE) if hasattr(response, "read1") else response.read(_PIECE)
+            if not piece:
+                return b"".join(pieces)
+            size += len(piece)
+            if size > limit:
+                if not cut_ok:
+                    raise CallFailed(
+                        f"the answer from {self.host} is larger than {limit // 2**20} MiB; not read (the cap on one answer)", None)
+                pieces.append(piece[: len(piece) - (size - limit)])
+                self.cut = f"the answer was larger than {limit // 2**20} MiB; only its first {limit // 2**20} MiB were read"
+                response.close()
+                return b"".join(pieces)
+            pieces.append(piece)
 
     def json(self, method: Callable, *args: Any, **kwargs: Any) -> dict:
         data = self.raw(method, *args, **kwargs)
@@ -124,6 +182,13 @@ class Reader:
         if isinstance(reason, (ux.ReadTimeoutError, TimeoutError)):
             return f"timed out after {self.timeout:g} s waiting for the API server at {self.host}", False
         return f"no answer from the API server at {self.host}: {_first_line(reason)}", False
+
+
+def _socket_of(response: Any) -> Any:
+    """The socket under a urllib3 response, to bound each read by the call's deadline."""
+    connection = getattr(response, "_connection", None) or getattr(response, "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if hasattr(sock, "settimeout") else None
 
 
 def _first_line(text: Any) -> str:
@@ -187,13 +252,15 @@ def collect_kubernetes(
     request_timeout: float = 30.0,
     api_client: Any = None,
     progress: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> Part:
     """Read the service's Deployment, ReplicaSets, pods, events, ConfigMap, PVCs/PVs, Service,
     Endpoints, the cluster's nodes and azureml-fe pods, and every container's logs.
 
     Raises :class:`ServiceNotFound` when no Deployment is named after the service."""
     part = Part()
-    say = progress or (lambda message: None)
+    # Object names and messages come from the cluster: escaped before they reach a terminal.
+    say = safe_progress(progress) or (lambda message: None)
     own_client = api_client is None
     if own_client:
         try:
@@ -202,7 +269,7 @@ def collect_kubernetes(
             where = kubeconfig or "the default kubeconfig"
             return _nothing_collected(part, f"cannot use {where}: {_first_line(exc)}")
     try:
-        reader = Reader(api_client, request_timeout, part)
+        reader = Reader(api_client, request_timeout, part, deadline)
         deployment = None
         if namespace is None and workspace:
             # The v1 namespace is azureml-<workspace>; Kubernetes names are lower case.
@@ -425,7 +492,10 @@ class _Collection:
                     try:
                         self.part.files[path] = self.r.raw(
                             self.r.core.read_namespaced_pod_log, name, self.ns, container=container,
-                            tail_lines=self.log_lines or None, previous=previous or None)
+                            tail_lines=self.log_lines or None, previous=previous or None,
+                            limit=MAX_LOG_BYTES, cut_ok=True)
+                        if self.r.cut:
+                            failures.setdefault(self.r.cut, []).append(path)
                     except CallFailed as failed:
                         if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
                             continue  # the container never restarted: there is no previous log

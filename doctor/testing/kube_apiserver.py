@@ -148,6 +148,8 @@ class _PathFault:
     message: str
     seconds: float
     body: bytes | None = None  # sent as is instead of a Status
+    size: int = 0  # > 0: a 200 answer of this many bytes (see KubeApiServer.oversize)
+    dribble: float = 0.0  # > 0: a 200 answer sent one byte per this many seconds, never ending
 
 
 @dataclass(frozen=True)
@@ -455,6 +457,20 @@ class KubeApiServer:
         with self._lock:
             self._faults.append(_PathFault(path_pattern, 0, "", seconds))
 
+    def oversize(self, path_pattern: str, size: int) -> None:
+        """Answer requests whose path matches the glob with ``size`` bytes: a valid JSON List of
+        padded Events for an object path, plain log lines for ``.../log``. What a namespace with
+        years of events, or a container that logs a request body per line, sends back."""
+        with self._lock:
+            self._faults.append(_PathFault(path_pattern, 200, "", 0.0, size=size))
+
+    def dribble(self, path_pattern: str, seconds_per_byte: float = 0.2) -> None:
+        """Answer requests whose path matches the glob with headers at once, then one body byte
+        every ``seconds_per_byte``, without end: each read returns before any read timeout, so
+        only a deadline on the whole answer stops it (a slowloris server, or a dying proxy)."""
+        with self._lock:
+            self._faults.append(_PathFault(path_pattern, 200, "", 0.0, dribble=seconds_per_byte))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._forbids.clear()
@@ -704,6 +720,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         try:
             fault = em._path_fault(url.path)
+            if fault and fault.size:
+                self._send_large(fault.size, url.path.endswith("/log"))
+                return
+            if fault and fault.dribble:
+                self._dribble(fault.dribble)
+                return
             if fault and fault.status == 0:
                 if em._stopping.wait(fault.seconds):
                     return
@@ -737,6 +759,47 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(err.code, status_object(err.code, err.message, err.details))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (its timeout); nothing to answer
+
+    def _send_large(self, size: int, log: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain" if log else "application/json")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        line = b"2024-01-01T00:00:00Z INFO " + b"x" * 98 + b"\n"  # 125 bytes
+        head = b"" if log else b'{"apiVersion":"v1","kind":"List","metadata":{},"items":['
+        tail = b"" if log else b"]}"
+        item = line if log else b'{"metadata":{"name":"e"},"reason":"Padding","message":"' + b"x" * 200 + b'"},'
+        sent = 0
+        try:
+            self.wfile.write(head)
+            sent = len(head)
+            block = item * max(1, 65536 // len(item))
+            while sent + len(block) + len(tail) + len(item) <= size:
+                self.wfile.write(block)
+                sent += len(block)
+            if not log:
+                last = b'{"metadata":{"name":"last"},"message":"' 
+                pad = size - sent - len(last) - len(b'"}') - len(tail)
+                self.wfile.write(last + b"x" * max(0, pad) + b'"}' + tail)
+            else:
+                self.wfile.write(b"y" * (size - sent))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def _dribble(self, seconds_per_byte: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(2**40))
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            while not self.emulator._stopping.wait(seconds_per_byte):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
 
     def _send_json(self, code: int, body: dict) -> None:
         self._send(code, json.dumps(body).encode(), "application/json")
