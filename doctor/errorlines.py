@@ -41,7 +41,7 @@ _NOT_AN_ERROR = re.compile(
 )
 # The scoring server started and answers, the service or pod is healthy, a build succeeded.
 _HEALTHY = re.compile(
-    r"Users?'s init has completed successfully|Scoring server started|Listening at: http|Booting worker with pid"
+    r"Users?'s init has completed successfully|Scoring server started|Listening at: http"
     r"|Starting HTTP server|\bState\b[\"':\s]*Healthy\b|current service state: Healthy|service state: Healthy"
     r"|\bprovisioning_?state\b[\"':\s]*Succeeded|Successfully built [0-9a-f]{6,}|Successfully tagged"
     r"|\b\d+/\d+\s+Running\b|\"(?:ready|Ready)\"\s*:\s*true|\bReady\s+True\b|200 OK|\" 200 \d"

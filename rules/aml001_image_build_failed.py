@@ -22,6 +22,7 @@ _REGISTRY_AUTH = re.compile(
     r"container registry authorization failure|unauthorized: authentication required|"
     r"manifest unknown|pull access denied|denied: requested access to the resource is denied"
 )
+_KUBELET_PULL = re.compile(r"Failed to pull image|ErrImagePull|ImagePullBackOff|Back-off pulling image|failed to pull and unpack image", re.I)
 _BUILD_FAILED = re.compile(r"Docker image build failed|Container failed during run|Image build failed")
 # The old Image API's answer when the workspace Key Vault's access policy was wiped (catalogue F2, S3b).
 _KEY_VAULT = re.compile(r'Create image "[^"]*": An internal server error occurred')
@@ -143,7 +144,9 @@ class ImageBuildFailed(Rule):
                 ),
             )
 
-        registry = doc.first(_REGISTRY_AUTH)
+        # The kubelet prints the same registry answers when it pulls the built image onto a node:
+        # those lines are a pull failure (AML006), never a build failure.
+        registry = next((h for h in doc.search(_REGISTRY_AUTH) if not _KUBELET_PULL.search(h.line)), None)
         if registry:
             base = failing_step and failing_step.match.group(3).startswith("FROM")
             where = "pulling the base image" if base else "talking to the container registry"

@@ -25,7 +25,7 @@ B = 0.75
 # A match must share this many distinct informative terms with the case, and reach this share of
 # the best score the query could reach against itself: lower and unrelated threads are cited.
 MIN_SHARED_TERMS = 3
-MIN_RELATIVE_SCORE = 0.32
+MIN_RELATIVE_SCORE = 0.3
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_.']{2,}")
 _NOISE = re.compile(
@@ -86,8 +86,11 @@ class Index:
         query = Counter(t for ln in lines for t in set(terms(ln)))
         if not query or not self.docs:
             return []
-        # The best a document could score: one holding every query term once, at average length.
-        ideal = sum(self.idf.get(t, 0.0) for t in query) or 1.0
+        # The best a document could score: one holding every query term once. A term no case holds
+        # counts as the rarest there is: "No module named 'ruamel'" must not match every other
+        # missing module on the shared words alone.
+        rarest = max(self.idf.values())
+        ideal = (K1 + 1) * sum(self.idf.get(t, rarest) for t in query) or 1.0
         out = []
         for i, case in enumerate(self.cases):
             score = self._score(query, i)

@@ -1,0 +1,85 @@
+"""Evidence with an error no rule explains is "unrecognised" (exit 5) in every format, never "no
+problem found"; an empty paste is a usage error; "no problem found" needs evidence of health."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from aml_doctor.exitcodes import ExitCode
+
+# A real line from a public report (shared/real-world/v2-extension-get-all-azureml-namespace-01.txt
+# style): an error text aml-doctor has no rule for.
+UNKNOWN = b"Error: the frobnicator service returned 418 and the deployment failed\n"
+
+
+def test_unexplained_error_text_is_unrecognised_with_its_line_and_what_would_decide(cli, tmp_path):
+    paste = tmp_path / "p.txt"
+    paste.write_bytes(UNKNOWN)
+    result = cli("analyze", "--text", str(paste), "--format", "json")
+    assert result.code == ExitCode.UNRECOGNISED, result.err
+    doc = json.loads(result.out)
+    assert doc["verdict"] == "unrecognised"
+    assert doc["unexplained"][0]["excerpt"].startswith("Error: the frobnicator")
+    assert doc["unexplained"][0]["locator"].endswith(":1")
+    assert any("get-logs" in step or "get_logs" in step for step in doc["next_evidence"])
+
+
+@pytest.mark.parametrize("fmt,needle", [
+    ("text", "Error lines no rule explains"), ("md", "## Error lines no rule explains"),
+    ("html", 'id="unexplained"'), ("sarif", '"ruleId": "unrecognised"'), ("junit", 'name="unrecognised"'),
+])
+def test_every_format_says_unrecognised(cli, tmp_path, fmt, needle):
+    paste = tmp_path / "p.txt"
+    paste.write_bytes(UNKNOWN)
+    result = cli("analyze", "--text", str(paste), "--format", fmt)
+    assert result.code == ExitCode.UNRECOGNISED
+    assert needle in result.out
+    if fmt == "junit":
+        suite = ET.fromstring(result.out).find("testsuite")
+        assert suite.get("failures") == "1"
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\t\n"])
+def test_an_empty_paste_is_a_usage_error(cli, tmp_path, data):
+    paste = tmp_path / "p.txt"
+    paste.write_bytes(data)
+    result = cli("analyze", "--text", str(paste))
+    assert result.code == ExitCode.USAGE_ERROR
+    assert "empty" in result.err
+
+
+def test_text_that_shows_neither_failure_nor_health_is_not_an_all_clear(cli, tmp_path):
+    paste = tmp_path / "p.txt"
+    paste.write_bytes(b"Deploying model to the endpoint, please wait\n")
+    result = cli("analyze", "--text", str(paste), "--format", "json")
+    assert json.loads(result.out)["verdict"] == "unrecognised"
+
+
+def test_a_healthy_log_is_no_problem_found(cli, tmp_path):
+    paste = tmp_path / "p.txt"
+    paste.write_bytes(
+        b"2020-03-12T13:34:44,500 | root | INFO | Users's init has completed successfully\n"
+        b"[2020-03-12 13:34:45 +0000] [10] [INFO] Listening at: http://127.0.0.1:31311 (10)\n"
+    )
+    result = cli("analyze", "--text", str(paste), "--format", "json")
+    assert result.code == ExitCode.OK, result.err
+    assert json.loads(result.out)["verdict"] == "no_problem_found"
+
+
+def test_a_bare_symptom_gets_ranked_possible_causes_with_a_command_each(cli, tmp_path):
+    paste = tmp_path / "p.txt"
+    # The v1 wrapper AzureML prints for every crash loop (shared/real-world, KubernetesDeploymentFailed).
+    paste.write_bytes(
+        b'"code": "KubernetesDeploymentFailed",\n"message": "Kubernetes Deployment failed",\n'
+        b'"details": [{"code": "CrashLoopBackOff", "message": "Your container application crashed. This may be caused by errors in your scoring file\'s init() function."}]\n'
+    )
+    result = cli("analyze", "--text", str(paste), "--format", "json")
+    doc = json.loads(result.out)
+    assert doc["verdict"] in ("symptoms_only", "unrecognised")
+    assert doc["possible_causes"], doc
+    assert all(p["confirm"] for p in doc["possible_causes"])
+    shares = [p["share"] for p in doc["possible_causes"]]
+    assert shares == sorted(shares, reverse=True)
