@@ -76,6 +76,8 @@ def _report_options(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMA
                    help="exit 0 whatever the findings, for report-only CI runs (same as --fail-on never)")
     g.add_argument("--max-chars", type=int, metavar="N", help="cap the Markdown report at N characters (for trackers' comment limits)")
     g.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in the text format (NO_COLOR is honoured)")
+    g.add_argument("--anonymize", action="store_true",
+                   help="also replace subscription and tenant ids, resource and account names and IPs, consistently")
 
 
 def _live_options(p: argparse.ArgumentParser, collect_only: bool) -> None:
@@ -108,6 +110,8 @@ def _live_options(p: argparse.ArgumentParser, collect_only: bool) -> None:
         p.add_argument("-o", "--output-file", "--file", dest="output_file", required=True, metavar="BUNDLE",
                        help="bundle to write: a directory, .tar.gz or .zip (collect writes a bundle, never a report)")
         p.add_argument("--no-redact", action="store_true", help="keep secrets in the bundle (internal use only)")
+        p.add_argument("--anonymize", action="store_true",
+                       help="also replace subscription and tenant ids, resource and account names and IPs in the bundle")
         return
     run.add_argument("--check-access", action="store_true",
                      help="only check what the current identity may read, and what that leaves unchecked")
@@ -231,6 +235,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "aml-doctor") -> int:
             build_parser(prog).print_help()
             return ExitCode.USAGE_ERROR
         command, args = parse(argv, prog)
+        _configure_redaction(args)
         code = int(_HANDLERS[command](args, prog))
         # --exit-zero: a report-only run (ruff's and flake8's flag); setup and input errors still fail.
         if getattr(args, "exit_zero", False) and code == ExitCode.FINDINGS:
@@ -268,9 +273,20 @@ def _live(args, prog: str) -> int:
 
 
 def _collect(args, prog: str) -> int:
+    from . import redact
+    from .config import load_config
     from .live import main_live
 
+    redact.configure(patterns=load_config(None).redact)  # the configuration's redact patterns
     return main_live(args, collect_only=True)
+
+
+def _configure_redaction(args) -> None:
+    """Each run gets its own token salt; --anonymize applies to everything it writes."""
+    from . import redact
+
+    redact.reset()
+    redact.configure(anonymize=bool(getattr(args, "anonymize", False)))
 
 
 def _help(args, prog: str) -> int:
@@ -328,6 +344,9 @@ def load_rules(args):
     from .plugins import load_plugins
 
     config = load_config(getattr(args, "config", None))
+    from . import redact
+
+    redact.configure(patterns=config.redact)
     loaded = load_plugins(extra=args.plugin, rules_dirs=config.rules_dirs + args.rules_dir, timeout=getattr(args, "timeout", None))
     select = _split(args.select) or config.select
     ignore = _split(args.ignore) + config.ignore
@@ -460,10 +479,12 @@ def cmd_analyze(args, prog: str = "aml-doctor") -> int:
 
 def diagnose(ev, rules, config, loaded):
     """Run the selected rules with the configured severities and plugin options."""
+    import dataclasses
+
     from .engine import analyze
     from .model import RuleError
 
-    return analyze(
+    report = analyze(
         ev,
         rules,
         severity_overrides=config.severity,
@@ -471,6 +492,36 @@ def diagnose(ev, rules, config, loaded):
         plugin_errors=[RuleError("", e.plugin, e.error) for e in loaded.errors],
         deadline=getattr(loaded, "deadline", None),
     )
+    # What redaction replaced while the evidence was read; reports show it, never the values.
+    summary = getattr(ev, "redaction", None)
+    if summary is not None:
+        report = dataclasses.replace(report, redaction=summary)
+    not_run = {n.rule for n in report.not_checked if not n.reason.startswith("partly checked")}
+    return dataclasses.replace(report, rules_ran=tuple(r.id for r in rules if r.id not in not_run),
+                               events=timeline_events(ev))
+
+
+MAX_TIMELINE_EVENTS = 200
+
+
+def timeline_events(ev) -> tuple:
+    """The evidence's Kubernetes events, oldest first (the last MAX_TIMELINE_EVENTS), for the time line."""
+    from .model import TimelineEvent
+
+    out = []
+    for e in ev.objects("events"):
+        involved = e.get("involvedObject") or {}
+        when = e.get("lastTimestamp") or e.get("eventTime") or e.get("firstTimestamp") or \
+            ((e.get("metadata") or {}).get("creationTimestamp")) or ""
+        try:
+            count = int(e.get("count") or 1)
+        except (TypeError, ValueError):
+            count = 1
+        out.append(TimelineEvent(str(when), str(e.get("type") or ""), str(e.get("reason") or ""),
+                                 f"{involved.get('kind', '')}/{involved.get('name', '')}".strip("/"),
+                                 " ".join(str(e.get("message") or "").split()), count))
+    out.sort(key=lambda t: t.time)
+    return tuple(out[-MAX_TIMELINE_EVENTS:])
 
 
 def _read_texts(paths: list[str]) -> list[tuple[str, bytes]]:

@@ -12,6 +12,8 @@ without a ``[tool.aml-doctor]`` table is passed over). Command-line flags overri
     exempt-services = ["legacy-scorer"]
     exempt-namespaces = ["azureml-sandbox"]
 
+    redact = ["ACME-[0-9A-F]{32}"]    # more secret shapes: a regex, its first group (or all) redacted
+
     [tool.aml-doctor.severity]        # per-rule severity overrides
     AML005 = "low"
 
@@ -32,7 +34,7 @@ else:  # pragma: no cover
 
 from .model import Severity
 
-_KEYS = {"select", "ignore", "fail-on", "rules-dir", "exempt-services", "exempt-namespaces", "severity", "plugins"}
+_KEYS = {"select", "ignore", "fail-on", "rules-dir", "exempt-services", "exempt-namespaces", "severity", "plugins", "redact"}
 _FAIL_ON = ("info", "low", "medium", "high", "critical", "never")
 
 
@@ -51,6 +53,7 @@ class Config:
     exempt_namespaces: list[str] = field(default_factory=list)
     severity: dict[str, Severity] = field(default_factory=dict)
     plugin_options: dict[str, dict] = field(default_factory=dict)
+    redact: list[str] = field(default_factory=list)  # extra secret patterns (regular expressions)
 
     def is_exempt(self, service: str, namespace: str) -> bool:
         return bool(service and service in self.exempt_services) or bool(namespace and namespace in self.exempt_namespaces)
@@ -63,13 +66,22 @@ def find_config(start: str | None = None) -> tuple[str, dict] | None:
             path = os.path.join(directory, name)
             if os.path.isfile(path):
                 data = _read(path)
-                table = data if name == ".aml-doctor.toml" else data.get("tool", {}).get("aml-doctor")
+                table = _own_table(data) if name == ".aml-doctor.toml" else data.get("tool", {}).get("aml-doctor")
                 if table is not None:
                     return path, table
         parent = os.path.dirname(directory)
         if parent == directory:
             return None
         directory = parent
+
+
+def _own_table(data: dict) -> dict:
+    """``.aml-doctor.toml`` holds the keys at its top level, as ruff.toml does; a block copied from
+    a pyproject.toml (``[tool.aml-doctor]`` and its sub-tables) means the same and is read too."""
+    tool = data.get("tool")
+    if isinstance(tool, dict) and set(data) == {"tool"} and set(tool) == {"aml-doctor"}:
+        return tool["aml-doctor"]
+    return data
 
 
 def _read(path: str) -> dict:
@@ -98,7 +110,7 @@ def load_config(explicit: str | None = None) -> Config:
             if not os.path.isfile(explicit):
                 raise ConfigError(f"{explicit}: no such configuration file")
             data = _read(explicit)
-            table = data.get("tool", {}).get("aml-doctor", data) if explicit.endswith("pyproject.toml") else data
+            table = data.get("tool", {}).get("aml-doctor", data) if explicit.endswith("pyproject.toml") else _own_table(data)
             found = (explicit, table)
         else:
             found = find_config()
@@ -136,4 +148,11 @@ def parse_config(path: str, table: dict) -> Config:
     if not isinstance(plugins, dict) or not all(isinstance(v, dict) for v in plugins.values()):
         raise ConfigError(f"{path}: 'plugins' must hold one table per plugin: [tool.aml-doctor.plugins.<name>]")
     cfg.plugin_options = plugins
+    cfg.redact = _strings(path, "redact", table.get("redact", []))
+    from .redact import PatternError, compile_user_patterns
+
+    try:
+        compile_user_patterns(cfg.redact)
+    except PatternError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return cfg

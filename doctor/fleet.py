@@ -80,7 +80,9 @@ class FleetRow:
     service: str
     namespace: str
     state: str  # where the pods are: "Running, ready", "CrashLoopBackOff: 7 restart(s)", "unknown"
-    verdict: str  # root cause, possible cause, symptoms only, unknown, not ready, healthy
+    # The report's own verdict words (model.Verdict values), and "unknown" when the service's
+    # evidence could not be read at all: reports/view.py FLEET_VERDICTS.
+    verdict: str
     root_cause: str  # the root cause (or top symptom) title, or why the service is unknown
     rule: str
     age: str
@@ -368,17 +370,18 @@ def fleet_row(evidence: ServiceEvidence, analyze_part: Callable[[ServiceEvidence
     gaps = [g for g in evidence.part.gaps if g.what in ESSENTIAL]
     failing = [r for r in report.findings if fail_on is not None and fail_on <= r.finding.severity]
     if report.verdict is Verdict.ROOT_CAUSE_FOUND and failing:
-        verdict = "root cause"
+        verdict = Verdict.ROOT_CAUSE_FOUND.value
     elif gaps:
         return FleetRow(service, ns, where.text, "unknown", f"{gaps[0].what}: {gaps[0].error}", "", age, report)
     elif report.verdict is Verdict.POSSIBLE_CAUSE and failing:
-        verdict = "possible cause"
+        verdict = Verdict.POSSIBLE_CAUSE.value
     elif failing:
-        verdict = "symptoms only"
+        verdict = Verdict.SYMPTOMS_ONLY.value
     elif where.healthy:
-        verdict = "healthy"
+        verdict = Verdict.NO_PROBLEM_FOUND.value
     else:
-        verdict = "not ready"
+        # Nothing failing, but not healthy either (still starting, say): as a report would say.
+        verdict = Verdict.UNRECOGNISED.value
     cause = f"{top.title}" if top and failing else ""
     return FleetRow(service, ns, where.text, verdict, cause, top.rule if top and failing else "", age, report)
 
@@ -480,7 +483,7 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
     if args.output_dir:
         write_output(os.path.join(args.output_dir, "index.html"), render_fleet(rows, "html", title=title, links=links))
     write_output(args.output_file, render_fleet(rows, summary, title=title, links=links))
-    return ExitCode.OK if rows and all(r.verdict == "healthy" for r in rows) else ExitCode.FINDINGS
+    return ExitCode.OK if rows and all(r.verdict == Verdict.NO_PROBLEM_FOUND.value for r in rows) else ExitCode.FINDINGS
 
 
 def _write_reports(args, rows: list[FleetRow], render) -> dict[tuple[str, str], str]:

@@ -343,6 +343,7 @@ def collect(args, progress: Progress):
             progress,
         )
         _merge(part, got, err, ("storage_index", "build_log"))
+    part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
     return args.service, facts.get("namespace", namespace or ""), workspace, part
 
 

@@ -246,6 +246,18 @@ class KnownIssue:
 
 
 @dataclass(frozen=True)
+class TimelineEvent:
+    """One Kubernetes event as the report's time line shows it."""
+
+    time: str  # RFC 3339, as the API server wrote it; "" when the event has none
+    type: str  # Normal or Warning
+    reason: str  # Scheduled, Pulling, FailedMount, BackOff...
+    object: str  # Pod/name
+    message: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class Report:
     service: str
     namespace: str
@@ -269,6 +281,10 @@ class Report:
     possible_causes: tuple[PossibleCause, ...] = ()
     known_issues: tuple[KnownIssue, ...] = ()
     platform: str = ""  # aks_v1, aci_v1, k8s_online_v2, managed_online_v2, or "" when not told
+    # The ids of the rules that ran (a JUnit testcase each: a rule that found nothing passed).
+    rules_ran: tuple[str, ...] = ()
+    # The Kubernetes events of the evidence, oldest first, for the report's time line.
+    events: tuple[TimelineEvent, ...] = ()
 
     @property
     def root_cause(self) -> Finding | None:

@@ -23,17 +23,28 @@ COLUMNS = ("service", "namespace", "state", "verdict", "root_cause", "age")
 _HEADERS = {"service": "SERVICE", "namespace": "NAMESPACE", "state": "STATE", "verdict": "VERDICT",
             "root_cause": "ROOT CAUSE", "age": "AGE"}
 _TEXT_WIDTH = {"state": 40, "root_cause": 90}  # longer cells are cut in the terminal table only
-# Worst first: the table is read top down.
-_ORDER = {"root cause": 0, "possible cause": 1, "symptoms only": 2, "unknown": 3, "not ready": 4, "healthy": 5}
+# Worst first: the table is read top down. The words are the reports' (view.FLEET_VERDICTS).
+_ORDER = {"root_cause_found": 0, "possible_cause": 1, "symptoms_only": 2, "unrecognised": 3, "unknown": 4,
+          "no_problem_found": 5}
 
 
 def _cells(row: FleetRow) -> dict[str, str]:
     from aml_doctor.redact import redact_text
 
     cells = {c: redact_text(visible_controls(str(getattr(row, c)))) for c in COLUMNS}
+    cells["verdict"] = FLEET_LABELS.get(row.verdict, cells["verdict"])
     if row.rule:
         cells["root_cause"] = f"{row.rule} {cells['root_cause']}"
     return cells
+
+
+# What the tables print for each verdict; JSON carries the verdict itself, as the report's JSON does.
+FLEET_LABELS = {"root_cause_found": "root cause found", "possible_cause": "possible cause", "symptoms_only": "symptoms only",
+                "unrecognised": "unrecognised", "unknown": "unknown", "no_problem_found": "no problem found"}
+
+
+def labelled_counts(rows: Sequence[FleetRow]) -> dict[str, int]:
+    return {FLEET_LABELS.get(v, v): n for v, n in counts(rows).items()}
 
 
 def ordered(rows: Sequence[FleetRow]) -> list[FleetRow]:
@@ -54,7 +65,8 @@ def render_fleet(rows: Sequence[FleetRow], fmt: str, *, title: str, links: dict 
         return _markdown(rows, title, links)
     if fmt == "json":
         data = {"tool_version": __version__, "counts": counts(rows),
-                "services": [{**_cells(r), "rule": r.rule, "report": links.get((r.namespace, r.service))} for r in rows]}
+                "services": [{**_cells(r), "verdict": r.verdict, "rule": r.rule, "report": links.get((r.namespace, r.service))}
+                             for r in rows]}
         return backstop_json(json.dumps(data, indent=2))
     if fmt == "html":
         return _html(rows, title, links)
@@ -69,7 +81,7 @@ def _text(rows: list[FleetRow]) -> str:
                 line[column] = line[column][: width - 1] + "…"
     widths = {c: max(len(line[c]) for line in table) for c in COLUMNS}
     out = ["  ".join(line[c].ljust(widths[c]) for c in COLUMNS).rstrip() for line in table]
-    summary = ", ".join(f"{n} {verdict}" for verdict, n in counts(rows).items()) or "no services"
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in labelled_counts(rows).items()) or "no services"
     return "\n".join(out + ["", f"{len(rows)} service(s): {summary}"]) + "\n"
 
 
@@ -83,17 +95,19 @@ def _markdown(rows: list[FleetRow], title: str, links: dict) -> str:
         if (row.namespace, row.service) in links:
             cells["service"] = f"[{cells['service']}]({links[(row.namespace, row.service)]})"
         out.append("| " + " | ".join(cells[c] for c in COLUMNS) + " |")
-    summary = ", ".join(f"{n} {verdict}" for verdict, n in counts(rows).items()) or "no services"
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in labelled_counts(rows).items()) or "no services"
     return "\n".join(out + ["", f"{len(rows)} service(s): {md_escape(summary)}"]) + "\n"
 
 
 def _html(rows: list[FleetRow], title: str, links: dict) -> str:
+    from .charts import health_chart
     from .templating import html_environment
 
     html = html_environment().get_template("fleet_index.html.j2").render(
         title=title,
-        counts=counts(rows),
-        rows=[{**_cells(r), "verdict_key": r.verdict.replace(" ", "_"), "link": links.get((r.namespace, r.service))} for r in rows],
+        counts=labelled_counts(rows),
+        chart=health_chart(counts(rows), FLEET_LABELS),
+        rows=[{**_cells(r), "verdict_key": r.verdict, "link": links.get((r.namespace, r.service))} for r in rows],
         tool_version=__version__,
     )
     return backstop_markup(html)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aml_doctor.model import Report
 
 from . import view
-from .sanitize import backstop_markup, clean_report
+from .charts import stage_strip, timeline
+from .sanitize import backstop_markup, clean_report, redaction_line
 from .templating import html_environment
 
 
@@ -16,5 +17,14 @@ def render_html(report: Report) -> str:
         s=view.sections(clean),
         verdict=view.VERDICT_TEXT[clean.verdict],
         counts=view.summary(clean),
+        tallies=view.tallies(view.summary(clean)),
+        header=view.header_fields(clean),
+        title=view.title(clean),
+        not_checked_groups=view.not_checked_groups(clean),
+        strip=stage_strip(clean),
+        tl=timeline(clean.events),
+        redaction=redaction_line(clean.redaction),
+        unrecognised_lead=view.unrecognised_lead(clean),
+        share=view.share,
     )
     return backstop_markup(html)

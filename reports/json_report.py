@@ -11,7 +11,7 @@ import json
 from aml_doctor.model import Finding, RankedFinding, Report
 
 from . import view
-from .sanitize import backstop_json, clean_report
+from .sanitize import backstop_json, clean_report, redaction_document
 
 SCHEMA_VERSION = "1"
 
@@ -65,6 +65,22 @@ def report_document(report: Report) -> dict:
         "plugin_errors": [{"rule": e.rule, "plugin": e.plugin or None, "error": e.error} for e in report.plugin_errors],
         "collection_gaps": [{"what": g.what, "error": g.error} for g in report.collection_gaps],
         "notes": list(report.notes),
+        "platform": report.platform or None,
+        "rules_ran": list(report.rules_ran),
+        "events": [{"time": e.time, "type": e.type, "reason": e.reason, "object": e.object, "message": e.message,
+                    "count": e.count} for e in report.events],
+        "unexplained": [{"locator": e.locator, "excerpt": e.excerpt} for e in report.unexplained],
+        "next_evidence": list(report.next_evidence),
+        "possible_causes": [
+            {"category": p.category.value, "share": p.share, "why": p.why, "confirm": p.confirm}
+            for p in report.possible_causes
+        ],
+        "known_issues": [
+            {"case": k.case_id, "source": k.source, "thread": k.thread, "date": k.date or None,
+             "category": k.category.value, "cause": k.cause, "fix": k.fix, "score": k.score, "matched": k.matched}
+            for k in report.known_issues
+        ],
+        "redaction": redaction_document(report.redaction),
     }
 
 

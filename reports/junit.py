@@ -1,8 +1,9 @@
 """JUnit XML, so a CI system shows the diagnosis as test results.
 
-One testcase per finding (named ``<rule> <subject>``) that fails; one per rule not checked,
-skipped; one per rule or plugin error, in error. The report does not name the rules that ran
-and found nothing, so they have no testcase; the suite's properties count them.
+One testcase per finding (named ``<rule> <subject>``) that fails; one per rule that ran and
+found nothing, passed (a rule that ran without some of its evidence says so in its system-out);
+one per rule that could not run, skipped; one per rule or plugin error, in error. So a CI
+dashboard shows which checks passed, not only which failed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import xml.etree.ElementTree as ET
 from aml_doctor.model import Report
 
 from . import view
-from .sanitize import backstop_markup, clean_report
+from .sanitize import backstop_markup, clean_report, redaction_line
 
 
 def _finding_body(r) -> str:
@@ -40,6 +41,8 @@ def junit_tree(report: Report) -> ET.Element:
         ("verdict", report.verdict.value),
         ("tool_version", report.tool_version),
         ("rules_run", str(report.rules_run)),
+        ("redaction", redaction_line(report.redaction)),
+        ("redacted_total", str(report.redaction.total)),
     ):
         ET.SubElement(props, "property", name=name, value=value)
 
@@ -50,7 +53,18 @@ def junit_tree(report: Report) -> ET.Element:
             case, "failure", message=f"#{r.rank} [{f.severity.value}] {f.title}", type=f.category.value
         )
         failure.text = _finding_body(r)
+    found = {r.finding.rule for r in report.findings}
+    errored = {e.rule for e in report.rule_errors}
+    partly = {n.rule: n for n in report.not_checked if n.reason.startswith("partly checked")}
+    for rule in report.rules_ran:
+        if rule in found or rule in errored:
+            continue
+        case = ET.SubElement(suite, "testcase", classname=f"aml_doctor.rules.{rule}", name=f"{rule} passed")
+        if rule in partly:
+            ET.SubElement(case, "system-out").text = partly[rule].reason
     for n in report.not_checked:
+        if n.rule in partly:
+            continue
         case = ET.SubElement(suite, "testcase", classname="aml_doctor.not_checked", name=f"{n.rule} {n.name}")
         ET.SubElement(case, "skipped", message=n.reason)
     for kind, errors in (("rule_error", report.rule_errors), ("plugin_error", report.plugin_errors)):
@@ -59,10 +73,20 @@ def junit_tree(report: Report) -> ET.Element:
             error = ET.SubElement(case, "error", message=e.error.strip().splitlines()[-1] if e.error.strip() else kind, type=kind)
             error.text = e.error
 
+    unrecognised = report.verdict.value == "unrecognised"
+    if unrecognised:
+        case = ET.SubElement(suite, "testcase", classname="aml_doctor.verdict", name="unrecognised")
+        failure = ET.SubElement(case, "failure", message="error text that no rule explains", type="unrecognised")
+        failure.text = "\n".join(f"{e.locator}: {e.excerpt}" for e in report.unexplained) or "nothing shows the deployment healthy"
+    extra = [f"possible cause: {p.category.value} ({round(p.share * 100)}%): {p.why}; confirm: {p.confirm}" for p in report.possible_causes]
+    extra += [f"seen before: {k.thread}: {k.cause} Their fix: {k.fix} ({k.source})" for k in report.known_issues]
+    extra += [f"what would decide: {step}" for step in report.next_evidence]
+    if extra:
+        ET.SubElement(suite, "system-out").text = "\n".join(extra)
     suite.set("tests", str(len(suite.findall("testcase"))))
-    suite.set("failures", str(counts["findings"]))
+    suite.set("failures", str(counts["findings"] + unrecognised))
     suite.set("errors", str(counts["rule_errors"] + counts["plugin_errors"]))
-    suite.set("skipped", str(counts["not_checked"]))
+    suite.set("skipped", str(counts["not_run"]))
     suites = ET.Element("testsuites", name="aml-doctor")
     for attr in ("tests", "failures", "errors", "skipped"):
         suites.set(attr, suite.get(attr))

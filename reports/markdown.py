@@ -15,7 +15,7 @@ from aml_doctor.model import Report
 from aml_doctor.redact import redact_text
 
 from . import view
-from .sanitize import clean_report
+from .sanitize import clean_report, redaction_line
 from .templating import markdown_environment
 
 _CUT_MARK = "\n\n… [cut to fit the size limit]\n"
@@ -119,6 +119,13 @@ def _render(clean: Report, cuts: _Cuts) -> str:
         s=view.sections(clean),
         verdict=view.VERDICT_TEXT[clean.verdict],
         counts=view.summary(clean),
+        tallies=view.tallies(view.summary(clean)),
+        header=view.header_fields(clean),
+        title=view.title(clean),
+        not_checked_groups=view.not_checked_groups(clean),
         cut=cuts,
+        redaction=redaction_line(clean.redaction),
+        unrecognised_lead=view.unrecognised_lead(clean),
+        share=view.share,
     )
     return text

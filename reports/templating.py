@@ -24,6 +24,11 @@ def html_environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from . import mdhtml
+
+    env.filters["markdown"] = mdhtml.md_to_html
+    env.filters["markdown_inline"] = mdhtml.md_to_inline_html
+    env.filters["link"] = mdhtml.link
     _add_helpers(env)
     return env
 
@@ -53,5 +58,6 @@ def _add_helpers(env) -> None:
     from . import view
 
     env.tests["long_excerpt"] = view.is_long
+    env.tests["command"] = view.is_command
     env.filters["line_count"] = view.line_count
     env.filters["percent"] = view.percent

@@ -11,7 +11,7 @@ import textwrap
 from aml_doctor.model import Finding, Report, Severity
 
 from . import view
-from .sanitize import backstop_ansi, clean_report
+from .sanitize import backstop_ansi, clean_report, redaction_line
 
 WIDTH = 100
 EXCERPT_LINES = 6
@@ -68,7 +68,7 @@ def _root_cause(f: Finding, style: _Style, heading: str) -> list[str]:
     out += [f"    {i}. {step}" for i, step in enumerate(f.fix.steps, 1)]
     if f.fix.verify:
         out.append("  " + style("1", "Verify:"))
-        out += [f"    $ {v}" for v in f.fix.verify]
+        out += [f"    $ {v}" if view.is_command(v) else f"    {v}" for v in f.fix.verify]
     return out
 
 
@@ -109,9 +109,10 @@ def render_text(report: Report, *, color: bool = False) -> str:
     style = _Style(color)
     s = view.sections(clean)
     counts = view.summary(clean)
+    head = " · ".join([f"aml-doctor {clean.tool_version}"] + [f"{label} {value}" for label, value in view.header_fields(clean)])
     out = [
-        f"aml-doctor {clean.tool_version} · service {clean.service} · namespace {clean.namespace} · workspace {clean.workspace}",
-        f"Evidence: {clean.source} (collected {clean.collected_at})",
+        head,
+        f"Evidence: {clean.source}" + (f" (collected {clean.collected_at})" if clean.collected_at else ""),
         "",
         style("1", "Verdict: " + view.VERDICT_TEXT[clean.verdict]),
         "",
@@ -128,16 +129,13 @@ def render_text(report: Report, *, color: bool = False) -> str:
             out.append(f"     {f.stage.label} · {f.rule} on {f.subject} · fix: {f.fix.summary}")
         out.append("")
     out += _knowledge(clean, style)
-    tallies = [
-        f"rules run: {counts['rules_run']}",
-        f"not checked: {counts['not_checked']}",
-        f"rule errors: {counts['rule_errors']}",
-        f"plugin errors: {counts['plugin_errors']}",
-        f"collection gaps: {counts['collection_gaps']}",
-    ]
-    out.append(" · ".join(tallies))
-    for n in clean.not_checked:
-        out.append(f"  not checked: {n.rule} {n.name}: {n.reason}")
+    out.append(" · ".join(view.tallies(counts)))
+    out.append(redaction_line(clean.redaction))
+    for group in view.not_checked_groups(clean):
+        out.append(f"  not checked: {group.line}")
+    for gap in clean.collection_gaps:
+        if gap.what in view.GAPS_WORTH_A_LINE:
+            out.append(f"  not collected: {gap.what}: {gap.error}")
     for e in (*clean.rule_errors, *clean.plugin_errors):
         last = e.error.strip().splitlines()[-1] if e.error.strip() else ""
         out.append(style("31", f"  error: {e.rule}{' (' + e.plugin + ')' if e.plugin else ''}: {last}"))

@@ -27,19 +27,19 @@ REPO = Path(__file__).parent.parent
 
 # scenario -> (service, verdict, root-cause category) as tests/scenarios/INDEX.md documents them
 MIXED = {
-    "crashloop-init-keyerror": ("recsys-ranker", "root cause", Category.ENTRY_SCRIPT_INIT_ERROR),
-    "crashloop-import-missing-module": ("claims-triage", "root cause", Category.ENTRY_SCRIPT_IMPORT_ERROR),
-    "code-blob-missing": ("invoice-classifier", "root cause", Category.ENTRY_SCRIPT_IMPORT_ERROR),
-    "mount-blobfuse-403": ("sentiment-api", "root cause", Category.VOLUME_MOUNT_FAILURE),
-    "mount-network-timeout": ("image-tagger", "root cause", Category.VOLUME_MOUNT_FAILURE),
-    "mixed-oom-in-crashloop": ("text-embedder", "root cause", Category.OOM_KILLED),
-    "mixed-pull-failure-behind-timeout": ("route-optimizer", "root cause", Category.IMAGE_PULL_FAILURE),
-    "port-mismatch-custom-image": ("ocr-extract", "root cause", Category.WRONG_PORT_OR_PROBE_FAILURE),
-    "port-mismatch-service-targetport": ("hr-attrition", "root cause", Category.WRONG_PORT_OR_PROBE_FAILURE),
-    "healthy": ("credit-risk-svc", "healthy", None),
-    "mount-transient-recovered": ("eta-model", "healthy", None),
-    "restarted-once-now-ready": ("price-elasticity", "healthy", None),
-    "ports-standard-v1": ("sales-forecast", "healthy", None),
+    "crashloop-init-keyerror": ("recsys-ranker", "root_cause_found", Category.ENTRY_SCRIPT_INIT_ERROR),
+    "crashloop-import-missing-module": ("claims-triage", "root_cause_found", Category.ENTRY_SCRIPT_IMPORT_ERROR),
+    "code-blob-missing": ("invoice-classifier", "root_cause_found", Category.ENTRY_SCRIPT_IMPORT_ERROR),
+    "mount-blobfuse-403": ("sentiment-api", "root_cause_found", Category.VOLUME_MOUNT_FAILURE),
+    "mount-network-timeout": ("image-tagger", "root_cause_found", Category.VOLUME_MOUNT_FAILURE),
+    "mixed-oom-in-crashloop": ("text-embedder", "root_cause_found", Category.OOM_KILLED),
+    "mixed-pull-failure-behind-timeout": ("route-optimizer", "root_cause_found", Category.IMAGE_PULL_FAILURE),
+    "port-mismatch-custom-image": ("ocr-extract", "root_cause_found", Category.WRONG_PORT_OR_PROBE_FAILURE),
+    "port-mismatch-service-targetport": ("hr-attrition", "root_cause_found", Category.WRONG_PORT_OR_PROBE_FAILURE),
+    "healthy": ("credit-risk-svc", "no_problem_found", None),
+    "mount-transient-recovered": ("eta-model", "no_problem_found", None),
+    "restarted-once-now-ready": ("price-elasticity", "no_problem_found", None),
+    "ports-standard-v1": ("sales-forecast", "no_problem_found", None),
 }
 GENERATED = 12  # crash-looping copies, init() cannot find the model: AML004, model_not_found
 LIST_CALLS = 8 + 4  # 8 namespace lists; nodes, persistentvolumes and azureml-fe pods in 2 namespaces
@@ -134,7 +134,7 @@ def test_every_service_gets_its_documented_verdict(api, kubeconfig, tmp_path):
             assert report["findings"][0]["category"] == category.value, (scenario, report["findings"][0]["title"])
     for i in range(GENERATED):
         row = rows[generated_name(i)]
-        assert (row["verdict"], row["rule"], row["state"]) == ("root cause", "AML004", "CrashLoopBackOff: 6 restart(s)")
+        assert (row["verdict"], row["rule"], row["state"]) == ("root_cause_found", "AML004", "CrashLoopBackOff: 6 restart(s)")
         assert "No such file or directory: '/var/azureml-app/azureml-models/mymodel/3/model.pkl'" in row["root_cause"]
     assert rows["recsys-ranker"]["root_cause"].startswith("AML004 init() raised an exception: KeyError: 'MODEL_NAME'")
     assert rows["route-optimizer"]["state"] == "Init:ImagePullBackOff: pulling image"
@@ -188,10 +188,10 @@ def test_named_services_and_a_missing_one(api, kubeconfig, capsys):
     lines = out.splitlines()
     assert lines[0] == f"# aml-doctor: 3 service(s) in {NS}"
     assert lines[2] == "| Service | Namespace | State | Verdict | Root Cause | Age |"
-    assert lines[4].startswith(f"| recsys-ranker | {NS} | CrashLoopBackOff: 7 restart(s) | root cause | AML004 init() raised an exception: KeyError: 'MODEL\\_NAME'")
+    assert lines[4].startswith(f"| recsys-ranker | {NS} | CrashLoopBackOff: 7 restart(s) | root cause found | AML004 init() raised an exception: KeyError: 'MODEL\\_NAME'")
     assert lines[5] == f"| no-such-svc |  | unknown | unknown | no Deployment named 'no-such-svc' in {NS} |  |"
-    assert lines[6].startswith(f"| credit-risk-svc | {NS} | Running, ready (1/1) | healthy |")
-    assert lines[-1] == "3 service(s): 1 root cause, 1 unknown, 1 healthy"
+    assert lines[6].startswith(f"| credit-risk-svc | {NS} | Running, ready (1/1) | no problem found |")
+    assert lines[-1] == "3 service(s): 1 root cause found, 1 unknown, 1 no problem found"
     assert code == 1 and err == ""
 
 
@@ -199,7 +199,7 @@ def test_all_healthy_is_exit_0_and_the_text_table(api, kubeconfig, capsys):
     code, out, _ = run(capsys, "credit-risk-svc", "sales-forecast", "-n", NS, "--kubeconfig", kubeconfig, "-q")
     assert code == 0
     assert out.splitlines()[0].split() == ["SERVICE", "NAMESPACE", "STATE", "VERDICT", "ROOT", "CAUSE", "AGE"]
-    assert out.splitlines()[-1] == "2 service(s): 2 healthy"
+    assert out.splitlines()[-1] == "2 service(s): 2 no problem found"
 
 
 def test_html_index_links_each_report_and_is_self_contained(api, kubeconfig, tmp_path):
@@ -212,7 +212,7 @@ def test_html_index_links_each_report_and_is_self_contained(api, kubeconfig, tmp
     assert all(href == f"{name}.html" for href, name in links)
     assert "<script" not in index and not re.search(r'(src|href)="https?:', index)
     assert "KeyError: &#39;MODEL_NAME&#39;" in index  # autoescaped
-    assert '<span class="verdict v-root_cause">root cause</span>' in index
+    assert '<span class="verdict v-root_cause_found">root cause found</span>' in index
     assert "<title>aml-doctor: recsys-ranker" in (tmp_path / "reports" / "recsys-ranker.html").read_text()
 
 
@@ -224,7 +224,7 @@ def test_workspace_and_namespace_search(tmp_path, capsys):
         kubeconfig = api.write_kubeconfig(str(tmp_path / "kc"))
         code, out, _ = run(capsys, "--all", "--kubeconfig", kubeconfig, "-q", "--format", "json")
         assert {(r["service"], r["namespace"], r["verdict"]) for r in json.loads(out)["services"]} == {
-            ("credit-risk-svc", "azureml-ws-a", "healthy"), ("recsys-ranker", "azureml-ws-b", "root cause")}
+            ("credit-risk-svc", "azureml-ws-a", "no_problem_found"), ("recsys-ranker", "azureml-ws-b", "root_cause_found")}
         assert len([r for r in api.requests if not r.path.endswith("/log")]) == 1 + 2 * 8 + 4  # grows with namespaces
         api.reset_requests()
         code, out, _ = run(capsys, "--all", "-w", "WS-A", "--kubeconfig", kubeconfig, "-q", "--format", "json")
@@ -239,7 +239,7 @@ def test_forbidden_namespace_lists_make_every_service_unknown_or_stop_with_one_l
     assert rows["credit-risk-svc"]["verdict"] == "unknown"
     assert rows["credit-risk-svc"]["root_cause"].startswith('events: 403 Forbidden: User "system:serviceaccount:default:aml-doctor" '
                                                             f'cannot list events in the namespace "{NS}"')
-    assert rows["recsys-ranker"]["verdict"] == "root cause"  # the logs say why without the events
+    assert rows["recsys-ranker"]["verdict"] == "root_cause_found"  # the logs say why without the events
 
     api.fail("/api*", 401)
     code, out, err = run(capsys, "--all", "-n", NS, "--kubeconfig", kubeconfig, "-q")

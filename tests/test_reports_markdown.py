@@ -43,7 +43,7 @@ def test_sections_in_order_root_cause_first():
         "Root cause: Blob volume cannot be mounted: storage refused the key (errno=403)",
         "Symptoms explained by the root cause (2)",
         "Other findings (1)",
-        "Not checked (1)",
+        "Not checked (0 partly checked, 1 not run)",
         "Rule errors (1)",
         "Plugin errors (1)",
         "Collection gaps (1)",

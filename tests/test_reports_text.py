@@ -23,7 +23,7 @@ def test_plain_text_reads_in_order():
     numbered = [line for line in lines[others:] if re.match(r"  \d+\. ", line)]
     assert [n.split(".")[0].strip() for n in numbered] == ["2", "3", "4"]
     assert "(explained by the root cause)" in numbered[1]
-    assert "rules run: 9 · not checked: 1 · rule errors: 1 · plugin errors: 1 · collection gaps: 1" in lines
+    assert "rules run: 9 · not run: 1 · rule errors: 1 · plugin errors: 1 · collection gaps: 1" in lines
 
 
 def test_colour_only_when_asked_and_words_carry_the_meaning():
