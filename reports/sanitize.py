@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from typing import Any
+from typing import Any, Iterator
 
-from aml_doctor.model import Report
+from aml_doctor import redact
+from aml_doctor.model import RedactionSummary, Report
 from aml_doctor.redact import redact_text
 
 # C0 controls other than tab, newline and carriage return, DEL and C1 controls. ANSI colour codes
@@ -32,7 +33,7 @@ def _clean(value: Any, text_fn) -> Any:
         return text_fn(value)
     if isinstance(value, tuple):
         return tuple(_clean(v, text_fn) for v in value)
-    if isinstance(value, enum.Enum):
+    if isinstance(value, (enum.Enum, RedactionSummary)):  # the summary holds counts and rule names only
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {f.name: _clean(getattr(value, f.name), text_fn) for f in dataclasses.fields(value)}
@@ -40,12 +41,42 @@ def _clean(value: Any, text_fn) -> Any:
     return value
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for v in value:
+            yield from _strings(v)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, (type, RedactionSummary)):
+        for f in dataclasses.fields(value):
+            yield from _strings(getattr(value, f.name))
+
+
 def clean_report(report: Report, *, keep_controls: bool = False) -> Report:
     """A copy of ``report`` with every string redacted; control characters made visible unless
-    ``keep_controls`` (JSON escapes them itself and consumers want the exact text)."""
-    if keep_controls:
-        return _clean(report, redact_text)
-    return _clean(report, lambda s: redact_text(visible_controls(s)))
+    ``keep_controls`` (JSON escapes them itself and consumers want the exact text).
+
+    With ``--anonymize`` the identifiers are replaced too: every string is read once to learn the
+    names (so a name learnt from the last evidence item is replaced in the title as well), then
+    each is rewritten. The copy's ``redaction`` summary adds what this pass replaced."""
+    text_fn = redact_text if keep_controls else (lambda s: redact_text(visible_controls(s)))
+    if redact.anonymizing():
+        from aml_doctor.redaction_anonymize import anonymize_text, learn_names, learn_text
+
+        learn_names("resource", [report.service, report.namespace, report.workspace])
+        for s in _strings(report):
+            learn_text(s)
+        plain_fn = text_fn
+        text_fn = lambda s: anonymize_text(plain_fn(s))  # noqa: E731
+    with redact.counting() as tally:
+        clean = _clean(report, text_fn)
+    if not tally.total and not tally.anonymized:
+        return clean
+    before = redact.Tally()
+    before.add_recorded({"kinds": dict(report.redaction.kinds), "rules": dict(report.redaction.rules),
+                         "anonymized": dict(report.redaction.anonymized)})
+    before.merge(tally)
+    return dataclasses.replace(clean, redaction=before.summary())
 
 
 # --- backstops over final output -------------------------------------------------------------
@@ -62,10 +93,19 @@ def backstop_markup(markup: str) -> str:
     parts = _TAG.split(markup)
     for i, part in enumerate(parts):
         if i % 2:
-            parts[i] = _ATTR_VALUE.sub(lambda m: '="' + redact_text(m.group(1)) + '"', part)
+            parts[i] = _ATTR_VALUE.sub(lambda m: '="' + _markup_text(m.group(1)) + '"', part)
         else:
-            parts[i] = redact_text(part)
+            parts[i] = _markup_text(part)
     return "".join(parts)
+
+
+_RAW_TOKEN = re.compile(r"<((?:redacted|id|ip|account|resource):[0-9a-f]{4})>")
+
+
+def _markup_text(text: str) -> str:
+    """Redacted, with the tokens this pass wrote escaped: a raw ``<redacted:3f2a>`` would be a tag."""
+    out = redact_text(text)
+    return out if out == text else _RAW_TOKEN.sub(r"&lt;\1&gt;", out)
 
 
 _ANSI = re.compile(r"(\x1b\[[0-9;]*m)")
@@ -77,13 +117,40 @@ def backstop_ansi(text: str) -> str:
     return "".join(p if i % 2 else redact_text(p) for i, p in enumerate(parts))
 
 
-# An escaped quote inside a JSON string: an odd run of backslashes before ``"``.
-_JSON_ESCAPED_QUOTE = re.compile(r'(?<!\\)((?:\\\\)*)\\"')
+# One JSON string as json.dumps writes it: quotes inside are escaped, so this ends at its own quote.
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 
 
 def backstop_json(text: str) -> str:
-    """Redact serialized JSON without letting a pattern swallow the backslash of a ``\\"``.
+    """Redact serialized JSON string by string: a pattern never reaches past a string's closing
+    quote, never swallows the backslash of a ``\\"``, and never turns a number into a token, so
+    the output still parses."""
+    return _JSON_STRING.sub(lambda m: '"' + redact_text(m.group(0)[1:-1]) + '"', text)
 
-    Quotes inside strings are written as ``\\u0022`` first, so the only ``"`` left in the text
-    delimit strings, and every redaction pattern stops at them."""
-    return redact_text(_JSON_ESCAPED_QUOTE.sub(r"\1\\u0022", text))
+
+# --- what was redacted ------------------------------------------------------------------------
+
+
+def redaction_document(summary: RedactionSummary) -> dict:
+    """The summary as JSON-ready data (the JSON report's ``redaction``; SARIF's run property).
+    Lists of {kind, count} rather than {kind: count}: a kind named ``password`` must not read as a
+    password field to a redaction pass over the output."""
+    return {
+        "total": summary.total,
+        "kinds": [{"kind": k, "count": n} for k, n in summary.kinds],
+        "rules": [{"rule": k, "count": n} for k, n in summary.rules],
+        "anonymized": [{"kind": k, "count": n} for k, n in summary.anonymized],
+    }
+
+
+def redaction_line(summary: RedactionSummary) -> str:
+    """One line: "Redacted 3 secrets (account-key 1, sas 2) by rules jwt 1, named-value 2"."""
+    if not summary.total:
+        line = "Redacted: no secrets recognised"
+    else:
+        kinds = ", ".join(f"{k} {n}" for k, n in summary.kinds)
+        rules = ", ".join(f"{k} {n}" for k, n in summary.rules)
+        line = f"Redacted {summary.total} secret{'s' if summary.total != 1 else ''} ({kinds}) by rules {rules}"
+    if summary.anonymized:
+        line += "; anonymized " + ", ".join(f"{k} {n}" for k, n in summary.anonymized)
+    return line

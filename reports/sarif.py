@@ -14,7 +14,7 @@ from urllib.parse import quote
 from aml_doctor.model import Finding, RankedFinding, Report, Severity
 
 from . import view
-from .sanitize import backstop_json, clean_report
+from .sanitize import backstop_json, clean_report, redaction_document
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -104,6 +104,7 @@ def sarif_document(report: Report) -> dict:
             "workspace": report.workspace,
             "verdict": report.verdict.value,
             "collectedAt": report.collected_at,
+            "redaction": redaction_document(report.redaction),
         },
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

@@ -1,29 +1,46 @@
-"""Secrets in the forms Azure prints them are removed; the evidence around them stays readable."""
+"""Secrets in the forms Azure prints them are replaced by tokens; the evidence around them stays readable.
+
+The full corpus (tests/fixtures/secrets/contexts.yaml) is checked in tests/test_redact_corpus.py;
+here are the mechanisms: tokens, counting, objects, user patterns, --anonymize.
+"""
+
+import json
 
 import pytest
 
-from aml_doctor.redact import MASK, redact_object, redact_text
+from aml_doctor import redact
+from aml_doctor.config import ConfigError, parse_config
+from aml_doctor.redact import TOKEN_RE, redact_object, redact_text
 
 KEY = "q8W3mZ0vXr5tLk2Jp7Yc9Hn4Bd6Fg1Sa3Ue8Wi0Oy5Tr2Qe7Lx9Mz4Nc6Vb1Hj3Kd8Pf0Ga5Sd2Rt7Yu9Iw4Eo=="
+SCORING_KEY = "Kp4nJ8sV2xLq7Rw3Zt9Hb6Yc1Fm5Dg0a"
+
+
+@pytest.fixture(autouse=True)
+def fresh_run():
+    redact.reset()
+    yield
+    redact.reset()
 
 
 @pytest.mark.parametrize(
     "text, secret",
     [
-        (f"DefaultEndpointsProtocol=https;AccountName=amlws1storage;AccountKey={KEY};EndpointSuffix=core.windows.net", KEY[:40]),
-        ("https://acct.blob.core.windows.net/azureml/ImageLogs/x/build.log?sv=2019-07-07&sr=b&sig=Qm9ndXNTaWc%2BAbC%3D&se=2021", "Qm9ndXNTaWc"),
-        ("\tAuthorization: Bearer Kp4nJ8sV2xLq7Rw3Zt9Hb6Yc1Fm5Dg0a", "Kp4nJ8sV2xLq7Rw3Zt9Hb6Yc1Fm5Dg0a"),
+        (f"DefaultEndpointsProtocol=https;AccountName=amlws1storage;AccountKey={KEY};EndpointSuffix=core.windows.net", KEY),
+        ("https://acct.blob.core.windows.net/azureml/ImageLogs/x/build.log?sv=2019-07-07&sr=b&sig=Qm9ndXNTaWc%2BAbC%3D&se=2021", "Qm9ndXNTaWc%2BAbC%3D"),
+        (f"\tAuthorization: Bearer {SCORING_KEY}", SCORING_KEY),
         ("token=eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwcyJ9.c2lnbmF0dXJlLW5vdC1yZWFs", "eyJhdWQiOiJodHRwcyJ9"),
         ("InstrumentationKey=0b8f8a3e-5c1d-4a9e-8f2b-6d7c1e2a3b4c;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/", "0b8f8a3e-5c1d"),
         ('{"primaryKey": "Xy7Vb2Nq9Lm4Kp0Rt5Ws8Ze3Ua6Yc1H"}', "Xy7Vb2Nq9Lm4Kp0Rt5Ws8Ze3Ua6Yc1H"),
         ("AZUREML_STORAGE_PASSWORD=Tr0ub4dor", "Tr0ub4dor"),
-        (f"the key {KEY} was rotated", KEY[:40]),
+        (f"the key {KEY} was rotated", KEY),
+        (f"('{SCORING_KEY}', 'Xy7Vb2Nq9Lm4Kp0Rt5Ws8Ze3Ua6Yc1H')", SCORING_KEY),
     ],
-    ids=["connection-string", "sas", "bearer", "jwt", "app-insights", "json-key", "password", "bare-account-key"],
+    ids=["connection-string", "sas", "bearer", "jwt", "app-insights", "json-key", "password", "bare-account-key", "get-keys"],
 )
-def test_secret_forms_are_redacted(text, secret):
+def test_secret_forms_become_tokens(text, secret):
     out = redact_text(text)
-    assert secret not in out and MASK in out
+    assert secret not in out and TOKEN_RE.search(out)
 
 
 @pytest.mark.parametrize(
@@ -33,19 +50,135 @@ def test_secret_forms_are_redacted(text, secret):
         "failed to fetch anonymous token: unexpected status: 403 Forbidden",
         "Listening at: http://127.0.0.1:31311 (71)",
         "ERROR: Could not find a version that satisfies the requirement dotnetcore2>=2.1.9",
+        "Basic authentication failed for the registry",
+        'FATAL:  password authentication failed for user "mladmin"',
+        "docker run -p 8080:80 -e AML_APP_ROOT=/var/azureml-app scorer",
+        '{"name": "AZUREML_MODEL_DIR", "valueFrom": {"configMapKeyRef": {"key": "AZUREML_MODEL_DIR", "name": "scorer-config"}}}',
+        "tolerations: key: node.kubernetes.io/not-ready operator: Exists",
+        "Back-off restarting failed container scorer in pod scorer-7c9d5b6f8d-x2k9q",
+        'MountVolume.SetUp failed for volume "azureml-secret-volume" : secret "azureml-ws1-sp" not found',
     ],
 )
-def test_evidence_that_only_mentions_tokens_stays_readable(text):
+def test_evidence_that_only_mentions_secrets_stays_readable(text):
     assert redact_text(text) == text
+
+
+def test_the_same_secret_reads_as_the_same_token_in_every_form_and_place():
+    redact.configure(salt=b"fixed for this test")
+    plain = redact_text(f"AccountKey={KEY};")
+    encoded = redact_text("AccountKey%3D" + KEY.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D") + "%3B")
+    in_json = json.dumps(redact_object({"accountKey": KEY}))
+    token = TOKEN_RE.search(plain).group(0)
+    assert token in encoded and token in in_json
+    other = TOKEN_RE.search(redact_text("AccountKey=" + KEY.replace("q8", "r9") + ";")).group(0)
+    assert other != token
+
+
+def test_tokens_are_salted_per_run():
+    redact.configure(salt=b"run one")
+    first = redact_text(f"AccountKey={KEY};")
+    redact.configure(salt=b"run two")
+    second = redact_text(f"AccountKey={KEY};")
+    assert first != second
+    redact.reset()  # a real run draws its salt at random
+    assert TOKEN_RE.fullmatch(redact_text(f"AccountKey={KEY}").split("=", 1)[1])
+
+
+def test_a_second_pass_leaves_tokens_alone():
+    once = redact_text(f"password={KEY} and sig=abcdefgh12345678")
+    assert redact_text(once) == once
+    # Escaped as the HTML and Markdown renderers escape it, a token is still not a secret.
+    escaped = once.replace("<", "&lt;").replace(">", "&gt;")
+    assert redact_text(escaped) == escaped
+
+
+def test_counts_per_kind_and_rule_are_recorded_never_values():
+    with redact.counting() as tally:
+        redact_text(f"AccountKey={KEY}; Authorization: Bearer {SCORING_KEY}; password=Tr0ub4dor&3")
+        redact_object({"env": [{"name": "ACR_PASSWORD", "value": "hunter2hunter2"}]})
+    summary = tally.summary()
+    assert summary.total == 4
+    assert dict(summary.kinds)["account-key"] == 1 and dict(summary.kinds)["password"] == 1
+    assert "named-value" in dict(summary.rules)
+    text = json.dumps(tally.as_dict())
+    assert KEY[:8] not in text and "hunter2" not in text and "Tr0ub4dor" not in text
 
 
 def test_objects_keep_the_names_of_secrets_and_lose_their_values():
     pod = {
-        "env": [{"name": "AZUREML_STORAGE_KEY", "value": "abc123"}, {"name": "AML_APP_ROOT", "value": "/var/azureml-app"}],
+        "env": [{"name": "AZUREML_STORAGE_KEY", "value": "abc123def456"}, {"name": "AML_APP_ROOT", "value": "/var/azureml-app"},
+                {"name": "acrPass", "value": "Zq9Xw8Yv7Uu6"}, {"name": "DB_URL", "value": "postgresql://admin:S3cr3tP4ss@db:5432/app"}],
         "volumes": [{"secret": {"secretName": "azureml-storage-secret"}}],
         "password": "hunter22",
     }
     redact_object(pod)
-    assert pod["env"][0]["value"] == MASK and pod["env"][1]["value"] == "/var/azureml-app"
+    env = {e["name"]: e["value"] for e in pod["env"]}
+    assert TOKEN_RE.fullmatch(env["AZUREML_STORAGE_KEY"]) and TOKEN_RE.fullmatch(env["acrPass"])
+    assert env["AML_APP_ROOT"] == "/var/azureml-app"
+    assert "S3cr3tP4ss" not in env["DB_URL"] and env["DB_URL"].startswith("postgresql://admin:")
     assert pod["volumes"][0]["secret"]["secretName"] == "azureml-storage-secret"
-    assert pod["password"] == MASK
+    assert TOKEN_RE.fullmatch(pod["password"])
+
+
+def test_a_node_shared_many_times_is_redacted_once():
+    # What a YAML alias bomb builds: one list referenced from every level.
+    leaf = {"password": "hunter22hunter22"}
+    node = [leaf] * 10
+    for _ in range(12):
+        node = [node] * 10  # 10**13 paths to the leaf; one object
+    with redact.counting() as tally:
+        redact_object({"items": node})
+    assert tally.total == 1 and TOKEN_RE.fullmatch(leaf["password"])
+
+
+def test_deep_nesting_does_not_overflow():
+    doc: list = ["password=hunter22hunter22"]
+    for _ in range(100_000):
+        doc = [doc]
+    redact_object(doc)
+
+
+def test_configured_patterns_redact_and_are_named_by_position(tmp_path):
+    cfg = parse_config(str(tmp_path / "pyproject.toml"), {"redact": [r"ACME-[0-9A-F]{16}", r"tenant-secret:(\S{8,64})"]})
+    redact.configure(patterns=cfg.redact)
+    with redact.counting() as tally:
+        out = redact_text("license ACME-0123456789ABCDEF ok; tenant-secret:zz9plural.alpha done")
+    assert "ACME-0123" not in out and "zz9plural" not in out and "tenant-secret:" in out
+    rules = dict(tally.summary().rules)
+    assert rules["configured-1"] == 1 and rules["configured-2"] == 1  # by position, never by the pattern text
+
+
+@pytest.mark.parametrize("patterns, message", [
+    (["(unclosed"], "not a regular expression"),
+    (["(a+)+b"], "exponential"),
+    (["x*"], "empty string"),
+    ("ACME", None),  # one string is a list of one
+])
+def test_bad_configured_patterns_are_one_config_error(tmp_path, patterns, message):
+    if message is None:
+        assert parse_config("p", {"redact": patterns}).redact == ["ACME"]
+        return
+    with pytest.raises(ConfigError, match=message):
+        parse_config(str(tmp_path / "pyproject.toml"), {"redact": patterns})
+
+
+def test_anonymize_replaces_ids_names_and_ips_consistently():
+    from aml_doctor.redaction_anonymize import anonymize_text, learn_names, learn_text
+
+    sub, tenant = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    text = (
+        f"/subscriptions/{sub}/resourceGroups/ml-prod-rg/providers/Microsoft.MachineLearningServices/workspaces/fraud-ws\n"
+        f"tenant {tenant}; https://fraudstore01.blob.core.windows.net/azureml; node 10.240.0.4 and 127.0.0.1\n"
+        "pulling fraudacr01.azurecr.io/azureml/azureml_0123; AccountName=fraudstore01; pod in azureml-fraud-ws\n"
+    )
+    learn_names("resource", ["azureml-fraud-ws"])
+    learn_text(text)
+    with redact.counting() as tally:
+        out = anonymize_text(text)
+    for identifier in (sub, tenant, "ml-prod-rg", "fraud-ws", "fraudstore01", "fraudacr01", "10.240.0.4"):
+        assert identifier not in out, identifier
+    assert "127.0.0.1" in out  # loopback identifies nobody
+    store = redact.token("fraudstore01", "account")
+    assert out.count(store) == 2  # the same account, the same placeholder, in the URL and in AccountName=
+    assert anonymize_text(text) == out  # consistent across calls in a run
+    assert set(tally.anonymized) == {"id", "ip", "account", "resource"}

@@ -70,14 +70,41 @@ def _encode(value: Any, redact_secrets: bool) -> bytes:
 
 
 def render_files(manifest_data: dict, part: Part, redact_secrets: bool = True) -> dict[str, bytes]:
-    files = {"manifest.json": _encode(manifest_data, redact_secrets)}
-    for path, value in sorted(part.files.items()):
-        files[path] = _encode(value, redact_secrets)
-    return files
+    """Every file redacted, and the manifest's ``redaction`` saying what was: counts per kind and
+    per rule, never values, so whoever receives the bundle can check it before sharing it on."""
+    with redact.counting() as tally:
+        files = {path: _encode(value, redact_secrets) for path, value in sorted(part.files.items())}
+        manifest_data = redact.redact_object(json.loads(json.dumps(manifest_data))) if redact_secrets else dict(manifest_data)
+    manifest_data["redaction"] = {**tally.as_dict(), "enabled": redact_secrets}
+    return {"manifest.json": (json.dumps(manifest_data, indent=2) + "\n").encode(), **files}
+
+
+def anonymize_files(files: dict[str, bytes]) -> dict[str, bytes]:
+    """With ``--anonymize``: identifiers replaced in every file (names learnt from all of them
+    first, so each reads the same everywhere), and the count recorded in the manifest."""
+    from ..redaction_anonymize import anonymize_text, learn_names, learn_text
+
+    texts = {path: data.decode("utf-8", errors="replace") for path, data in files.items()}
+    try:
+        manifest_data = json.loads(texts.get("manifest.json", "{}"))
+    except ValueError:
+        manifest_data = {}
+    learn_names("resource", [manifest_data.get(k) for k in ("service", "namespace", "workspace")])
+    for text in texts.values():
+        learn_text(text)
+    with redact.counting() as tally:
+        out = {path: anonymize_text(text) for path, text in texts.items() if path != "manifest.json"}
+        manifest_data = json.loads(anonymize_text(json.dumps(manifest_data)))
+    record = manifest_data.setdefault("redaction", {})
+    if isinstance(record, dict):
+        record["anonymized"] = dict(sorted(tally.anonymized.items()))
+    return {"manifest.json": (json.dumps(manifest_data, indent=2) + "\n").encode(), **{p: t.encode() for p, t in out.items()}}
 
 
 def write_bundle(target: str, files: dict[str, bytes]) -> None:
     """Write to a directory, or to ``.tar.gz``/``.tgz``/``.zip`` by the target's suffix."""
+    if redact.anonymizing():
+        files = anonymize_files(files)
     if target.endswith((".tar.gz", ".tgz")):
         tmp = target + ".part"
         with tarfile.open(tmp, "w:gz") as tf:
