@@ -28,7 +28,7 @@ BAD_RUN_SIGNATURE = re.compile(
     r"run\(\) cannot accept positional-only arguments, \*args, or \*\*kwargs|run\(\) needs to accept an argument for input data"
 )
 FLASK_REGISTER = re.compile(r"register\(\) takes 3 positional arguments but 4 were given")
-JINJA_MARKUP = re.compile(r"cannot import name 'Markup' from 'jinja2'")
+JINJA_MARKUP = re.compile(r"cannot import (?:name |the )?'?Markup'? from '?jinja2")
 NO_SCORE_SCRIPT = re.compile(r"No score script found|No module named 'main'|not an accessible directory in the container")
 BOOT_FAILED = re.compile(r"Worker failed to boot|Exit code 3 is not normal|gunicorn/finish 3 ")
 ERROR_IN_ENTRY_SCRIPT = re.compile(r"Error in entry script, (\w+(?:Error|Exception)): (.+?)(?:, please run|$)")
@@ -62,7 +62,7 @@ SIGNALS = (
 # An exception line on its own (no "Traceback" header above it), of the kinds that stop a scoring
 # script from importing or loading: a log prefix such as "2022-01-01 10:00:00,123 | root | ERROR | " may precede it.
 BARE_EXCEPTION = re.compile(
-    r"^(?:.*?[|>\]] )?(?P<type>ModuleNotFoundError|ImportError|ModelNotFoundException|FileNotFoundError|OSError|"
+    r"(?:^(?:.*?[|>\]] )?|(?<=\) ))(?P<type>ModuleNotFoundError|ImportError|ModelNotFoundException|FileNotFoundError|OSError|"
     r"AttributeError: Can't get attribute|KeyError|ValueError|TypeError|RuntimeError|NameError|UnpicklingError|"
     r"pickle\.UnpicklingError|joblib[\w.]*Error)(?::\s*(?P<msg>.+))$",
     re.MULTILINE,
@@ -70,6 +70,13 @@ BARE_EXCEPTION = re.compile(
 # Exceptions raised by the SDK or CLI on the user's machine name their own packages: those never
 # come from the scoring container.
 CLIENT_SIDE_TEXT = re.compile(r"marshmallow|azure[./]ai[./]ml|azure[./]cli|azcliextensions|knack|msrest|adal|azure\.mgmt|azure\.core|azureml\.core|azureml\._")
+# Standard-library modules that newer Pythons removed: distutils in 3.12 (PEP 632), the "dead
+# batteries" in 3.13 (PEP 594), imp and asynchat/asyncore in 3.12.
+REMOVED_STDLIB = frozenset({
+    "distutils", "imp", "asynchat", "asyncore", "smtpd", "aifc", "audioop", "cgi", "cgitb", "chunk", "crypt",
+    "imghdr", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau",
+    "telnetlib", "uu", "xdrlib", "lib2to3",
+})
 _MODEL_ERRORS = ("ModelNotFoundException",)
 _MODEL_TEXT = re.compile(r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models")
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
@@ -127,7 +134,11 @@ def classify(doc: TextDoc) -> StartupFailure | None:
         exc_type, message = entry.match.group(1), entry.match.group(2)
         category, package = _category_for(exc_type, message, "")
         return StartupFailure(category, f"{exc_type}: {message}", "", (excerpt(doc, entry.line_no),), 0.85, package)
-    bare = next((h for h in reversed(list(doc.search(BARE_EXCEPTION))) if not CLIENT_SIDE_TEXT.search(h.line)), None)
+    in_traceback = {n for t in tracebacks(doc) for n in range(t.first_line, t.last_line + 1)}
+    bare = next(
+        (h for h in reversed(list(doc.search(BARE_EXCEPTION))) if h.line_no not in in_traceback and not CLIENT_SIDE_TEXT.search(h.line)),
+        None,
+    )
     if bare:
         # get_logs() excerpts and pastes often hold the exception line alone, without its traceback.
         exc_type, message = bare.match.group("type"), bare.match.group("msg").strip()
@@ -220,6 +231,10 @@ def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str
     if short in ("ModuleNotFoundError", "ImportError"):
         missing = _MISSING_MODULE.search(message)
         module = missing.group(1) if missing else ""
+        if module.split(".")[0] in REMOVED_STDLIB:
+            # The module was part of Python and a newer Python removed it: the environment's Python
+            # is too new for the package that imports it (PEP 594, PEP 632).
+            return Category.DEPENDENCY_VERSION_CONFLICT, module.split(".")[0]
         # A private submodule of an installed package (sklearn.ensemble._forest) missing while a model
         # is unpickled means the model was saved by another version of that library.
         if module and "." in module and any(part.startswith("_") for part in module.split(".")[1:]):

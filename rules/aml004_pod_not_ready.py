@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import os
+import re
+
+import yaml
+
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube, startup
+from aml_doctor import kube, startup, targets
 
 # Waiting reasons that belong to earlier stages: their own rules explain them.
 _OTHER_STAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "ContainerCreating", "PodInitializing", "InvalidImageName"}
 _CRASH_REASONS = {"CrashLoopBackOff", "Error", "RunContainerError", "CreateContainerError", "CreateContainerConfigError"}
 _RESTARTS_THAT_MATTER = 3
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+_DISTRIBUTIONS = yaml.safe_load(open(os.path.splitext(__file__)[0] + ".distributions.yml", encoding="utf-8"))
 
 
 class PodNotReady(Rule):
@@ -25,7 +32,7 @@ class PodNotReady(Rule):
     def check(self, ev):
         failure = self._startup_failure(ev)
         if failure:
-            yield self._cause(failure)
+            yield self._cause(failure, targets.guess(ev))
         for state in self._crashing(ev):
             yield self._symptom(state, failure)
 
@@ -36,7 +43,7 @@ class PodNotReady(Rule):
             return None
         return max(found, key=lambda f: f.confidence)
 
-    def _cause(self, failure: startup.StartupFailure):
+    def _cause(self, failure: startup.StartupFailure, platform: str = ""):
         title = {
             Category.ENTRY_SCRIPT_IMPORT_ERROR: "The scoring script cannot be imported",
             Category.DEPENDENCY_VERSION_CONFLICT: "A package version clash stops the scoring server",
@@ -49,7 +56,7 @@ class PodNotReady(Rule):
             subject=failure.where or "score.py",
             confidence=failure.confidence,
             category=failure.category,
-            fix=_FIXES.get(failure.category, _FIXES[Category.ENTRY_SCRIPT_INIT_ERROR])(failure),
+            fix=_FIXES.get(failure.category, _FIXES[Category.ENTRY_SCRIPT_INIT_ERROR])(failure, platform),
             alternatives=failure.alternatives,
             decide=(
                 ""
@@ -108,20 +115,46 @@ class PodNotReady(Rule):
         )
 
 
-def _fix_import(failure):
-    pkg = failure.package or "<package>"
+def _distribution(module: str) -> str:
+    """The PyPI distribution that provides ``module``: the longest dotted prefix in the map beside
+    this rule, else the import name itself."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        found = _DISTRIBUTIONS.get(".".join(parts[:n]))
+        if found:
+            return found
+    return parts[0]
+
+
+def _redeploy(platform: str) -> str:
+    if targets.is_v2(platform):
+        return "Update the environment's conda file and redeploy: az ml online-deployment update -e <endpoint> -n <deployment> -f deployment.yml"
+    return "Or: env.python.conda_dependencies.add_pip_package('<package>') and redeploy with Model.deploy(..., overwrite=True)."
+
+
+def _verify(platform: str) -> str:
+    if targets.is_v2(platform):
+        return "After redeploying: az ml online-deployment get-logs -e <endpoint> -n <deployment> shows init() completed."
+    return "After redeploying: service.get_logs() shows `Users's init has completed successfully`."
+
+
+def _fix_import(failure, platform=""):
+    named = _MISSING_MODULE.search(failure.summary)
+    module = named.group(1) if named else failure.package
+    pkg = _distribution(module) if module else "<package>"
+    provides = f" (it provides the module `{module}`)" if module and pkg != module.split(".")[0] else ""
     return Fix(
-        summary=f"Add `{pkg}` to the environment the service is deployed with.",
+        summary=f"Add `{pkg}` to the environment the service is deployed with{provides}.",
         steps=(
             f"In the conda YAML, under pip: add `- {pkg}` (pinned to the version you trained with).",
-            "Or: env.python.conda_dependencies.add_pip_package('" + pkg + "') and redeploy with Model.deploy(..., overwrite=True).",
+            _redeploy(platform).replace("<package>", pkg),
             "Reproduce locally first: pip install azureml-inference-server-http && azmlinfsrv --entry_script score.py",
         ),
-        verify=("After redeploying: service.get_logs() shows `Users's init has completed successfully`.",),
+        verify=(_verify(platform),),
     )
 
 
-def _fix_init(failure):
+def _fix_init(failure, platform=""):
     where = failure.where or "score.py"
     return Fix(
         summary=f"Fix the error raised in init() at {where}.",
@@ -133,7 +166,7 @@ def _fix_init(failure):
     )
 
 
-def _fix_model(failure):
+def _fix_model(failure, platform=""):
     return Fix(
         summary="Load the model from AZUREML_MODEL_DIR, with the name and version the service was deployed with.",
         steps=(
@@ -144,7 +177,16 @@ def _fix_model(failure):
     )
 
 
-def _fix_conflict(failure):
+def _fix_conflict(failure, platform=""):
+    if failure.package in startup.REMOVED_STDLIB:
+        return Fix(
+            summary=f"Use a Python the inference server supports: `{failure.package}` was removed from newer Pythons.",
+            steps=(
+                "Pin python=3.11 (or lower) in the environment's conda file,",
+                f"or upgrade the package that imports `{failure.package}` to a release that no longer needs it.",
+            ),
+            verify=(_verify(platform),),
+        )
     if failure.package in ("flask", "jinja2"):
         return Fix(
             summary="Do not pin Flask or jinja2 yourself; use an inference server that supports them.",

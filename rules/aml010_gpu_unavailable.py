@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, podfailures
 
 GPU = "nvidia.com/gpu"
 _INSUFFICIENT_GPU = re.compile(r"Insufficient nvidia\.com/gpu")
 
 
+@with_signatures(__file__)
 class GpuUnavailable(Rule):
     id = "AML010"
     name = "gpu-unavailable"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor import kube, platform
 from aml_doctor.rule import excerpt
@@ -16,6 +17,7 @@ _TIMEOUT = re.compile(r"Scoring timeout after|Script failed to finish execution 
 _SERVER_WRAPPERS = ("RunFunctionException", "UserScriptException")
 
 
+@with_signatures(__file__)
 class ScoringRunError(Rule):
     id = "AML013"
     name = "scoring-run-error"

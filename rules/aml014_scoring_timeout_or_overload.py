@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from aml_doctor.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor import kube, platform, pytraceback
 from aml_doctor.rule import excerpt
@@ -22,6 +23,7 @@ _CONFIGURED_TIMEOUT = re.compile(r"Scoring timeout is found from os\.environ: (\
 MAX_SCORING_TIMEOUT_MS = 300000
 
 
+@with_signatures(__file__)
 class ScoringTimeoutOrOverload(Rule):
     id = "AML014"
     name = "scoring-timeout-or-overload"

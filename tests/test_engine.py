@@ -60,7 +60,8 @@ def test_missing_evidence_is_not_checked_with_the_manifest_reason(tmp_path):
     assert report.findings == ()
     assert report.not_checked[0].rule == "TST002"
     assert "403 Forbidden: cannot list nodes" in report.not_checked[0].reason
-    assert report.verdict is Verdict.NO_PROBLEM_FOUND
+    # Nothing in this evidence shows health: not an all-clear.
+    assert report.verdict is Verdict.UNRECOGNISED
     assert report.collection_gaps[0].what == "nodes"
 
 
