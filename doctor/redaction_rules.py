@@ -83,21 +83,27 @@ def name_parts(name: str) -> list[str]:
     return [p for p in parts if p]
 
 
+# Endings that still mean "the secret itself": ACR_PASSWORD2, clientSecretValue, key_b64.
+VALUE_SUFFIXES = frozenset({"value", "val", "string", "str", "b64", "base64", "raw", "data", "text", "content", "enc", "encoded"})
+
+
 def name_strength(name: str) -> str:
-    """"strong", "weak" or "" for a key, header, flag or variable name."""
+    """"strong", "weak" or "" for a key, header, flag or variable name.
+
+    The credential word must end the name (after digits and words like ``value``): ``acrPass``,
+    ``AZURE_STORAGE_KEY``, ``X-Api-Key`` hold secrets; ``AuthorizationFailed``, ``secretName``,
+    ``key_vault_uri``, ``tokenExpiry`` are about one."""
     parts = name_parts(name)
+    while len(parts) > 1 and (parts[-1].isdigit() or parts[-1] in VALUE_SUFFIXES):
+        parts.pop()
     if not parts:
-        return ""
-    if parts[-1] in NAMING_SUFFIXES and len(parts) > 1:
         return ""
     if parts == ["auth"]:  # docker config.json: {"auths": {"host": {"auth": "base64(user:pass)"}}}
         return "strong"
-    if any(p in STRONG_PARTS for p in parts):
+    last, joined = parts[-1], "".join(parts)
+    if last in STRONG_PARTS or any(joined.endswith(c) for c in STRONG_COMPOUNDS):
         return "strong"
-    joined = "".join(parts)
-    if any(c in joined for c in STRONG_COMPOUNDS):
-        return "strong"
-    if any(p in WEAK_PARTS for p in parts):
+    if last in WEAK_PARTS:
         return "weak"
     return ""
 
@@ -120,7 +126,10 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 
 def is_placeholder(value: str) -> bool:
-    return bool(_PLACEHOLDER.match(value.strip("\"'`")))
+    """Empty, a word such as ``null`` or ``changeme``, a template (``${VAR}``, ``{{ x }}``), or
+    one or two characters (an f-string's ``f``, a flag's argument): not a secret to hide."""
+    value = value.strip("\"'`")
+    return len(value) < 3 or bool(_PLACEHOLDER.match(value))
 
 
 def looks_generated(value: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import time
@@ -236,7 +237,7 @@ def test_secrets_in_an_error_answer_never_reach_a_gap(mms):
     assert part.collected == ["azureml_service"]
     gaps = {g.what: g.error for g in part.gaps}
     assert gaps["azureml_logs"].startswith("get_logs() failed: Model Management Service answered 400: Cannot read logs")
-    assert "AccountKey=[REDACTED]" in gaps["azureml_logs"]
+    assert re.search(r"AccountKey=<redacted:[0-9a-f]{4}>", gaps["azureml_logs"])
     token = static_token_auth(mms)._get_arm_token()
     everything = json.dumps([gaps, part.files, part.facts])
     assert account_key not in everything
