@@ -72,10 +72,11 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
     verdict = ranking.verdict(ranked)
     if verdict is Verdict.NO_PROBLEM_FOUND and (errors or not _shows_health(ev)):
         verdict = Verdict.UNRECOGNISED
-    if verdict is Verdict.ROOT_CAUSE_FOUND and not errors and not unexplained:
-        knowledge_lines: list[str] = []
-    else:
-        knowledge_lines = [line.line for line in errors]
+    knowledge_lines = [line.line for line in errors]
+    if not knowledge_lines and verdict is not Verdict.ROOT_CAUSE_FOUND:
+        # Prose ("the deployment times out after an hour at 'Installing pip dependencies'") has no
+        # error-shaped line, but its words still match the reports it resembles.
+        knowledge_lines = _prose_lines(ev)
     knowledge = knowledge or (shipped_knowledge() if knowledge_lines else None)
     known = _known_issues(knowledge, knowledge_lines) if knowledge else ()
     possible: tuple[PossibleCause, ...] = ()
@@ -85,6 +86,17 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
     if verdict is not Verdict.ROOT_CAUSE_FOUND and verdict is not Verdict.NO_PROBLEM_FOUND:
         steps = tuple(_next_steps()["collect"].get(platform or "unknown", ()))
     return Completion(verdict, platform, unexplained, steps, possible, known)
+
+
+def _prose_lines(ev: Evidence, limit: int = 40) -> list[str]:
+    out: list[str] = []
+    for doc in ev.docs():
+        for _, line in doc.lines():
+            if line.strip():
+                out.append(line.strip()[:400])
+                if len(out) >= limit:
+                    return out
+    return out
 
 
 def _shows_health(ev: Evidence) -> bool:

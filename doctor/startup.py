@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from .model import Category, EvidenceItem
-from .pytraceback import Traceback, request_tracebacks, tracebacks
+from .pytraceback import INIT_COMPLETED, Traceback, request_tracebacks, tracebacks
 from .rule import excerpt
 from .textdoc import TextDoc
 
@@ -124,7 +124,13 @@ def classify(doc: TextDoc) -> StartupFailure | None:
     # A traceback raised while serving requests is a scoring error, and one from the SDK or a
     # client on the user's machine (wait_for_deployment raising WebserviceException) is only the messenger.
     at_request = {t.first_line for t in request_tracebacks(doc)}
-    tbs = [t for t in tracebacks(doc) if t.first_line not in at_request and not _client_side(t)]
+    # A traceback that the server logged and then went on to complete init() did not stop the start
+    # (the inference server logs its own app-insights errors while booting, for one).
+    completed = [h.line_no for h in doc.search(INIT_COMPLETED)]
+    tbs = [
+        t for t in tracebacks(doc)
+        if t.first_line not in at_request and not _client_side(t) and not any(c > t.last_line for c in completed)
+    ]
     if tbs:
         # The traceback nearest after the server's marker line, else the last one in the log.
         tb = next((t for t in tbs if marker and t.first_line >= marker.line_no), tbs[-1])
