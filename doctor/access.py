@@ -40,6 +40,13 @@ CHECKS = (
 )
 
 
+def _one(method):
+    """The list call with Kubernetes' ``limit=1`` (Reader's own ``limit`` keyword is its byte cap)."""
+    import functools
+
+    return functools.partial(method, limit=1)
+
+
 def _probe(reader, check: Check, namespace: str, service: str) -> str:
     """"yes", "no: <why>" or "unknown: <why>"."""
     from .collect.kubernetes import SERVICE_LABEL, CallFailed
@@ -60,9 +67,9 @@ def _probe(reader, check: Check, namespace: str, service: str) -> str:
     }
     try:
         if check.source == "frontend-pods":
-            reader.json(core.list_pod_for_all_namespaces, label_selector=f"{SERVICE_LABEL}=azureml-fe", limit=1)
+            reader.json(_one(core.list_pod_for_all_namespaces), label_selector=f"{SERVICE_LABEL}=azureml-fe")
         elif check.source == "container_logs":
-            pods = reader.json(core.list_namespaced_pod, namespace, label_selector=f"{SERVICE_LABEL}={service}", limit=1)
+            pods = reader.json(_one(core.list_namespaced_pod), namespace, label_selector=f"{SERVICE_LABEL}={service}")
             items = pods.get("items") or []
             if not items:
                 return "unknown: no pod of the service to read a log from"
@@ -71,7 +78,7 @@ def _probe(reader, check: Check, namespace: str, service: str) -> str:
             reader.raw(core.read_namespaced_pod_log, pod["metadata"]["name"], namespace, container=container, tail_lines=1)
         else:
             method, args = calls[check.source]
-            reader.json(method, *args, limit=1)
+            reader.json(_one(method), *args)
         return "yes"
     except CallFailed as failed:
         if failed.status in (401, 403):
