@@ -277,7 +277,7 @@ class ImageBuildFailed(Rule):
                 steps=(
                     "Open the operation log URL printed after `More information can be found here:`, or the blob "
                     "azureml/ImageLogs/<image-id>/build.log in the workspace storage account.",
-                    "aml-doctor collect <service> --storage-account <account> -o bundle.tar.gz   # fetches it",
+                    "aml-doctor collect <service> --account-name <account> -o bundle.tar.gz   # fetches it",
                 ),
                 verify=("Redeploy after fixing the environment; the build log must end in a successful push.",),
             ),
