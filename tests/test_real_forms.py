@@ -1,0 +1,63 @@
+"""Each form real users paste, diagnosed to the category its thread established. Every input is a
+case of the real-world corpus, verbatim (doctor/knowledge/cases/<id>.yml), pasted alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from aml_doctor.knowledge import corpus, measure
+from aml_doctor.plugins import load_plugins
+
+RULES = load_plugins().rules
+CASES = {c.id: c for c in corpus.load_cases()}
+
+FORMS = [
+    ("a bare exception line from get_logs(), no Traceback header", "inferenceserver-98-distutils-python312", "dependency_version_conflict"),
+    ("a bare ModuleNotFoundError pasted alone", "azure-sdk-python-19818-local-azureml-studio-missing", "entry_script_import_error"),
+    ("a v1 error JSON cut off mid-way, its details naming the cause", "azuredevopslabs-562-aci-ruamel-missing", "entry_script_import_error"),
+    ("v2 '(None) message' wrapper", "churn-azureml-tsg-mlflow-post-body-not-dict", "entry_script_run_error"),
+    ("az CLI 'ERROR: (Code) message' wrapper", "llmopsghademo-8-sp-roleassignment-authorizationfailed", "auth_error"),
+    ("an error JSON with literal \\n escapes in its message", "ai900-10-designer-endpoint-input-schema-400", "entry_script_run_error"),
+    ("an extension-install error", "vijayrod-demo-extension-type-not-registered-in-region", "cluster_or_compute_unhealthy"),
+    ("a Kubernetes-compute error sentence", "msdocs-k8scompute-nokubernetesconfiguration", "cluster_or_compute_unhealthy"),
+    ("a scoring-time 502 caused by a missing package", "azureml-examples-4008-mlflow-azureml-ai-missing", "entry_script_import_error"),
+    ("a scoring-time 504 from the SDK", "azuredocs-24319-aci-504-client-timeout", "gateway_timeout_or_router_error"),
+    ("a kubelet 401 from the registry", "msdocs-aks-acr-pull-401-unauthorized", "image_pull_failure"),
+    ("a client-side SDK import failure", "azsdkpy-40575-marshmallow4-import-error", "other"),
+]
+
+
+@pytest.mark.parametrize("form,case_id,category", FORMS, ids=[f[1] for f in FORMS])
+@pytest.mark.parametrize("shape", measure.FORMS)
+def test_real_form_is_diagnosed_to_its_established_category(form, case_id, category, shape):
+    case = CASES[case_id]
+    assert case.category == category, "the expectation is the corpus label"
+    report = measure.diagnose(case, shape, RULES, None)
+    causes = [r.finding for r in report.findings if not r.finding.is_symptom]
+    assert causes, f"{form}: no cause found ({report.verdict.value})"
+    assert causes[0].category.value == category, f"{form}: {causes[0].rule} {causes[0].title}"
+
+
+def test_a_client_side_failure_gets_a_client_fix_not_a_redeploy():
+    report = measure.diagnose(CASES["azsdkpy-40575-marshmallow4-import-error"], "text", RULES, None)
+    first = report.findings[0].finding
+    assert first.rule == "AML024"
+    text = " ".join((first.fix.summary, *first.fix.steps))
+    assert "marshmallow" in text and "Model.deploy" not in text and "online-deployment update" not in text
+
+
+def test_v2_evidence_gets_v2_commands_and_v1_evidence_v1_commands():
+    import aml_doctor.evidence as evidence_mod
+    from aml_doctor.engine import analyze
+
+    v2 = b"HttpResponseError: (UserError) deployment failed\nModuleNotFoundError: No module named 'sklearn'\n"
+    v1 = b"WebserviceException: Error in entry script\nModuleNotFoundError: No module named 'sklearn'\n"
+    fixes = {}
+    for name, text in (("v2", v2), ("v1", v1)):
+        report = analyze(evidence_mod.from_texts([("p.txt", text)]), RULES)
+        f = next(r.finding for r in report.findings if r.finding.rule == "AML004")
+        fixes[name] = " ".join((f.fix.summary, *f.fix.steps, *f.fix.verify))
+    assert "az ml online-deployment" in fixes["v2"] and "Model.deploy" not in fixes["v2"]
+    assert "Model.deploy" in fixes["v1"] and "az ml online-deployment" not in fixes["v1"]
+    # The import name is sklearn; the distribution to install is scikit-learn.
+    assert "scikit-learn" in fixes["v1"] and "- sklearn" not in fixes["v1"]
