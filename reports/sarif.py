@@ -93,11 +93,19 @@ def sarif_document(report: Report) -> dict:
         + [_notification("note", n.rule, f"not checked: {n.name}: {n.reason}") for n in report.not_checked]
         + [_notification("warning", "collection", f"evidence missing: {g.what}: {g.error}") for g in report.collection_gaps]
     )
+    results = [_result(r, index[r.finding.rule]) for r in sorted(report.findings, key=lambda r: r.rank)]
+    if report.verdict.value == "unrecognised":
+        # Error text no rule explains is a result a dashboard must show, never silence.
+        rules.append({"id": "unrecognised", "name": "unrecognised-error",
+                      "shortDescription": {"text": "Error text that no aml-doctor rule explains"}})
+        for e in report.unexplained:
+            results.append({"ruleId": "unrecognised", "ruleIndex": len(rules) - 1, "level": "warning",
+                            "message": {"text": e.excerpt}, "locations": [_location(e.locator)]})
     run = {
         "tool": {"driver": {"name": "aml-doctor", "version": report.tool_version, "rules": rules}},
         "originalUriBaseIds": {"BUNDLE": {"description": {"text": f"the evidence bundle {report.source}"}}},
         "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
-        "results": [_result(r, index[r.finding.rule]) for r in sorted(report.findings, key=lambda r: r.rank)],
+        "results": results,
         "properties": {
             "service": report.service,
             "namespace": report.namespace,
@@ -105,6 +113,9 @@ def sarif_document(report: Report) -> dict:
             "verdict": report.verdict.value,
             "collectedAt": report.collected_at,
             "redaction": redaction_document(report.redaction),
+            "possibleCauses": [{"category": p.category.value, "share": p.share, "why": p.why, "confirm": p.confirm} for p in report.possible_causes],
+            "knownIssues": [{"thread": k.thread, "source": k.source, "category": k.category.value, "fix": k.fix} for k in report.known_issues],
+            "nextEvidence": list(report.next_evidence),
         },
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
