@@ -187,10 +187,17 @@ _CLIENT_EXCEPTIONS = ("WebserviceException", "PapermillExecutionError", "Compute
 _SERVER_WRAPPERS = ("UserScriptImportException", "UserScriptException")
 
 
+_SERVER_PATHS = ("/var/azureml-server/", "azureml_inference_server_http", "/var/azureml-app/", "azureml_contrib_services", "/azureml/contrib/services/")
+
+
 def _client_side(tb: Traceback) -> bool:
-    return tb.short_type in _CLIENT_EXCEPTIONS or any(
+    if tb.short_type in _CLIENT_EXCEPTIONS or any(
         "/azureml/core/webservice/" in f.file or "/requests/" in f.file for f in tb.frames
-    )
+    ):
+        return True
+    # A traceback through library code only, with neither the user's script nor the inference
+    # server in it, was raised by a client calling the endpoint, not by the scoring container.
+    return bool(tb.frames) and tb.user_frame is None and not any(p in f.file for f in tb.frames for p in _SERVER_PATHS)
 
 
 def _root_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
