@@ -109,3 +109,33 @@ def test_screenshot_shows_a_rendered_page(tmp_path):
     # A blank or single-colour page compresses to almost nothing and uses few byte values.
     assert shot.stat().st_size > 50_000
     assert len(set(pixels)) > 100
+
+
+def test_unrecognised_evidence_shows_its_lines_candidates_and_known_issues_in_the_browser(tmp_path):
+    # A real paste from the corpus (Azure/azure-sdk-for-python#40575's error line), plus a line no
+    # rule knows: the page must show the unexplained line, and a case seen before.
+    from aml_doctor import evidence as evidence_mod
+    from aml_doctor.engine import analyze
+    from aml_doctor.plugins import load_plugins
+
+    rules = load_plugins().rules
+    text = (
+        b"Deploying to the endpoint <script>alert(1)</script>\n"
+        b"Error: the frobnicator returned 418 and the deployment failed\n"
+    )
+    report = analyze(evidence_mod.from_texts([("paste.txt", text)]), rules)
+    assert report.verdict.value == "unrecognised"
+    page = write(tmp_path, "unrecognised.html", render(report, "html"))
+    dom = Page(chromium(tmp_path, page, "--dump-dom"))
+    assert "unexplained" in dom.ids() and "next-evidence" in dom.ids()
+    assert "frobnicator returned 418" in dom.all_text()
+    assert "Not an all-clear." in dom.all_text()
+    assert "script" not in dom.tags()
+
+    seen = analyze(evidence_mod.from_texts([("paste.txt", b"ImportError: cannot import name '_T' from 'marshmallow.fields'\n")]), rules)
+    assert seen.known_issues
+    page = write(tmp_path, "seen.html", render(seen, "html"))
+    dom = Page(chromium(tmp_path, page, "--dump-dom"))
+    assert "seen-before" in dom.ids()
+    links = [attrs.get("href", "") for tag, attrs in dom.elements if tag == "a"]
+    assert any(link.startswith("https://github.com/") for link in links)
