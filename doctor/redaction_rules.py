@@ -18,6 +18,7 @@ characters is guarded by a look-behind, so each start position costs a bounded n
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -32,17 +33,19 @@ SEP = r"""[ \t]{0,4}(?:=>|:=|[:=]|%3[dD]|%253[dD]|\\u003[dD])[ \t]{0,24}"""
 # delimiter (%26 %22 %20 %3B %2C %3C, or their double-encoded %25.. forms), and at an ``&`` that
 # starts the next query parameter or an HTML entity. Tokens already written (``<redacted:..>``,
 # ``&lt;redacted:..&gt;``, ``\u003credacted``) therefore never read as values.
-_PLAIN = r"""[^\s"'`\\&%;,<>()\[\]{}|]"""
-_PERCENT = r"""%(?!2[026cC]|3[bBcCeE]|25(?:2[026cC]|3[bBcCeE]))[0-9A-Fa-f]{2}"""
+_PLAIN = r"""[^\s"'`\\&%;,<>()\[\]{}|=:]"""
+_PERCENT = r"""%(?!2[026cC]|3[aAbBcCdDeE]|25(?:2[026cC]|3[aAbBcCdDeE]))[0-9A-Fa-f]{2}"""
 _AMP = r"""&(?![A-Za-z_][A-Za-z0-9_.-]{0,40}=|amp;|quot;|lt;|gt;|apos;|\#)"""
 UNIT = rf"""(?:{_PLAIN}|{_PERCENT}|{_AMP})"""
-VALUE = rf"""(?P<v>{UNIT}{{1,1024}})"""
+# ``=`` and ``:`` (and their encoded forms) end a value except as base64 padding at its end, so
+# ``conn: acrPass=...`` reads as two pairs and a rejected pair never hides the next one.
+VALUE = rf"""(?P<v>{UNIT}{{1,1024}}(?:={{1,3}}|(?:%(?:25)?3[dD]){{1,3}})?)"""
 # A name as far as it goes, taken atomically: the look-ahead captures it and the back-reference
 # consumes exactly that, so a failed separator never makes the engine retry shorter names
 # (the ``tokentoken...`` ReDoS of issue 13). This is how Python before 3.11 spells ``{0,32}+``.
 NAME_TAIL = r"""(?=(?P<t>[A-Za-z0-9_.\-]{0,32}))(?P=t)"""
 # Authorization schemes that put a space between the scheme and the credential.
-SCHEME = r"""(?:(?:Bearer|Basic|SharedKey(?:Lite)?|SharedAccessSignature|Digest|Negotiate|NTLM|Token|ApiKey|HMAC-SHA256|MAC)[ \t]{1,3})?"""
+SCHEME = r"""(?:(?:Bearer|Basic|SharedAccessSignature|Digest|Negotiate|NTLM|Token|ApiKey|HMAC-SHA256|MAC)[ \t]{1,3}|SharedKey(?:Lite)?[ \t]{1,3}[A-Za-z0-9]{1,64}:)?"""
 
 # ---------------------------------------------------------------------------------- names
 # Credential words as they appear inside names, lower-cased. A name holds a secret when one of
@@ -87,6 +90,7 @@ def name_parts(name: str) -> list[str]:
 VALUE_SUFFIXES = frozenset({"value", "val", "string", "str", "b64", "base64", "raw", "data", "text", "content", "enc", "encoded"})
 
 
+@functools.lru_cache(maxsize=4096)
 def name_strength(name: str) -> str:
     """"strong", "weak" or "" for a key, header, flag or variable name.
 
@@ -132,6 +136,7 @@ def is_placeholder(value: str) -> bool:
     return len(value) < 3 or bool(_PLACEHOLDER.match(value))
 
 
+@functools.lru_cache(maxsize=4096)
 def looks_generated(value: str) -> bool:
     """A value shaped like a key, token or password someone generated, not a word or a path.
 
@@ -176,11 +181,18 @@ class Rule:
     def spans(self, text: str, lower: str | None = None) -> list[Span]:
         out: list[Span] = []
         for start, end in self.windows(text, lower):
-            for m in self.pattern.finditer(text, start, end):
-                if self.pick is not None:
-                    out += self.pick(m, text)
-                elif m.group("v"):
-                    out.append((m.start("v"), m.end("v"), self.kind))
+            pos = start
+            while pos < end:
+                m = self.pattern.search(text, pos, end)
+                if m is None:
+                    break
+                found = self.pick(m, text) if self.pick is not None else (
+                    [(m.start("v"), m.end("v"), self.kind)] if m.group("v") else [])
+                out += found
+                # A rejected match (``connect: acrPass=...`` is no credential name) may hold the
+                # next one in its value: look again from there, never from before it.
+                value = m.start("v") if "v" in m.re.groupindex and m.group("v") is not None else m.end()
+                pos = m.end() if found else max(value, m.start() + 1)
         return out
 
     def windows(self, text: str, lower: str | None = None) -> list[tuple[int, int]]:
@@ -235,6 +247,9 @@ def _kind_of(name: str) -> str:
 def _pick_named(m: re.Match, text: str) -> list[Span]:
     """key=value, "key": "value", header: value, ?param=value: the name decides."""
     name = full_name(text, m.start("n"), m.end("n"))
+    name_start = m.end("n") - len(name)
+    if text[max(0, name_start - 3):name_start] == "://":
+        return []  # https://__token__:secret@host is URL userinfo, redacted by its own rule
     strength = name_strength(name)
     found = m.groupdict()
     group = "v" if found.get("v") is not None else "w"
@@ -244,7 +259,16 @@ def _pick_named(m: re.Match, text: str) -> list[Span]:
     scheme = found.get("s") or ""
     if strength == "weak" and not scheme and not looks_generated(value):
         return []
-    return [(m.start(group), m.end(group), _kind_of(name))]
+    skip = _scheme_prefix(value) if not scheme else 0  # 'Bearer x' quoted whole: keep the scheme
+    return [(m.start(group) + skip, m.end(group), _kind_of(name))] if skip < len(value) else []
+
+
+_SCHEME_PREFIX = re.compile(r"(?:Bearer|Basic|SharedAccessSignature|Token|ApiKey)[ \t]{1,3}|SharedKey(?:Lite)?[ \t]{1,3}[A-Za-z0-9]{1,64}:")
+
+
+def _scheme_prefix(value: str) -> int:
+    m = _SCHEME_PREFIX.match(value)
+    return m.end() if m else 0
 
 
 def _pick_spaced(m: re.Match, text: str) -> list[Span]:
@@ -316,6 +340,9 @@ def _pick_scheme(m: re.Match, text: str) -> list[Span]:
             ok = False
     else:
         ok = "." in value or ":" in value or "=" in value
+    if scheme.startswith("sharedkey") and ":" in value:
+        # SharedKey <account>:<signature>: the account name is evidence, the signature the secret.
+        return [(m.start("v") + value.index(":") + 1, m.end("v"), "shared-key")]
     if ok or looks_generated(value):
         return [(m.start("v"), m.end("v"), "authorization")]
     return []
@@ -432,7 +459,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "private-key-block",
         "private-key",
-        re.compile(r"(?P<v>-----BEGIN[ A-Z0-9_\-]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s]|\\[nr]){0,16384}(?:-----END[ A-Z0-9_\-]{0,40}PRIVATE KEY(?: BLOCK)?-----)?)"),
+        re.compile(r"-----BEGIN[ A-Z0-9_\-]{0,40}PRIVATE KEY(?: BLOCK)?-----(?P<v>(?:[A-Za-z0-9+/=\s]|\\[nr]){1,16384})"),
         ("private key",),
         multiline=True,
     ),
