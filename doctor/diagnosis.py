@@ -34,10 +34,9 @@ class Knowledge:
 
 @lru_cache(maxsize=1)
 def shipped_knowledge() -> Knowledge:
-    from .knowledge import corpus, index, priors
+    from .knowledge import compiled
 
-    cases = corpus.load_cases()
-    return Knowledge(index.build(cases), priors.build(cases))
+    return Knowledge(*compiled.load())
 
 
 @lru_cache(maxsize=1)

@@ -85,3 +85,14 @@ def test_a_case_matches_itself_in_the_index_but_not_when_its_thread_is_left_out(
     lines = index.case_lines(case)
     assert case.thread in [m.case.thread for m in index.build(CASES).match(lines)]
     assert case.thread not in [m.case.thread for m in index.build(CASES, exclude_thread=case.thread).match(lines)]
+
+
+def test_the_compiled_knowledge_is_the_corpus_as_it_stands():
+    from aml_doctor.knowledge import compiled
+
+    assert compiled.COMPILED.read_text(encoding="utf-8") == compiled.render(CASES), (
+        "doctor/knowledge/compiled.json is stale: run python -m aml_doctor.knowledge.compiled"
+    )
+    index_, priors_ = compiled.load()
+    assert {c.id for c in index_.cases} == {c.id for c in CASES if c.confirmed and not c.control}
+    assert priors_.by_symptom == priors.build(CASES).by_symptom

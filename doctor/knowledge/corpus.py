@@ -130,7 +130,8 @@ def problems(data: object, stem: str) -> list[str]:
 def load_case(path: Path) -> Case:
     import yaml
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     errors = problems(data, path.stem)
     if errors:
         raise ValueError(f"{path.name}: {'; '.join(errors)}")

@@ -62,9 +62,9 @@ class Match:
 
 
 class Index:
-    def __init__(self, cases: Sequence[Case]):
-        self.cases = [c for c in cases if c.confirmed and not c.control]
-        self.docs = [Counter(terms("\n".join(case_lines(c)))) for c in self.cases]
+    def __init__(self, cases: Sequence[Case], docs: Sequence[Counter] | None = None):
+        self.cases = [c for c in cases if c.confirmed and not c.control] if docs is None else list(cases)
+        self.docs = [Counter(terms("\n".join(case_lines(c)))) for c in self.cases] if docs is None else list(docs)
         self.lengths = [sum(d.values()) for d in self.docs]
         self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
         df: Counter = Counter()
@@ -72,6 +72,11 @@ class Index:
             df.update(d.keys())
         n = len(self.docs)
         self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+    @classmethod
+    def from_terms(cls, cases: Sequence[Case], docs: Sequence[Counter]) -> "Index":
+        """An index over term counts compiled ahead of time (``compiled.json``)."""
+        return cls(cases, docs)
 
     def _score(self, query: Counter, i: int) -> float:
         doc, length, total = self.docs[i], self.lengths[i], 0.0
@@ -89,7 +94,7 @@ class Index:
         # The best a document could score: one holding every query term once. A term no case holds
         # counts as the rarest there is: "No module named 'ruamel'" must not match every other
         # missing module on the shared words alone.
-        rarest = max(self.idf.values())
+        rarest = max(self.idf.values(), default=1.0)
         ideal = (K1 + 1) * sum(self.idf.get(t, rarest) for t in query) or 1.0
         out = []
         for i, case in enumerate(self.cases):
@@ -115,16 +120,3 @@ class Index:
 
 def build(cases: Sequence[Case], exclude_thread: str = "") -> Index:
     return Index([c for c in cases if c.thread != exclude_thread] if exclude_thread else cases)
-
-
-_SHIPPED: Index | None = None
-
-
-def shipped() -> Index:
-    """The index over the cases that ship with the package, built once per process."""
-    global _SHIPPED
-    if _SHIPPED is None:
-        from .corpus import load_cases
-
-        _SHIPPED = Index(load_cases())
-    return _SHIPPED

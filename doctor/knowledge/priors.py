@@ -35,10 +35,20 @@ class Priors:
     def __init__(self, cases: Sequence[Case]):
         self.by_symptom: dict[str, Counter] = {}
         for case in cases:
-            if not case.confirmed or case.control:
-                continue
-            for name in symptoms_in(case.evidence):
-                self.by_symptom.setdefault(name, Counter())[case.category] += 1
+            if case.confirmed and not case.control:
+                self._add(case.category, symptoms_in(case.evidence))
+
+    def _add(self, category: str, symptoms: Iterable[str]) -> None:
+        for name in symptoms:
+            self.by_symptom.setdefault(name, Counter())[category] += 1
+
+    @classmethod
+    def from_symptoms(cls, rows: Iterable[tuple[str, Sequence[str]]]) -> "Priors":
+        """Base rates from (category, symptoms) rows compiled ahead of time (``compiled.json``)."""
+        priors = cls(())
+        for category, symptoms in rows:
+            priors._add(category, symptoms)
+        return priors
 
     def shares(self, symptoms: Iterable[str]) -> dict[str, float]:
         """The category shares over every case that showed any of ``symptoms``."""
