@@ -232,11 +232,11 @@ class ImageBuildFailed(Rule):
                 return self._key_vault(excerpt(doc, hit.line_no, 0, 2))
         for err in azureml_errors(ev):
             if err.code == "ImageBuildFailure" or _OPERATION_BUILD.search(err.all_text()):
-                return self._without_log(EvidenceItem(err.locator, f"{err.code}: {_short(err.message, 300)}"))
+                return self._without_log(EvidenceItem(err.locator, f"{err.code}: {_short(err.message, 300)}"), ev)
         for doc in ev.docs(TextKind.OPERATION, TextKind.PASTED):
             hit = doc.first(_OPERATION_BUILD)
             if hit:
-                return self._without_log(excerpt(doc, hit.line_no, 0, 2))
+                return self._without_log(excerpt(doc, hit.line_no, 0, 2), ev)
         return None
 
     def _key_vault(self, item: EvidenceItem):
@@ -262,7 +262,29 @@ class ImageBuildFailed(Rule):
             ),
         )
 
-    def _without_log(self, item: EvidenceItem):
+    def _without_log(self, item: EvidenceItem, ev=None):
+        named = _named_build_log(ev) if ev is not None else None
+        if named:
+            account, container, path, where = named
+            return self.finding(
+                title=f"Image build failed; its build log is {container}/{path} in storage account {account}",
+                explanation=(
+                    "AzureML reports that the environment image did not build, and the error names the build log. "
+                    "Its last lines name the failing step and package."
+                ),
+                evidence=[item] if where.excerpt in item.excerpt else [item, where],
+                subject="image",
+                confidence=0.8,
+                fix=Fix(
+                    summary="Read the build log the error names, fix the environment, then redeploy.",
+                    steps=(
+                        f"az storage blob download --account-name {account} -c {container} -n '{path}' -f build.log --auth-mode login",
+                        "tail -50 build.log   # the failing RUN step, and the pip or conda error above it",
+                        f"aml-doctor analyze --text build.log   # diagnose the build log itself",
+                    ),
+                    verify=("Redeploy after fixing the environment; the build log must end in a successful push.",),
+                ),
+            )
         return self.finding(
             title="Image build failed (build log not in the evidence)",
             explanation=(
@@ -283,6 +305,25 @@ class ImageBuildFailed(Rule):
             ),
             decide="The build log under ImageLogs/ names the failing step.",
         )
+
+
+# The two ways v2 errors name the build log (how-to-troubleshoot-online-endpoints, "ImageBuildFailure";
+# MicrosoftDocs/azure-docs#91296 added the second): the account, the container, and the blob path.
+_BUILD_LOG_NAMED = (
+    re.compile(r"the build log under the storage account '(?P<account>[^'\s]+)' in the container '(?P<container>[^'\s]+)' at the path '(?P<path>[^'\s]+)'"),
+    re.compile(r'The build log is available in the workspace blob store \\?"(?P<account>[^"\\\s]+)\\?" under the path \\?"/?(?P<container>[^/"\\]+)/(?P<path>[^"\\\s]+)\\?"'),
+)
+
+
+def _named_build_log(ev):
+    """(account, container, path, evidence) of the build log an error names, or None."""
+    for doc in ev.docs(TextKind.OPERATION, TextKind.PASTED, TextKind.AZUREML_LOGS):
+        for pattern in _BUILD_LOG_NAMED:
+            hit = doc.first(pattern)
+            if hit:
+                m = hit.match
+                return m["account"], m["container"], m["path"], excerpt(doc, hit.line_no, 0, 0)
+    return None
 
 
 def _bare(requirement: str) -> str:

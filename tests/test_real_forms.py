@@ -61,3 +61,38 @@ def test_v2_evidence_gets_v2_commands_and_v1_evidence_v1_commands():
     assert "Model.deploy" in fixes["v1"] and "az ml online-deployment" not in fixes["v1"]
     # The import name is sklearn; the distribution to install is scikit-learn.
     assert "scikit-learn" in fixes["v1"] and "- sklearn" not in fixes["v1"]
+
+
+WRONG_FIXES = [
+    # kubelet pull events are a pull failure, never a build failure (Azure/acr#231, verbatim)
+    ("acr-231-aks-pull-wrong-service-principal", "AML006", "image_pull_failure", ""),
+    # a containerd 401 gets --attach-acr, not the firewall (the AKS troubleshooting article's text)
+    ("msdocs-aks-acr-pull-401-unauthorized", "AML006", "image_pull_failure", "--attach-acr"),
+    # v2 "OutOfQuota: Kubernetes unschedulable ... Too many pods" is cluster capacity, not a quota
+    ("learn-troubleshoot-online-k8s-outofquota-too-many-pods", "AML009", "insufficient_resources_unschedulable", ""),
+]
+
+
+@pytest.mark.parametrize("case_id,rule,category,fix_has", WRONG_FIXES, ids=[w[0] for w in WRONG_FIXES])
+def test_fixes_that_used_to_be_wrong(case_id, rule, category, fix_has):
+    report = measure.diagnose(CASES[case_id], "text", RULES, None)
+    first = report.findings[0].finding
+    assert (first.rule, first.category.value) == (rule, category), first.title
+    if fix_has:
+        assert fix_has in " ".join((first.fix.summary, *first.fix.steps))
+    if rule == "AML006":
+        assert all(r.finding.rule != "AML001" for r in report.findings)
+
+
+def test_a_build_log_the_error_names_becomes_the_download_command():
+    import aml_doctor.evidence as evidence_mod
+    from aml_doctor.engine import analyze
+
+    # The form the v2 troubleshooting page prints (MicrosoftDocs/azure-docs#91296), with example values.
+    text = (b'ERROR: ImageBuildFailure\nThe build log is available in the workspace blob store "mlstore0421" '
+            b'under the path "/azureml/ImageLogs/6c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f/build.log"\n')
+    report = analyze(evidence_mod.from_texts([("p.txt", text)]), RULES)
+    first = report.findings[0].finding
+    assert first.rule == "AML001" and "not in the evidence" not in first.title
+    assert ("az storage blob download --account-name mlstore0421 -c azureml "
+            "-n 'ImageLogs/6c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f/build.log'") in first.fix.steps[0]
