@@ -29,9 +29,6 @@ _CHUNK = 1024 * 1024
 # A line longer than this keeps its first and last LINE_KEEP characters, with a note of the cut.
 MAX_LINE_CHARS = 64 * 1024
 LINE_KEEP = 16 * 1024
-# What a document keeps at least, however little of the bundle's text budget is left.
-MIN_HEAD_CHARS = 4 * 1024
-MIN_TAIL_CHARS = 16 * 1024
 # Only tried at line starts, so each attempt scans at most one line: linear in the text.
 _OVERLONG = re.compile(r"(?m)^[^\n]{%d,}" % (MAX_LINE_CHARS + 1))
 
@@ -228,11 +225,14 @@ def read_text_stream(
 
     ``keep_chars`` is what this document may keep, when the bundle's own budget of kept text
     (``evidence.MAX_KEPT_TEXT_CHARS``) is smaller than ``FULL_LIMIT``: the head, tail and
-    excerpts shrink with it, down to a floor of ``MIN_HEAD_CHARS`` and ``MIN_TAIL_CHARS``."""
+    excerpts shrink with it. With nothing left, the document is not read at all, and says so."""
     full_limit = FULL_LIMIT if keep_chars is None else max(0, min(FULL_LIMIT, keep_chars))
-    head_limit = max(MIN_HEAD_CHARS, min(HEAD_LIMIT, full_limit // 8))
-    tail_limit = max(MIN_TAIL_CHARS, min(TAIL_LIMIT, full_limit // 2))
-    middle_limit = max(MIN_TAIL_CHARS, min(MIDDLE_CHAR_LIMIT, full_limit // 4))
+    if full_limit <= 0:
+        return TextDoc(path=path, kind=kind, segments=[_Segment(1, "")], total_lines=0,
+                       skipped=f"{path}: not read; the bundle's budget of kept text was used up by earlier files", **kw)
+    head_limit = min(HEAD_LIMIT, full_limit // 8)
+    tail_limit = min(TAIL_LIMIT, full_limit // 2)
+    middle_limit = min(MIDDLE_CHAR_LIMIT, full_limit // 4)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     replaced = False
     kept_head: list[str] = []

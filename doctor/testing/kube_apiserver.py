@@ -358,6 +358,10 @@ class KubeApiServer:
                     item = dict(item, kind=kind)
                     if _TYPE_BY_KIND[kind].namespaced:
                         item.setdefault("metadata", {}).setdefault("namespace", default_ns)
+                    rtype = _TYPE_BY_KIND[kind]
+                    meta = item.get("metadata") or {}
+                    if (rtype.plural, meta.get("namespace", "") if rtype.namespaced else "", meta.get("name")) in self._objects:
+                        continue  # one pod in both pods.json and frontend-pods.json is one object
                     self.add(item)
         logs_dir = os.path.join(path, "logs")
         for pod in sorted(os.listdir(logs_dir)) if os.path.isdir(logs_dir) else ():
