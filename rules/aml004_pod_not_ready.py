@@ -98,7 +98,8 @@ class PodNotReady(Rule):
         reason = s.waiting_reason or ("not ready" if not s.ready else "restarting")
         because = f" The logs say why: {failure.summary}." if failure else " The logs in the evidence do not say why."
         return self.finding(
-            title=f"Pod {s.pod} is not ready: {reason}, {s.restart_count} restarts, {last}",
+            # Pasted `kubectl describe pod` text may lack the Name: line: no empty name in the title.
+            title=f"{f'Pod {s.pod}' if s.pod else 'The scoring pod'} is not ready: {reason}, {s.restart_count} restarts, {last}",
             explanation=f"The scoring container `{s.container}` keeps failing to start.{because}",
             evidence=[EvidenceItem(s.locator, f"waiting: {s.waiting_reason or '-'}; restartCount: {s.restart_count}; {last}")],
             subject=f"pod/{s.pod}",
