@@ -26,3 +26,16 @@ def test_every_evidence_source_is_documented():
     for source in SOURCES:
         assert f"`{source}`" in DOC, source
     assert set(KUBERNETES_RESOURCES) <= set(SOURCES)
+
+
+def test_the_signatures_example_in_the_docs_is_a_valid_signatures_file():
+    import re
+
+    import yaml
+
+    from aml_doctor import signatures
+
+    block = re.search(r"```yaml\n# acme002_gpu_pool_required\.signatures\.yml\n(.*?)```", DOC, re.S)
+    assert block, "the signatures example is missing from docs/writing-rules.md"
+    (sig,) = signatures.parse(yaml.safe_load(block.group(1)), "docs example")
+    assert sig.matches_line(sig.example)
