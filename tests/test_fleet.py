@@ -161,18 +161,22 @@ def test_list_calls_per_namespace_not_per_service(tmp_path, capsys):
 
 def test_a_hung_and_a_forbidden_log_make_two_services_unknown_and_the_rest_goes_on(api, kubeconfig, tmp_path):
     hung, forbidden = generated_name(3), generated_name(7)
-    api.hang(f"/api/v1/namespaces/{NS}/pods/{hung}-6d8f7b9c5d-x7k2p/log", seconds=30)
+    # The hang outlasts any deadline in this test, so a scan that waited for it would show;
+    # the request timeout leaves the other calls room on a loaded machine.
+    api.hang(f"/api/v1/namespaces/{NS}/pods/{hung}-6d8f7b9c5d-x7k2p/log", seconds=3600)
     api.fail(f"/api/v1/namespaces/{NS}/pods/{forbidden}-6d8f7b9c5d-x7k2p/log", 403,
              f'pods "{forbidden}-6d8f7b9c5d-x7k2p" is forbidden: User "system:serviceaccount:default:aml-doctor" '
              f'cannot get resource "pods/log" in API group "" in the namespace "{NS}"')
     started = time.monotonic()
-    code, summary, _ = scan(kubeconfig, "--request-timeout", "1", tmp_path=tmp_path)
-    assert time.monotonic() - started < 10  # one pod's hang costs its own timeout, not the scan's
+    code, summary, _ = scan(kubeconfig, "--request-timeout", "3", tmp_path=tmp_path)
+    assert time.monotonic() - started < 120  # one pod's hang costs its own timeout, not the hour
 
     rows = {r["service"]: r for r in json.loads(summary)["services"]}
     assert rows[hung]["verdict"] == "unknown"
-    assert re.fullmatch(rf"container_logs: logs/{hung}-6d8f7b9c5d-x7k2p/{hung}(\.previous)?\.log: "
-                        r"timed out after 1 s waiting for the API server at http://127\.0\.0\.1:\d+", rows[hung]["root_cause"])
+    # Which of the equivalent timeout texts a race produces (the answer's headers or its body, the
+    # log or its previous instance first) is not the point: that the hang became this gap is.
+    assert re.fullmatch(rf"container_logs: logs/{hung}-6d8f7b9c5d-x7k2p/{hung}(\.previous)?\.log: .*timed out after 3 s.*",
+                        rows[hung]["root_cause"])
     assert rows[forbidden]["verdict"] == "unknown"
     assert rows[forbidden]["root_cause"].startswith(f"container_logs: logs/{forbidden}-6d8f7b9c5d-x7k2p/{forbidden}")
     assert "403 Forbidden" in rows[forbidden]["root_cause"]
