@@ -19,6 +19,8 @@ class _Failure:
 
 
 _FE_PODS = "kubectl get pods -A -l azuremlappname=azureml-fe -o wide"
+# A failed v2 deployment answers every retry with InferencingClientCallFailed around this phrase.
+_UNRECOVERABLE_RETRY = re.compile(r"failed during initial provisioning and is in an unrecoverable state", re.IGNORECASE)
 # Exact strings and codes (catalogue F19, S6/S10/S11/S19). E40007 (TLS) belongs to AML017.
 _FAILURES = (
     _Failure(
@@ -161,6 +163,8 @@ class ClusterOrFrontendUnhealthy(Rule):
         docs = kube.scoring_logs(ev)
         structured = list(_structured_texts(ev))
         for failure in _FAILURES:
+            if failure.key == "relay" and _UNRECOVERABLE_RETRY.search("\n".join(d.text for d in ev.docs())):
+                continue  # the v2 retry's answer wraps this code; the first failure is the cause (AML033)
             found = [EvidenceItem(h.locator, h.line.strip()) for h in platform.lines(docs, failure.pattern)]
             found += [EvidenceItem(loc, line) for loc, line in structured if failure.pattern.search(line)]
             if found:
