@@ -480,6 +480,7 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
     links = _write_reports(args, rows, render) if args.output_dir else {}
     summary = args.format if args.format in ("text", "md", "html", "json") else "text"
     title = f"aml-doctor: {len(rows)} service(s) in {', '.join(namespaces) or 'no namespace'}"
+    getattr(progress, "close", lambda: None)()  # a terminal's progress display goes before the summary
     if args.output_dir:
         write_output(os.path.join(args.output_dir, "index.html"), render_fleet(rows, "html", title=title, links=links))
     write_output(args.output_file, render_fleet(rows, summary, title=title, links=links))

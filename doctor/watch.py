@@ -576,5 +576,6 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
                  "check that Model.deploy() was started, and its namespace")
     else:
         progress(f"no verdict within --timeout {args.timeout:g} s; the report shows the evidence so far")
+    getattr(progress, "close", lambda: None)()  # a terminal's progress display goes before the report
     _emit(outcome.report, args, load_config(getattr(args, "config", None)))
     return ExitCode.OK if outcome.result == "healthy" else ExitCode.FINDINGS

@@ -224,3 +224,16 @@ def test_pictures_are_inline_svg_only():
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_renders_the_live_like_report(live_like, fmt):
     assert render(live_like, fmt)
+
+
+def test_v2_reports_show_the_online_endpoint_stages():
+    import dataclasses
+
+    from aml_doctor.reports.charts import stage_strip
+
+    report = _diagnose(evidence.load(str(SCENARIOS / "crashloop-init-keyerror")))
+    v2 = dataclasses.replace(report, platform="k8s_online_v2")
+    strip = stage_strip(v2)
+    assert [c.key for c in strip.chips] == ["build", "provision", "pull", "download", "init", "probes", "run"]
+    assert [c.key for c in strip.chips if c.marked] == ["init"]
+    assert [c.state for c in strip.chips] == ["passed"] * 4 + ["failed", "not_reached", "not_reached"]
