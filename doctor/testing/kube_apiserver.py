@@ -81,9 +81,18 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         ResourceType("secrets", "Secret", "v1", True),
         ResourceType("deployments", "Deployment", "apps/v1", True),
         ResourceType("replicasets", "ReplicaSet", "apps/v1", True),
+        ResourceType("networkpolicies", "NetworkPolicy", "networking.k8s.io/v1", True),
+        # The AzureML extension's custom resources (CRDs *.amlarc.azureml.com). The InstanceType
+        # version is the public dump's; the other two are assumed to share it (docs/v2.md).
+        ResourceType("onlineendpoints", "OnlineEndpoint", "amlarc.azureml.com/v1alpha1", True),
+        ResourceType("onlinedeployments", "OnlineDeployment", "amlarc.azureml.com/v1alpha1", True),
+        ResourceType("instancetypes", "InstanceType", "amlarc.azureml.com/v1alpha1", False),
     )
 }
 _TYPE_BY_KIND = {t.kind: t for t in RESOURCE_TYPES.values()}
+# Groups served only once their CRDs are installed (an object of the group added, or install_crds()):
+# a cluster without the extension answers 404 on their paths and leaves them out of /apis.
+CUSTOM_GROUPS = frozenset({"amlarc.azureml.com"})
 
 # Field selectors the real API server accepts; any other field is a 400, as there.
 _COMMON_FIELDS = {"metadata.name", "metadata.namespace"}
@@ -260,6 +269,7 @@ class KubeApiServer:
         self._forbids: list[_Forbid] = []
         self._faults: list[_PathFault] = []
         self._requests: list[RecordedRequest] = []
+        self._installed_groups: set[str] = set()  # of CUSTOM_GROUPS
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -377,10 +387,18 @@ class KubeApiServer:
         self._ensure_namespace(default_ns)
         return self
 
+    def install_crds(self, group: str = "amlarc.azureml.com") -> KubeApiServer:
+        """Serve a custom resource group (its paths and its /apis entry), as installing its CRDs does."""
+        with self._lock:
+            self._installed_groups.add(group)
+        return self
+
     def add(self, obj: dict) -> dict:
         """Create an object (``kind`` says which resource); returns the stored copy. Watchers see ADDED."""
         rtype = self._type_of(obj)
         with self._lock:
+            if rtype.group in CUSTOM_GROUPS:
+                self._installed_groups.add(rtype.group)
             stored = self._stamp(rtype, obj)
             key = self._key(rtype, stored)
             if key in self._objects:
@@ -536,6 +554,19 @@ class KubeApiServer:
                 stored = self._stamp(RESOURCE_TYPES["namespaces"], ns)
                 self._objects[("namespaces", "", namespace)] = stored
                 self._emit("ADDED", RESOURCE_TYPES["namespaces"], stored)
+
+    def _api_groups(self) -> dict:
+        """``GET /apis``: the APIGroupList of every named group served (built-in, and installed CRDs)."""
+        versions: dict[str, list[str]] = {}
+        for rtype in RESOURCE_TYPES.values():
+            if rtype.group and (rtype.group not in CUSTOM_GROUPS or rtype.group in self._installed_groups):
+                versions.setdefault(rtype.group, [])
+                if rtype.group_version not in versions[rtype.group]:
+                    versions[rtype.group].append(rtype.group_version)
+        groups = [{"name": name, "versions": [{"groupVersion": gv, "version": gv.rpartition("/")[2]} for gv in gvs],
+                   "preferredVersion": {"groupVersion": gvs[0], "version": gvs[0].rpartition("/")[2]}}
+                  for name, gvs in sorted(versions.items())]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
     def _namespace_of_pod(self, pod: str) -> str | None:
         with self._lock:
@@ -743,7 +774,12 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path.rstrip("/") == "/version":
                 self._send_json(200, SERVER_VERSION)
                 return
+            if url.path.rstrip("/") == "/apis":
+                self._send_json(200, em._api_groups())
+                return
             target = _route(url.path)
+            if target.rtype.group in CUSTOM_GROUPS and target.rtype.group not in em._installed_groups:
+                raise _HttpError(404, "the server could not find the requested resource", {})
             watch = query.get("watch") in ("true", "1")
             verb = target.verb(watch)
             denied = em._forbidden(target, verb)
