@@ -166,5 +166,5 @@ def test_fleet_index_chart_and_unwrapped_table(tmp_path, report):
     assert measure(html, "probed.html") == {"broken": [], "wrapped": []}
     # Control: the old CSS (overflow-wrap: anywhere, no nowrap) does break words on this page.
     old = html.replace("overflow-wrap: normal; word-break: normal;", "overflow-wrap: anywhere;").replace(' class="mono nowrap"', ' class="mono"')
-    old = old.replace("td.cause { min-width: 24rem; }", "").replace(".table-wrap { overflow-x: auto; }", "")
+    old = old.replace("td.cause { min-width: 14rem; }", "").replace("td.state { min-width: 10rem; }", "").replace(".table-wrap { overflow-x: auto; }", "")
     assert measure(old, "control.html")["broken"]
