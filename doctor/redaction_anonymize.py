@@ -76,7 +76,8 @@ def learn_names(kind: str, names) -> None:
         if changed:
             ordered = sorted(_names.names, key=len, reverse=True)
             _names.pattern = re.compile(
-                r"(?i)(?<![A-Za-z0-9])(?:" + "|".join(re.escape(n) for n in ordered) + r")(?![A-Za-z0-9])"
+                # Digits may follow: AzureML names volumes <service><hash>-pvc.
+                r"(?i)(?<![A-Za-z0-9])(?:" + "|".join(re.escape(n) for n in ordered) + r")(?![A-Za-z])"
             )
 
 

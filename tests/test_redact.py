@@ -5,6 +5,7 @@ here are the mechanisms: tokens, counting, objects, user patterns, --anonymize.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,48 @@ def test_anonymize_replaces_ids_names_and_ips_consistently():
     assert out.count(store) == 2  # the same account, the same placeholder, in the URL and in AccountName=
     assert anonymize_text(text) == out  # consistent across calls in a run
     assert set(tally.anonymized) == {"id", "ip", "account", "resource"}
+
+
+IDENTIFIERS = ("sentiment-api", "nlp-prod-ws", "nlpprodst3a7c90")
+SCENARIO = Path(__file__).parent / "scenarios" / "mount-blobfuse-403"
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html", "json", "sarif", "junit"])
+def test_analyze_anonymize_leaves_no_name_in_any_format(fmt, capsys):
+    from aml_doctor import cli
+
+    bundle = str(SCENARIO)
+    cli.main(["analyze", bundle, "-o", fmt, "--fail-on", "never"])
+    plain = capsys.readouterr().out
+    assert any(name in plain for name in IDENTIFIERS), plain  # the names are there to hide
+    cli.main(["analyze", bundle, "-o", fmt, "--fail-on", "never", "--anonymize"])
+    out = capsys.readouterr().out
+    assert [name for name in IDENTIFIERS if name in out] == []
+    assert "Blob volume cannot be mounted" in out  # the diagnosis does not change
+    if fmt == "json":
+        counts = {k["kind"]: k["count"] for k in json.loads(out)["redaction"]["anonymized"]}
+        assert counts["resource"] > 0 and counts["account"] > 0 and counts["id"] > 0
+
+
+def test_configured_patterns_apply_to_a_cli_run(tmp_path, monkeypatch, capsys):
+    from aml_doctor import cli
+
+    (tmp_path / ".aml-doctor.toml").write_text('redact = ["ACME-[0-9A-F]{16}"]\n')
+    pasted = tmp_path / "pasted.txt"
+    pasted.write_text("Traceback (most recent call last):\n  File \"/var/azureml-app/score.py\", line 3, in init\n"
+                      "RuntimeError: license ACME-0123456789ABCDEF rejected\n")
+    monkeypatch.chdir(tmp_path)
+    cli.main(["analyze", "--text", str(pasted), "-o", "json", "--fail-on", "never"])
+    out = capsys.readouterr().out
+    assert "ACME-0123" not in out
+    assert {"rule": "configured-1", "count": 1} in json.loads(out)["redaction"]["rules"]
+
+
+def test_a_bad_configured_pattern_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    from aml_doctor import cli
+
+    (tmp_path / ".aml-doctor.toml").write_text('redact = ["(a+)+$"]\n')
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["analyze", str(SCENARIO)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "redact pattern 1" in err and "Traceback" not in err

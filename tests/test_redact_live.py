@@ -127,3 +127,24 @@ def test_no_context_reaches_the_collected_bundle_or_any_live_report(live, capsys
     assert _leaks(outputs) == {}
     assert json.loads(outputs["json"])["redaction"]["total"] >= len(CORPUS)
     assert {r.method for r in kube.requests} == {"GET"}
+
+
+@needs_sdk
+def test_collect_anonymize_replaces_names_consistently_in_every_file(live, capsys, tmp_path):
+    scenario = SCENARIOS / SCENARIO
+    manifest = json.loads((scenario / "manifest.json").read_text())
+    kube, mms, kubeconfig, config_json, conn = live(scenario, manifest["workspace"], "wsstorage")
+    bundle = tmp_path / "anon.tar.gz"
+    code, _, err = _run(["collect", *_live_args(manifest, kubeconfig, config_json, "--connection-string", conn,
+                                                "-o", str(bundle), "--anonymize")], capsys)
+    assert code == ExitCode.OK, err
+    with tarfile.open(bundle) as tf:
+        files = {m.name: tf.extractfile(m).read().decode() for m in tf.getmembers() if m.isfile()}
+    names = (manifest["service"], manifest["workspace"], manifest["namespace"])
+    assert {p: [n for n in names if n in text] for p, text in files.items() if any(n in text for n in names)} == {}
+    recorded = json.loads(files["manifest.json"])
+    assert recorded["redaction"]["anonymized"]["resource"] > 0
+    # One name, one placeholder, in every file: the bundle still reads as one service.
+    service_token = recorded["service"]
+    assert re.fullmatch(r"<resource:[0-9a-f]{4}>", service_token)
+    assert service_token in files["kubernetes/pods.json"] and service_token in files["kubernetes/deployments.json"]
