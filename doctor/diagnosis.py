@@ -142,6 +142,12 @@ def _possible_causes(
         if not f.is_symptom:
             weights[f.category.value] = weights.get(f.category.value, 0.0) + max(f.confidence, 0.2)
             reasons.setdefault(f.category.value, f"{f.rule}: {f.title}")
+    if not weights:
+        # Nothing points anywhere: the platform's own base rates are the only lead, and say so.
+        shares, n = knowledge.priors.target_shares(platform)
+        for category, share in shares.items():
+            weights[category] = share
+            reasons[category] = f"{round(share * 100)}% of {n} real failures on {platform or 'any platform'} had this cause"
     total = sum(weights.values())
     if not total:
         return ()

@@ -96,3 +96,4 @@ def test_the_compiled_knowledge_is_the_corpus_as_it_stands():
     index_, priors_ = compiled.load()
     assert {c.id for c in index_.cases} == {c.id for c in CASES if c.confirmed and not c.control}
     assert priors_.by_symptom == priors.build(CASES).by_symptom
+    assert priors_.by_target == priors.build(CASES).by_target

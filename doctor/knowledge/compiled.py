@@ -49,7 +49,7 @@ def load(path: Path = COMPILED) -> tuple[Index, Priors]:
         raise ValueError(f"{path.name}: format {data.get('format')!r}, expected {FORMAT}")
     cases = [_case(e) for e in data["cases"]]
     index = Index.from_terms(cases, [Counter(e["terms"]) for e in data["cases"]])
-    priors = Priors.from_symptoms([(c.category, e["symptoms"]) for c, e in zip(cases, data["cases"])])
+    priors = Priors.from_symptoms([(c.category, c.target, e["symptoms"]) for c, e in zip(cases, data["cases"])])
     return index, priors
 
 

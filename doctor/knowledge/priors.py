@@ -34,21 +34,34 @@ def symptoms_in(text: str) -> set[str]:
 class Priors:
     def __init__(self, cases: Sequence[Case]):
         self.by_symptom: dict[str, Counter] = {}
+        self.by_target: dict[str, Counter] = {}
         for case in cases:
             if case.confirmed and not case.control:
-                self._add(case.category, symptoms_in(case.evidence))
+                self._add(case.category, case.target, symptoms_in(case.evidence))
 
-    def _add(self, category: str, symptoms: Iterable[str]) -> None:
+    def _add(self, category: str, target: str, symptoms: Iterable[str]) -> None:
         for name in symptoms:
             self.by_symptom.setdefault(name, Counter())[category] += 1
+        self.by_target.setdefault(target, Counter())[category] += 1
 
     @classmethod
-    def from_symptoms(cls, rows: Iterable[tuple[str, Sequence[str]]]) -> "Priors":
-        """Base rates from (category, symptoms) rows compiled ahead of time (``compiled.json``)."""
+    def from_symptoms(cls, rows: Iterable[tuple[str, str, Sequence[str]]]) -> "Priors":
+        """Base rates from (category, target, symptoms) rows compiled ahead of time (``compiled.json``)."""
         priors = cls(())
-        for category, symptoms in rows:
-            priors._add(category, symptoms)
+        for category, target, symptoms in rows:
+            priors._add(category, target, symptoms)
         return priors
+
+    def target_shares(self, target: str) -> tuple[dict[str, float], int]:
+        """The category shares among the cases of one platform (all platforms when it is not known),
+        and how many cases that is."""
+        counts = self.by_target.get(target) if target else None
+        if not counts:
+            counts = Counter()
+            for c in self.by_target.values():
+                counts.update(c)
+        n = sum(counts.values())
+        return ({category: k / n for category, k in counts.items()} if n else {}), n
 
     def shares(self, symptoms: Iterable[str]) -> dict[str, float]:
         """The category shares over every case that showed any of ``symptoms``."""
