@@ -436,6 +436,17 @@ RULES: tuple[Rule, ...] = (
         ("key", "secret", "token", "pass", "pwd", "credential", "signature"),
         _pick_generated("key"),
     ),
+    # An ARM operation-status URL (mfeOperationsStatus, behind a v2 deployment's AzureAsyncOperationUri)
+    # is signed by its query: t (time), c (a base64 certificate), s (signature), h (hash). Keep the
+    # URL, drop those four (Azure/azure-sdk-for-python#33598 shows them; docs/v2.md).
+    Rule(
+        "mfe-operation-signature",
+        "signed-url",
+        re.compile(r"(?i)mfeOperationsStatus/[^\s?\"'<>]*\?(?P<q>[^\s\"'<>]+)"),
+        ("mfeoperationsstatus",),
+        lambda m, text: [(m.start("q") + p.start(2), m.start("q") + p.end(2), "signed-url")
+                         for p in re.finditer(r"(?:^|&)(c|s|h|t)=([^&]+)", m.group("q"))],
+    ),
     # ---- shape: forms that are secrets wherever they appear.
     Rule(
         "jwt",
