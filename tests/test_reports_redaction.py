@@ -57,3 +57,15 @@ def test_markup_backstop_never_swallows_a_tag():
 def test_ansi_backstop_keeps_the_reset_code():
     out = backstop_ansi(f"\x1b[1mAccountKey={ACCOUNT_KEY}\x1b[0m after")
     assert re.fullmatch(r"\x1b\[1mAccountKey=<redacted:[0-9a-f]{4}>\x1b\[0m after", out)
+
+
+def test_the_json_redaction_summary_follows_the_schema():
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[1] / "reports" / "schema" / "report.schema.json").read_text())
+    doc = json.loads(render(secret_report(), "json"))
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    assert set(doc["redaction"]) == {"total", "kinds", "rules", "anonymized"}
+    assert doc["redaction"]["total"] == sum(k["count"] for k in doc["redaction"]["kinds"])
