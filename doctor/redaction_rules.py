@@ -348,6 +348,20 @@ def _pick_scheme(m: re.Match, text: str) -> list[Span]:
     return []
 
 
+def _pick_mixed(m: re.Match, text: str) -> list[Span]:
+    v = m.group("v")
+    if any(c.islower() for c in v) and any(c.isupper() for c in v) and sum(c.isdigit() for c in v) >= 2:
+        return [(m.start("v"), m.end("v"), "key")]
+    return []
+
+
+def _pick_login_line(m: re.Match, text: str) -> list[Span]:
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    if _LOGIN.search(text, line_start, m.start()) and not is_placeholder(m.group("v")):
+        return [(m.start("v"), m.end("v"), "password")]
+    return []
+
+
 _B64 = r"[A-Za-z0-9+/]"
 _TOK = r"[A-Za-z0-9_\-]"
 
@@ -494,6 +508,23 @@ RULES: tuple[Rule, ...] = (
         ),
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "akia", "asia", "abia", "acca", "a3t",
          "xox", "aiza", "sk_", "rk_", "npm_", "pypi-", "sg.", "hf_", "dapi", "sk-", "sk"),
+    ),
+    # AzureML scoring keys and other 32-character generated keys, bare: mixed case and digits,
+    # which image ids (hex), run ids and Kubernetes names never are.
+    Rule(
+        "generated-key-32",
+        "key",
+        re.compile(r"(?<![A-Za-z0-9+/=_\-.])(?P<v>[A-Za-z0-9]{32})(?![A-Za-z0-9+/=_\-])"),
+        (),
+        _pick_mixed,
+    ),
+    # mysql -pSecret: the password right after -p, on a line that logs in.
+    Rule(
+        "attached-p-flag",
+        "password",
+        re.compile(rf"(?<![\w\-])-p(?P<v>[^\s\-\"'][^\s\"']{{2,255}})"),
+        ("-p",),
+        _pick_login_line,
     ),
     # Slack and Teams incoming webhooks carry their secret in the path.
     Rule(
