@@ -112,10 +112,13 @@ def name_strength(name: str) -> str:
     return ""
 
 
+_NAME_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
 def full_name(text: str, start: int, end: int) -> str:
     """The whole identifier around text[start:end] (the stem a pattern matched), at most 64 chars."""
-    i = start
-    while i > 0 and start - i < 64 and _NAME_CHARS.match(text, i - 1):
+    i, limit = start, max(0, start - 64)
+    while i > limit and text[i - 1] in _NAME_SET:
         i -= 1
     return text[i:end].lstrip("-.")
 
@@ -250,17 +253,26 @@ def _pick_named(m: re.Match, text: str) -> list[Span]:
     name_start = m.end("n") - len(name)
     if text[max(0, name_start - 3):name_start] == "://":
         return []  # https://__token__:secret@host is URL userinfo, redacted by its own rule
-    strength = name_strength(name)
     found = m.groupdict()
     group = "v" if found.get("v") is not None else "w"
     value = found.get(group)
-    if not strength or value is None or is_placeholder(value):
+    if value is None:
         return []
-    scheme = found.get("s") or ""
+    decided = _decide_named(name, value, bool(found.get("s")))
+    return [(m.start(group) + decided[0], m.end(group), decided[1])] if decided else []
+
+
+@functools.lru_cache(maxsize=4096)
+def _decide_named(name: str, value: str, scheme: bool) -> tuple[int, str] | None:
+    """(characters of the value to keep, kind), or None when the pair holds no secret. Cached:
+    logs repeat their pairs, and adversarial input repeats one pair a million times."""
+    strength = name_strength(name)
+    if not strength or is_placeholder(value):
+        return None
     if strength == "weak" and not scheme and not looks_generated(value):
-        return []
+        return None
     skip = _scheme_prefix(value) if not scheme else 0  # 'Bearer x' quoted whole: keep the scheme
-    return [(m.start(group) + skip, m.end(group), _kind_of(name))] if skip < len(value) else []
+    return (skip, _kind_of(name)) if skip < len(value) else None
 
 
 _SCHEME_PREFIX = re.compile(r"(?:Bearer|Basic|SharedAccessSignature|Token|ApiKey)[ \t]{1,3}|SharedKey(?:Lite)?[ \t]{1,3}[A-Za-z0-9]{1,64}:")
