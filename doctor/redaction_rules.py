@@ -149,6 +149,8 @@ def looks_generated(value: str) -> bool:
     v = value.strip("\"'`")
     if len(v) < 8 or "://" in v or v.startswith(("/", "./", "~")) or is_placeholder(v):
         return False
+    if "/" in v and all(re.fullmatch(r"[a-z0-9._\-]{0,24}", seg) for seg in v.split("/")):
+        return False  # a path: 8911/v1/token/msi/xds
     has_digit = any(c.isdigit() for c in v)
     has_lower = any(c.islower() for c in v)
     has_upper = any(c.isupper() for c in v)
@@ -271,6 +273,8 @@ def _decide_named(name: str, value: str, scheme: bool) -> tuple[int, str] | None
         return None
     if strength == "weak" and not scheme and not looks_generated(value):
         return None
+    if scheme and not looks_generated(value) and not re.search(r"[.=:/+_\-]", value):
+        return None  # "the Authorization: Bearer header" is prose
     skip = _scheme_prefix(value) if not scheme else 0  # 'Bearer x' quoted whole: keep the scheme
     return (skip, _kind_of(name)) if skip < len(value) else None
 
@@ -312,9 +316,12 @@ def _pick_flag(m: re.Match, text: str) -> list[Span]:
     return [(m.start("v"), m.end("v"), _kind_of(flag))]
 
 
-def _pick_generated(kind: str) -> Pick:
+def _pick_generated(kind: str, digits: int = 0) -> Pick:
     def pick(m: re.Match, text: str) -> list[Span]:
-        return [(m.start("v"), m.end("v"), kind)] if looks_generated(m.group("v")) else []
+        v = m.group("v")
+        if looks_generated(v) and sum(c.isdigit() for c in v) >= digits:
+            return [(m.start("v"), m.end("v"), kind)]
+        return []
 
     return pick
 
@@ -460,7 +467,8 @@ RULES: tuple[Rule, ...] = (
             r"(?P<v>[A-Za-z0-9+/_\-]{16,200}={0,2})(?![A-Za-z0-9+/=_\-])"
         ),
         ("key", "secret", "token", "pass", "pwd", "credential", "signature"),
-        _pick_generated("key"),
+        # Prose is full of CamelCase names with a digit (WebServiceInput0): a key has several.
+        _pick_generated("key", digits=3),
     ),
     # An ARM operation-status URL (mfeOperationsStatus, behind a v2 deployment's AzureAsyncOperationUri)
     # is signed by its query: t (time), c (a base64 certificate), s (signature), h (hash). Keep the
