@@ -313,6 +313,8 @@ def _pick_flag(m: re.Match, text: str) -> list[Span]:
     strength = name_strength(flag.lstrip("-"))
     if not strength or (strength == "weak" and not looks_generated(value)):
         return []
+    if re.fullmatch(r"[a-z]{1,5}", value):
+        return []  # docker's own "WARNING! Using --password via the CLI is insecure"
     return [(m.start("v"), m.end("v"), _kind_of(flag))]
 
 
