@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python -m pip install --upgrade --quiet pip
-python -m pip install --quiet -e '.[test,live,azureml]'
+python -m pip install --quiet -e '.[test,live,azureml,v2]'
 python -m pip install --quiet -e examples/acme-aml-rules
 
 npm ci --no-audit --no-fund --loglevel=error
