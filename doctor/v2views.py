@@ -480,3 +480,35 @@ def scoring_container(pod: dict) -> dict | None:
         return found
     containers = (pod.get("spec") or {}).get("containers") or []
     return next((c for c in containers if "/amlarc/" not in str(c.get("image", ""))), containers[0] if containers else None)
+
+
+# ---------------------------------------------------------------------- migrate-check
+def migrate_check(ev: Evidence) -> bool:
+    """Evidence that ``aml-doctor migrate-check`` collected: the migration rules read only that."""
+    raw = ev.manifest.raw if isinstance(ev.manifest.raw, dict) else {}
+    return raw.get("mode") == "migrate-check"
+
+
+def workspace_info(ev: Evidence) -> dict:
+    raw = ev.manifest.raw if isinstance(ev.manifest.raw, dict) else {}
+    info = raw.get("workspace_info")
+    return dict(info) if isinstance(info, dict) else {}
+
+
+def v1_services(ev: Evidence) -> list[dict]:
+    """v1 web services' Deployments: ``azuremlappname`` set, and not azureml-fe itself."""
+    return [d for d in ev.objects("deployments")
+            if _labels(d).get("azuremlappname") and _labels(d).get("azuremlappname") != "azureml-fe"
+            and not (((d.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels", {}).get("ml.azure.com/deployment-name")]
+
+
+def v1_frontends(ev: Evidence) -> list[tuple[str, dict]]:
+    """(resource, object) of the v1 azureml-fe: its Deployment or pods outside ``azureml``, without ``azuremlappversion=v2``."""
+    out = []
+    for resource in ("deployments", "frontend-pods"):
+        for obj in ev.objects(resource):
+            labels = _labels(obj)
+            ns = (obj.get("metadata") or {}).get("namespace", "")
+            if labels.get("azuremlappname") == "azureml-fe" and labels.get("azuremlappversion") != "v2" and ns != EXTENSION_NAMESPACE:
+                out.append((resource, obj))
+    return out

@@ -29,7 +29,8 @@ from aml_doctor.plugins import load_plugins
 from aml_doctor.testing.kube_apiserver import KubeApiServer
 
 SCENARIOS = Path(__file__).parent / "scenarios"
-V2_SCENARIOS = sorted(n for n in os.listdir(SCENARIOS) if n.startswith("v2-") and (SCENARIOS / n / "manifest.json").is_file())
+V2_SCENARIOS = sorted(n for n in os.listdir(SCENARIOS) if n.startswith("v2-") and not n.startswith("v2-migrate-")
+                      and (SCENARIOS / n / "manifest.json").is_file())
 needs_sdk = pytest.mark.skipif(importlib.util.find_spec("azure.ai.ml") is None, reason="pip install 'aml-doctor[v2]'")
 
 

@@ -948,5 +948,92 @@ def _fix_manifest_for_build(root: Path) -> None:
     (root / "manifest.json").write_text(json.dumps(data, indent=1) + "\n")
 
 
+# ----------------------------------------------------------------------------- migrate-check
+def v1_service_deployment(name: str, namespace: str) -> dict:
+    """A v1 web service's Deployment: `azuremlappname=<service>` and `isazuremlapp=true` on the
+    pod template (the v1 how-to-use-azure-ad-identity doc's selector)."""
+    labels = {"azuremlappname": name, "isazuremlapp": "true"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid("v1", namespace, name), "labels": {"azuremlappname": name}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"azuremlappname": name}},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name, "image": IMAGE}]}}},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}
+
+
+def v1_frontend(namespace: str = "default") -> tuple[dict, list[dict]]:
+    """The v1 azureml-fe in `default`: three pods `azureml-fe-5d6f8b7f4-*` (rw:v1-azureml-fe-get-pods-default-ns-screenshot-01)."""
+    labels = {"azuremlappname": "azureml-fe"}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "azureml-fe", "namespace": namespace, "uid": uid("v1fe", namespace), "labels": labels},
+                  "spec": {"replicas": 3, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}}},
+                  "status": {"replicas": 3, "readyReplicas": 3, "availableReplicas": 3}}
+    pods = []
+    for suffix in ("8xq2n", "k7w4d", "t2m9c"):
+        pod = extension_pod("azureml-fe", f"5d6f8b7f4-{suffix}", "4/4", labels, ["azureml-fe", "kubeproxy", "nginx", "fe-metrics"])
+        pod["metadata"]["namespace"] = namespace
+        pods.append(pod)
+    return deployment, pods
+
+
+def write_migrate(name: str, notes: str, *, deployments: list[dict], frontend: list[dict], endpoints: list[dict] | None,
+                  workspace_info: dict, compute_namespace: str = "", confirmed=(), inferred=()) -> None:
+    root = HERE / name
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "kubernetes").mkdir(parents=True)
+    (root / "kubernetes" / "deployments.json").write_text(json.dumps(klist(deployments), indent=1) + "\n")
+    (root / "kubernetes" / "frontend-pods.json").write_text(json.dumps(klist(frontend), indent=1) + "\n")
+    collected = ["deployments", "frontend-pods"]
+    not_collected = []
+    if endpoints is not None:
+        (root / "kubernetes" / "onlineendpoints.json").write_text(json.dumps(klist(endpoints), indent=1) + "\n")
+        collected.append("onlineendpoints")
+    else:
+        not_collected.append({"what": "onlineendpoints", "error": "the cluster has no amlarc.azureml.com API group: the AzureML extension is not installed"})
+    manifest = {"format_version": 1, "service": "", "namespace": compute_namespace, "workspace": WS, "collected_at": at(0),
+                "collector": {"name": "aml-doctor", "version": "0.1.0"}, "collected": collected, "not_collected": not_collected,
+                "mode": "migrate-check", "platform": "aks_v1", "compute_namespace": compute_namespace, "workspace_info": workspace_info}
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    lines = [f"# {name}", "", notes.strip(), "", "## Confirmed by public sources", ""] + [f"- {c}" for c in confirmed]
+    lines += ["", "## Inferred or invented (no rule depends on these)", ""] + [f"- {c}" for c in inferred]
+    (root / "NOTES.md").write_text("\n".join(lines) + "\n")
+
+
+def migrate_scenarios() -> None:
+    v1 = [v1_service_deployment("credit-risk-svc", f"azureml-{WS}"), v1_service_deployment("churn-svc", f"azureml-{WS}")]
+    ok_ws = {"name": WS, "v1_legacy_mode": False, "public_network_access": "Enabled", "private_endpoints": 0}
+    v2fe = [fe_pod()]
+    write_migrate("v2-migrate-clean", "A cluster that ran v1 services, with their azureml-fe removed and the v2 extension installed "
+                  "(its azureml-fe-v2 in `azureml`); the v2 compute uses its own namespace; the workspace is public. migrate-check "
+                  "finds nothing.", deployments=v1, frontend=v2fe, endpoints=[], workspace_info=ok_ws, compute_namespace=NS)
+    fe, fe_pods = v1_frontend()
+    write_migrate("v2-migrate-v1-frontend", "A v1 cluster: azureml-fe runs in `default`. Installing the extension here fails its "
+                  "health check with E45004/E45005 (AZUREML_FE_ROLE_CONFLICT, AZUREML_FE_DEPLOYMENT_CONFLICT) and Helm's "
+                  "'invalid ownership metadata'. AML034 must rank first.", deployments=v1 + [fe], frontend=fe_pods, endpoints=None,
+                  workspace_info=ok_ws, compute_namespace=NS,
+                  confirmed=["three azureml-fe-5d6f8b7f4-* pods in `default` (rw:v1-azureml-fe-get-pods-default-ns-screenshot-01)",
+                             "E45004/E45005 and the fixes (AML-Kubernetes troubleshooting; catalogue §1.5)"])
+    write_migrate("v2-migrate-namespace-reuse", "The v2 compute is to be attached with namespace `azureml-mlops-prod-ws`, the v1 "
+                  "namespace of this workspace, where v1 services still run. AML035 must rank first.", deployments=v1, frontend=v2fe,
+                  endpoints=[], workspace_info=ok_ws, compute_namespace=f"azureml-{WS}",
+                  confirmed=["\"The namespace for v1 compute follows the pattern: azureml-<workspace-name>\" and a v2 compute should not reuse it (catalogue §1.5, S19)"])
+    ep = V2().cr_endpoint()
+    ep["metadata"]["name"] = "credit-risk-svc"
+    write_migrate("v2-migrate-shared-urls", "The extension was installed over the v1 cluster (azureml-fe upgraded) and a v2 endpoint "
+                  "was created with the name of a v1 service, `credit-risk-svc`: the scoring URLs of the two computes are not "
+                  "segregated. AML036 must rank first.", deployments=v1, frontend=v2fe, endpoints=[ep], workspace_info=ok_ws,
+                  compute_namespace=NS,
+                  confirmed=["\"The scoring URL for AKSCompute and the scoring URL for Kubernetes compute are not segregated\" "
+                             "(Azure/AML-Kubernetes docs/attach-compute-on-aks-v1-cluster.md)"],
+                  inferred=["that a shared name is where the overlap bites"])
+    write_migrate("v2-migrate-legacy-mode", "The workspace has a private endpoint, so it has v1_legacy_mode on, which prevents v2 "
+                  "APIs. AML037 must rank first.", deployments=v1, frontend=v2fe, endpoints=[],
+                  workspace_info={"name": WS, "v1_legacy_mode": True, "public_network_access": "Disabled", "private_endpoints": 1},
+                  compute_namespace=NS,
+                  confirmed=["\"If your workspace uses a private endpoint, it will automatically have the v1_legacy_mode flag enabled, "
+                             "preventing usage of v2 APIs\" (how-to-migrate-from-v1)"])
+
+
 if __name__ == "__main__":
     scenarios()
+    migrate_scenarios()
