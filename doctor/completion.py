@@ -73,7 +73,7 @@ _aml_doctor() {{
     cur="${{COMP_WORDS[COMP_CWORD]}}"
     prev="${{COMP_WORDS[COMP_CWORD-1]}}"
     cmd=""
-    for w in "${{COMP_WORDS[@]:1:COMP_CWORD-1}}"; do
+    for w in "${{COMP_WORDS[@]:1:$((COMP_CWORD-1))}}"; do
         case "$w" in
             {'|'.join(commands)}) cmd="$w"; break;;
             -*) ;;
@@ -98,8 +98,10 @@ complete -o default -F _aml_doctor {' '.join(PROGRAMS)}
 
 
 def zsh() -> str:
-    return "# aml-doctor completion for zsh: source <(aml-doctor completion zsh)\n" \
-           "autoload -U +X bashcompinit && bashcompinit\n" + bash().split("\n", 1)[1]
+    # bashcompinit's `complete` registers through compdef, which compinit defines.
+    return ("# aml-doctor completion for zsh: source <(aml-doctor completion zsh)\n"
+            "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit -u; }\n"
+            "autoload -U +X bashcompinit && bashcompinit\n" + bash().split("\n", 1)[1])
 
 
 def fish() -> str:

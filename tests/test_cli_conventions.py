@@ -82,11 +82,26 @@ def test_zsh_and_fish_scripts_parse(cli, tmp_path, shell):
     script = cli("completion", shell)
     assert script.code == 0 and "aml-doctor" in script.out
     if shutil.which(shell) is None:
-        pytest.skip(f"{shell} is not installed; the script was generated but not loaded")
+        pytest.skip(f"{shell} is not installed (scripts/bootstrap.sh installs it); the script was generated but not loaded")
     path = tmp_path / f"c.{shell}"
     path.write_text(script.out)
-    check = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0, check.stderr
+    if shell == "zsh":
+        # As zsh runs it: bashcompinit calls the bash function in sh emulation, and zsh itself
+        # filters the candidates by the word typed, so every command comes back for "an".
+        probe = (f"source {path}; print -r -- $_comps[aml-doctor]; emulate -L sh; "
+                 'COMP_WORDS=(aml-doctor an); COMP_CWORD=1; _aml_doctor; echo "${COMPREPLY[@]}"; '
+                 'COMP_WORDS=(aml-doctor analyze b -o ""); COMP_CWORD=4; _aml_doctor; echo "${COMPREPLY[@]}"')
+        out = subprocess.run(["zsh", "-c", probe], capture_output=True, text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        assert out.returncode == 0 and out.stderr == "", out.stderr
+        registered, commands, formats = out.stdout.splitlines()
+        assert "_bash_complete" in registered and "_aml_doctor" in registered
+        assert "analyze" in commands.split() and formats.split() == ["text", "md", "html", "json", "sarif", "junit"]
+    else:
+        probe = f'source {path}; complete -C "aml-doctor an"; complete -C "aml-doctor analyze x -o "'
+        out = subprocess.run(["fish", "-c", probe], capture_output=True, text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+        assert out.returncode == 0, out.stderr
+        words = [line.split("\t")[0] for line in out.stdout.splitlines()]
+        assert words[0] == "analyze" and set(words[1:]) == {"text", "md", "html", "json", "sarif", "junit"}
 
 
 @pytest.mark.parametrize("argv, hint", [
