@@ -101,6 +101,7 @@ class ArmServer:
         self.computes: dict[str, dict] = {}
         self.operations: dict[str, dict] = {}
         self.faults: list[tuple[str, int, dict]] = []
+        self.workspace_properties: dict[str, Any] = {}  # merged into the workspace's properties (v1LegacyMode...)
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._dir = tempfile.mkdtemp(prefix="aml-doctor-arm-")
@@ -288,7 +289,8 @@ class ArmServer:
                                f"{self.resource_group}/providers/Microsoft.Storage/storageAccounts/mlopsprodstore4d2e",
                                "discoveryUrl": f"{self.url}/discovery", "workspaceId": "6f1c2a9e-4b7d-4e21-9c3a-5d8e7f6a1b2c",
                                "v1LegacyMode": False, "publicNetworkAccess": "Enabled", "provisioningState": "Succeeded",
-                               "mlFlowTrackingUri": f"azureml://{self.location}.api.azureml.ms/mlflow/v1.0{self.workspace_id}"}}
+                               "mlFlowTrackingUri": f"azureml://{self.location}.api.azureml.ms/mlflow/v1.0{self.workspace_id}",
+                               **self.workspace_properties}}
 
     def _metadata(self) -> list[dict]:
         # The ARM metadata document (management.azure.com/metadata/endpoints), one cloud, pointing at this server.
