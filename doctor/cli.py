@@ -84,9 +84,9 @@ def _live_options(p: argparse.ArgumentParser, collect_only: bool) -> None:
     """kubectl's, az ml's and az storage's flags, for ``aml-doctor SERVICE`` and ``collect``."""
     k8s = p.add_argument_group("Kubernetes (kubectl's flags)")
     k8s.add_argument("-n", "--namespace", help="the service's namespace (default: the context's namespace, else azureml-<workspace>, else searched)")
-    if not collect_only:
-        k8s.add_argument("-A", "--all-namespaces", action="store_true",
-                         help="look in every azureml-* namespace, ignoring the context's namespace (with --all: scan them all)")
+    k8s.add_argument("-A", "--all-namespaces", action="store_true",
+                     help="look in every azureml-* namespace, ignoring the context's namespace"
+                          + ("" if collect_only else " (with --all: scan them all)"))
     k8s.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config; in a pod, the in-cluster config)")
     k8s.add_argument("--context", help="kubeconfig context (default: the current context)")
     k8s.add_argument("--log-lines", type=int, default=2000, help="last lines of each container log (default: 2000)")

@@ -377,12 +377,8 @@ def main_live(args, collect_only: bool = False) -> int:
     """``aml-doctor SERVICE...``, ``--all`` and ``collect``, with the arguments cli.parse gave."""
     from .cli import UsageError
 
-    if not collect_only and args.all_namespaces and args.namespace:
+    if args.all_namespaces and args.namespace:
         raise UsageError("-n/--namespace and -A/--all-namespaces do not go together")
-    if not collect_only:
-        args.all_namespaces = bool(args.all_namespaces)
-    else:
-        args.all_namespaces = False
     watching = not collect_only and (args.watch or args.until_healthy)
     if args.timeout is None:
         args.timeout = 1200.0 if watching else 120.0
