@@ -35,6 +35,8 @@ def add_arguments(parser) -> None:
                    help="the online deployment to diagnose (default: the one with traffic, or the only one)")
     g.add_argument("-e", "--endpoint-name", metavar="ENDPOINT",
                    help="the online endpoint (default: NAME); -n stays the Kubernetes namespace, as in kubectl")
+    g.add_argument("--watch-interval", type=float, default=5.0, metavar="SECONDS",
+                   help="with --watch on a v2 deployment: seconds between two reads of it (default: 5)")
 
 
 def requested(args) -> bool:
