@@ -236,7 +236,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "aml-doctor") -> int:
             return ExitCode.USAGE_ERROR
         command, args = parse(argv, prog)
         _configure_redaction(args)
-        code = int(_HANDLERS[command](args, prog))
+        try:
+            code = int(_HANDLERS[command](args, prog))
+        finally:
+            _configure_redaction(None)  # --anonymize and configured patterns end with the run
         # --exit-zero: a report-only run (ruff's and flake8's flag); setup and input errors still fail.
         if getattr(args, "exit_zero", False) and code == ExitCode.FINDINGS:
             return ExitCode.OK

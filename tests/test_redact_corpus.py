@@ -23,6 +23,12 @@ from aml_doctor.model import EvidenceItem, Fix
 from aml_doctor.reports import FORMATS, render
 from report_factory import make_report, mount_failure
 
+@pytest.fixture(autouse=True)
+def _fresh_redaction():
+    yield
+    redact.reset()
+
+
 CORPUS = yaml.safe_load((Path(__file__).parent / "fixtures" / "secrets" / "contexts.yaml").read_text())["contexts"]
 PIECE = 8
 

@@ -148,3 +148,11 @@ def test_collect_anonymize_replaces_names_consistently_in_every_file(live, capsy
     service_token = recorded["service"]
     assert re.fullmatch(r"<resource:[0-9a-f]{4}>", service_token)
     assert service_token in files["kubernetes/pods.json"] and service_token in files["kubernetes/deployments.json"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redaction():
+    from aml_doctor import redact
+
+    yield
+    redact.reset()
