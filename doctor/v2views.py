@@ -318,9 +318,18 @@ def health_failures(ev: Evidence) -> list[tuple[str, str, str, str, str]]:
     for doc in ev.docs():
         for hit in doc.search(HEALTH_LINE):
             checker, code, message = hit.match.groups()
-            severity = "critical" if int(code[1:]) < 45000 else "diagnostic"
-            out.append((checker, code, message.strip(), severity, hit.locator))
+            out.append((checker, code, message.strip(), _health_severity(code), hit.locator))
+    # The health check's ConfigMap (arcml-healthcheck: reports-test, reports-pre-install, ...; catalogue §1.5).
+    for cm in ev.objects("extension-configmaps"):
+        for key, value in ((cm.get("data") or {}).items()):
+            for m in HEALTH_LINE.finditer(str(value)):
+                checker, code, message = m.groups()
+                out.append((checker, code, message.strip(), _health_severity(code), f"kubernetes/extension-configmaps.json#{_name(cm)}/data.{key}"))
     return out
+
+
+def _health_severity(code: str) -> str:
+    return "critical" if int(code[1:]) < 45000 else "diagnostic"
 
 
 # ---------------------------------------------------------------------- NetworkPolicies
