@@ -913,6 +913,28 @@ def scenarios() -> None:
          inferred=["the ImageBuildFailure message text around the log path"])
     _fix_manifest_for_build(HERE / "v2-image-build-conda-unsolvable")
 
+    if real.is_file():
+        v = V2()
+        v.drop_cluster = True
+        v.main_state = v.init_state = "pending"
+        v.state = "Creating"
+        head = "\n".join(_build_log_from(real.read_text()).splitlines()[:8])
+        v.build_log = ("ImageLogs/imgbldrun_5be0a12/build.log", head + "\n2024-10-15T00:41:07: Successfully built 6d3f2a1c9b7e\n"
+                       "2024-10-15T00:41:07: Successfully tagged eunsangacr.azurecr.io/azureml/azureml_c248495abd8eaaa562bfe1fd02341bdd:latest\n")
+        done("v2-image-build-warnings-only", v,
+             "Near-miss of v2-image-build-conda-unsolvable: a build log with the real log's registry-login warnings "
+             "(WARNING! Using --password via the CLI is insecure) that ends in a successful tag; the deployment is still "
+             "being created. AML001 stays silent.",
+             confirmed=["the log's first lines (the same real build log)"], inferred=["the two 'Successfully' lines"])
+        _fix_manifest_for_build(HERE / "v2-image-build-warnings-only", "the image is still being built: no pods yet")
+
+    v = V2()
+    v.compute_type = "Managed"
+    v.drop_cluster = True
+    done("v2-managed-healthy", v,
+         "Near-miss of v2-managed-import-error: a managed online deployment that started and serves. No rule may fire; the "
+         "cluster rules are not checked.")
+
     # managed online endpoint: no cluster, azure-ai-ml's state and logs only ---------------------------
     v = V2()
     v.compute_type = "Managed"
@@ -942,9 +964,9 @@ def _build_log_from(readme: str) -> str:
     return readme[start:end] if start >= 0 and end > start else readme
 
 
-def _fix_manifest_for_build(root: Path) -> None:
+def _fix_manifest_for_build(root: Path, why: str = "the image never built, so the deployment has no pods") -> None:
     data = json.loads((root / "manifest.json").read_text())
-    data["not_collected"] = [{"what": w, "error": "the image never built, so the deployment has no pods"} for w in ("pods", "events")]
+    data["not_collected"] = [{"what": w, "error": why} for w in ("pods", "events")]
     (root / "manifest.json").write_text(json.dumps(data, indent=1) + "\n")
 
 
