@@ -1,0 +1,95 @@
+"""The documented worst case (docs/limits.md): the worst inputs of the audit, each through the real
+command, stay under the stated memory ceiling. Memory is asserted, not time (a loaded machine is
+slow); a generous timeout only catches a hang.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from aml_doctor.exitcodes import ExitCode
+from aml_doctor.testing import BundleBuilder, crashloop_pod
+
+RSS_CEILING_MIB = 512  # docs/limits.md
+LINE = b'127.0.0.1 - - [20/Nov/2026:09:15:01 +0000] "POST /score HTTP/1.0" 200 27 "-" "python-requests/2.31.0" token=abc\n'
+
+
+def _base(path) -> str:
+    b = BundleBuilder(service="scorer", workspace="ws1")
+    b.add("pods", crashloop_pod("scorer", "azureml-ws1"))
+    return str(b.write(path))
+
+
+def _peak_rss_mib(args: list[str]) -> tuple[int, float, str]:
+    """Run the command; its exit code, its own peak resident memory in MiB, its stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "aml_doctor", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    err = proc.stderr.read()
+    proc.stderr.close()
+    # wait4 gives this child's own rusage, not the maximum over every child the suite has run.
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss / 1024, err.decode(errors="replace")
+
+
+def _write_repeated(path: str, size: int, block: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    chunk = block * max(1, (1 << 20) // len(block))
+    with open(path, "wb") as fh:
+        written = 0
+        while written < size:
+            fh.write(chunk)
+            written += len(chunk)
+
+
+@pytest.fixture(scope="module")
+def worst(tmp_path_factory):
+    root = tmp_path_factory.mktemp("worst")
+    cases = {}
+    # One log line of 1 GiB (a sparse file: NUL bytes, no newline).
+    one_line = _base(root / "one-line")
+    os.makedirs(os.path.join(one_line, "logs", "scorer-pod"), exist_ok=True)
+    with open(os.path.join(one_line, "logs", "scorer-pod", "scorer.log"), "wb") as fh:
+        fh.truncate(1 << 30)
+    cases["one 1 GiB line"] = one_line
+    # A directory of 40 logs of 15 MB: 600 MB of ordinary lines.
+    many = _base(root / "many-logs")
+    for i in range(40):
+        _write_repeated(os.path.join(many, "logs", f"scorer-{i:02d}", "scorer.log"), 15 * 10**6, LINE)
+    cases["40 logs of 15 MB"] = many
+    # A 1.8 GB tar within the 2 GiB budget (its members sparse files, so making it is quick; the
+    # tar itself is written and read in full).
+    tar_src = _base(root / "tar-src")
+    for i in range(3):
+        os.makedirs(os.path.join(tar_src, "logs", f"big-{i}"))
+        with open(os.path.join(tar_src, "logs", f"big-{i}", "scorer.log"), "wb") as fh:
+            fh.truncate(600 * 10**6)
+    tar_path = str(root / "big.tar")
+    with tarfile.open(tar_path, "w") as tf:
+        tf.add(tar_src, arcname="bundle")
+    cases["1.8 GB tar"] = tar_path
+    # JSON nested 100,000 deep, and a YAML alias bomb.
+    deep = _base(root / "deep")
+    with open(os.path.join(deep, "kubernetes", "events.json"), "w") as fh:
+        fh.write('{"kind": "List", "items": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    bomb = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"]
+                     + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)])
+    with open(os.path.join(deep, "kubernetes", "pods.yaml"), "w") as fh:
+        fh.write(bomb)
+    cases["deep JSON and an alias bomb"] = deep
+    yield cases
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("case", ["one 1 GiB line", "40 logs of 15 MB", "1.8 GB tar", "deep JSON and an alias bomb"])
+def test_the_worst_inputs_stay_under_the_memory_ceiling(worst, case):
+    code, rss, err = _peak_rss_mib(["analyze", worst[case], "--format", "json"])
+    assert "Traceback" not in err
+    assert code not in (ExitCode.INTERNAL_ERROR, ExitCode.USAGE_ERROR), err
+    assert rss < RSS_CEILING_MIB, f"{case}: peak RSS {rss:.0f} MiB"
