@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .. import redact
+from ..termsafe import safe_progress
 from .part import Gap, Part
 
 NOT_INSTALLED = "azureml-core is not installed: pip install 'aml-doctor[azureml]'"
@@ -76,7 +77,8 @@ def collect_azureml(
         return workspace, workspace.get_details()
 
     with _sdk_logging_silenced():
-        return _collect(service, open_workspace, Webservice, request_timeout, say)
+        # Service names and states come from the workspace: escaped before they reach a terminal.
+        return _collect(service, open_workspace, Webservice, request_timeout, safe_progress(say) or say)
 
 
 def _collect(service: str, open_workspace: Callable, Webservice, request_timeout: float, say: Progress) -> Part:
@@ -194,7 +196,7 @@ def _collect_logs(webservice, call, part: Part, say: Progress) -> None:
     try:
         say(f"azureml: reading the logs of {name}")
         logs = call("reading the service logs", lambda: webservice.get_logs(num_lines=LOG_LINES))
-        part.files["azureml/logs.txt"] = logs or ""
+        part.files["azureml/logs.txt"] = _capped(logs or "", "azureml_logs", "get_logs()", part)
         part.collected.append("azureml_logs")
     except _Failed as failed:
         part.gaps.append(Gap("azureml_logs", f"get_logs() failed: {failed.line}"))
@@ -207,7 +209,7 @@ def _collect_logs(webservice, call, part: Part, say: Progress) -> None:
     try:
         say(f"azureml: reading the init container logs of {name}")
         init_logs = call("reading the init logs", lambda: webservice.get_logs(num_lines=LOG_LINES, init=True))
-        part.files["azureml/init-logs.txt"] = init_logs or ""
+        part.files["azureml/init-logs.txt"] = _capped(init_logs or "", "azureml_init_logs", "get_logs(init=True)", part)
         part.collected.append("azureml_init_logs")
     except _Failed as failed:
         part.gaps.append(Gap("azureml_init_logs", f"get_logs(init=True) failed: {failed.line}"))
@@ -228,6 +230,21 @@ def _not_found(part: Part, service: str, workspace, Webservice, call) -> Part:
 def _nothing_collected(part: Part, line: str) -> Part:
     part.gaps.extend(Gap(what, line) for what in SOURCES)
     return part
+
+
+# The most of one get_logs() answer kept: its last MAX_LOG_CHARS, where the failure is.
+MAX_LOG_CHARS = 8 * 1024 * 1024
+
+
+def _capped(text: str, what: str, call: str, part: Part) -> str:
+    """``text`` cut to its last MAX_LOG_CHARS, from a whole line, with the cut recorded as a gap."""
+    if not isinstance(text, str) or len(text) <= MAX_LOG_CHARS:
+        return text if isinstance(text, str) else str(text)
+    tail = text[-MAX_LOG_CHARS:]
+    newline = tail.find("\n")
+    tail = tail[newline + 1:] if 0 <= newline < len(tail) - 1 else tail
+    part.gaps.append(Gap(what, f"{call} answered {len(text) // 2**20} MiB; only its last {MAX_LOG_CHARS // 2**20} MiB were kept"))
+    return tail
 
 
 def _call_with_deadline(fn: Callable[[], Any], timeout: float, what: str) -> Any:

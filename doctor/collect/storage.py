@@ -3,16 +3,22 @@ image build log say.
 
 Read-only by construction: every request passes a hook that refuses anything but GET and HEAD
 before it is sent. Each failure becomes a one-line :class:`Gap` with no credential in it.
+
+Each call is bounded as a whole, body included, by ``request_timeout``: the SDK's own timeouts
+bound each socket read, so an account that dribbles its answer would otherwise hold the run.
+Listings are capped at :data:`MAX_LISTED_BLOBS` names.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from .. import redact
+from ..termsafe import safe_progress
 from .part import Gap, Part
 
 IMAGE_LOGS = "ImageLogs/"
@@ -20,6 +26,8 @@ BUILD_LOG_NAME = "build.log"
 # Without a hint, how many of the newest build logs are read (tail only) to find this service's.
 MAX_BUILD_LOG_CANDIDATES = 20
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+# Names read from one listing: a model folder or ImageLogs/ with more is read in part, and says so.
+MAX_LISTED_BLOBS = 5000
 
 Progress = Callable[[str], None]
 
@@ -49,7 +57,7 @@ def collect_storage(
     ``client_options`` go to the azure-storage-blob client as they are (``proxies``,
     ``raw_request_hook``, ``raw_response_hook``...).
     """
-    say = progress or (lambda message: None)
+    say = safe_progress(progress) or (lambda message: None)
     part = Part()
     try:
         service_client = open_service_client(
@@ -69,7 +77,7 @@ def collect_storage(
     try:
         # One page of one name: it needs only the List permission a read-only SAS has, and it
         # tells a missing container and a refused credential apart before any per-path work.
-        next(reader.client.list_blobs(results_per_page=1).by_page(), None)
+        reader.within(lambda: next(iter(next(reader.client.list_blobs(results_per_page=1).by_page(), None) or ()), None))
     except Exception as exc:
         error = reader.describe(exc)
         part.gaps += [Gap("storage_index", error), Gap("build_log", error)]
@@ -136,6 +144,25 @@ class Reader:
     def describe(self, exc: BaseException) -> str:
         return describe_error(exc, self.where, self.request_timeout, container=self.container)
 
+    def within(self, fn: Callable):
+        """``fn()`` given up after the request timeout, however slowly its answer arrives."""
+        from .. import guard
+
+        outcome = guard.call(fn, self.request_timeout, name="storage")
+        if outcome.timed_out:
+            raise TimeoutError(f"no answer within {self.request_timeout:g} s")
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.value
+
+    def listed(self, prefix: str) -> list:
+        """At most MAX_LISTED_BLOBS blobs under ``prefix``, the listing bounded like any call."""
+        blobs = self.within(lambda: list(itertools.islice(self.client.list_blobs(name_starts_with=prefix), MAX_LISTED_BLOBS + 1)))
+        if len(blobs) > MAX_LISTED_BLOBS:
+            self.say(f"storage: more than {MAX_LISTED_BLOBS} blobs under {prefix}; read the first {MAX_LISTED_BLOBS}")
+            blobs = blobs[:MAX_LISTED_BLOBS]
+        return blobs
+
     # -------------------------------------------------------------- blob paths
     def index_blob_paths(self, blob_paths: list[str], index: dict, part: Part) -> None:
         if not blob_paths:
@@ -155,12 +182,12 @@ class Reader:
 
         if not path.endswith("/"):
             try:
-                props = self.client.get_blob_client(path).get_blob_properties()
+                props = self.within(self.client.get_blob_client(path).get_blob_properties)
                 return {"exists": True, "kind": "blob", "size": props.size, "last_modified": _iso(props.last_modified)}
             except ResourceNotFoundError:
                 pass
         # A model registered from a directory is a "folder": a prefix with blobs under it.
-        blobs = list(self.client.list_blobs(name_starts_with=path.rstrip("/") + "/"))
+        blobs = self.listed(path.rstrip("/") + "/")
         if not blobs:
             return {"exists": False}
         return {
@@ -220,9 +247,7 @@ class Reader:
         return None
 
     def _build_logs(self, prefix: str) -> list:
-        logs = [
-            b for b in self.client.list_blobs(name_starts_with=prefix) if b.name.rsplit("/", 1)[-1] == BUILD_LOG_NAME
-        ]
+        logs = [b for b in self.listed(prefix) if b.name.rsplit("/", 1)[-1] == BUILD_LOG_NAME]
         return sorted(logs, key=lambda b: b.last_modified, reverse=True)
 
     def _read_tail(self, name: str, size: int, tail_bytes: int) -> tuple[str, int]:
@@ -230,10 +255,10 @@ class Reader:
         it were not read. One ranged GET: a 200 MB log costs a 256 KiB download."""
         blob = self.client.get_blob_client(name)
         if size <= tail_bytes:
-            return blob.download_blob().readall().decode("utf-8", errors="replace"), 0
+            return self.within(lambda: blob.download_blob().readall()).decode("utf-8", errors="replace"), 0
         # One byte more than asked, so a tail that starts exactly on a line keeps that line.
         offset = size - tail_bytes - 1
-        data = blob.download_blob(offset=offset, length=tail_bytes + 1).readall()
+        data = self.within(lambda: blob.download_blob(offset=offset, length=tail_bytes + 1).readall())
         newline = data.find(b"\n")
         cut = newline + 1 if newline >= 0 else 1
         return data[cut:].decode("utf-8", errors="replace"), offset + cut
@@ -309,6 +334,8 @@ def describe_error(
         text = f"could not authenticate to {place}: {_first_line(exc)}"
     elif isinstance(exc, HttpResponseError):
         text = f"{status} {code}: {_first_line(exc)}".strip()
+    elif isinstance(exc, TimeoutError):  # Reader.within: the whole call, body included
+        text = f"no answer from {place} within {request_timeout:g} s"
     elif isinstance(exc, ImportError):
         text = f"the Azure SDK is not installed (pip install 'aml-doctor[live]'): {_first_line(exc)}"
     else:
