@@ -269,3 +269,28 @@ def test_a_reader_that_goes_away_is_one_line_and_exit_6(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == ExitCode.OUTPUT_ERROR
     assert "Traceback" not in err and "Broken pipe" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cluster_data_in_progress_lines_reaches_stderr_escaped(tmp_path):
+    """A ConfigMap name read from a pod's env is printed in a progress line: terminal injection
+    from cluster data, unless escaped."""
+    from pathlib import Path
+
+    from aml_doctor.testing.kube_apiserver import KubeApiServer
+
+    scenario = Path(__file__).parent / "scenarios" / "crashloop-init-keyerror"
+    manifest = json.loads((scenario / "manifest.json").read_text())
+    evil = "cm\x1b]0;owned\x07\x1b[2J\x9b"
+    with KubeApiServer() as kube:
+        kube.load_bundle(str(scenario))
+        deployment = kube.get("Deployment", manifest["service"], manifest["namespace"])
+        containers = deployment["spec"]["template"]["spec"]["containers"]
+        env = next(e for c in containers for e in c.get("env") or [] if e.get("name") == "InitContainerConfig")
+        env["value"] = evil
+        kube.modify(deployment)
+        kubeconfig = kube.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        proc = subprocess.run([sys.executable, "-m", "aml_doctor", manifest["service"], "-n", manifest["namespace"],
+                               "--kubeconfig", kubeconfig, "--format", "json", "--request-timeout", "10"],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert "ConfigMap cm\\x1b]0;owned\\x07" in proc.stderr, proc.stderr
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr and "\x9b" not in proc.stderr
