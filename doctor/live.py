@@ -102,6 +102,27 @@ class _Records(logging.Handler):
             pass
 
 
+class _SdkStdout:
+    """sys.stdout while collecting, and after: every write goes to ``printed``, except the main
+    thread's once collection is over (the report). A collector thread left running past --timeout
+    (collect's _with_deadline) may still print later; that must not land in the report either."""
+
+    def __init__(self, real, printed: io.StringIO):
+        self.real, self.printed, self.collecting = real, printed, True
+
+    def write(self, text: str) -> int:
+        if self.collecting or threading.current_thread() is not threading.main_thread():
+            return self.printed.write(text)
+        return self.real.write(text)
+
+    def flush(self) -> None:
+        if not self.collecting:
+            self.real.flush()
+
+    def __getattr__(self, name):  # encoding, isatty, fileno, buffer: the real stream's
+        return getattr(self.real, name)
+
+
 @contextlib.contextmanager
 def captured_sdk_output(quiet: bool):
     """stdout is the report's: what the SDKs print there (azureml-core's "Performing interactive
@@ -111,12 +132,19 @@ def captured_sdk_output(quiet: bool):
     records = _Records()
     root = logging.getLogger()
     root.addHandler(records)
+    router = _SdkStdout(sys.stdout, printed)
+    sys.stdout = router
     try:
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield
     finally:
         root.removeHandler(records)
+        router.collecting = False
+        # Left in place for threads still running; the main thread writes through it unchanged.
+        # Once no collector thread is left, the real stream comes back (a test's capsys, say).
+        if not any(t.name.startswith("collect-") and t.is_alive() for t in threading.enumerate()):
+            sys.stdout = router.real
     lines = [line for line in printed.getvalue().splitlines() if line.strip()] + records.lines
     lines += [f"{w.category.__name__}: {w.message}" for w in caught]
     if not lines:

@@ -93,3 +93,26 @@ def test_a_watch_that_never_saw_the_deployment_says_so(cli, kubeconfig):
     assert gaps["deployments"] == f"no Deployment named late-service appeared in {NS} while watching"
     text = cli("late-service", "--watch", "-n", NS, "--kubeconfig", kubeconfig, "--timeout", "1", "-q").out
     assert "No problem found" not in text and "not collected: deployments: no Deployment named late-service appeared" in text
+
+
+def test_a_collector_thread_left_past_the_deadline_cannot_print_into_the_report(capsys):
+    import threading
+    import time
+
+    from aml_doctor.live import captured_sdk_output
+
+    go = threading.Event()
+
+    def late_sdk():
+        go.wait(30)
+        print("Performing interactive authentication. Please follow the instructions on the terminal.")
+
+    thread = threading.Thread(target=late_sdk, name="collect-azureml", daemon=True)
+    with captured_sdk_output(quiet=True):
+        thread.start()
+        print("printed while collecting")
+    go.set()
+    thread.join(30)
+    print('{"report": true}')  # the main thread's report, after collection
+    time.sleep(0)
+    assert capsys.readouterr().out == '{"report": true}\n'
