@@ -167,24 +167,36 @@ class _Needles:
 
     def __init__(self, needles: tuple[str, ...]):
         self.needles = needles
+        self.active = dict(enumerate(needles))  # index -> signal, less those dropped
         self.automaton = None
-        if needles:
-            try:
-                import ahocorasick
-            except ImportError:
-                return
-            automaton = ahocorasick.Automaton()
-            for i, needle in enumerate(needles):
-                automaton.add_word(needle, i)
-            automaton.make_automaton()
-            self.automaton = automaton
+        self._build()
+
+    def _build(self) -> None:
+        self.automaton = None
+        if not self.active:
+            return
+        try:
+            import ahocorasick
+        except ImportError:
+            return
+        automaton = ahocorasick.Automaton()
+        for i, needle in self.active.items():
+            automaton.add_word(needle, i)
+        automaton.make_automaton()
+        self.automaton = automaton
+
+    def drop(self, indexes) -> None:
+        """Stop looking for these signals (they are this document's background)."""
+        for i in indexes:
+            self.active.pop(i, None)
+        self._build()
 
     def positions(self, lower: str) -> list[tuple[int, int]]:
         """(position, index of the signal) of every occurrence, at most one per signal and line."""
         if self.automaton is not None:
             return list(self.automaton.iter(lower))
         positions: list[tuple[int, int]] = []
-        for i, needle in enumerate(self.needles):
+        for i, needle in self.active.items():
             pos = lower.find(needle)
             while pos != -1:
                 positions.append((pos, i))
@@ -295,7 +307,7 @@ def read_text_stream(
 
     def evict(first: int, text: str) -> None:
         nonlocal middle_hits, middle_chars
-        if not needles.needles:
+        if not needles.active:
             return
         lower = text.lower()
         # Lower-casing can change a string's length (U+0130 becomes two characters); positions
@@ -318,6 +330,9 @@ def read_text_stream(
         # background, not its failure: past COMMON_HITS lines it keeps no more excerpts, so
         # that it cannot push the rare lines that matter out of the kept middle.
         wanted = sorted({line for which, line in lines_hit if hits[which] <= COMMON_HITS})
+        common = [which for which in {w for w, _ in lines_hit} if hits[which] > COMMON_HITS]
+        if common:
+            needles.drop(common)
         if not wanted:
             return
         count = seg.line_count()
