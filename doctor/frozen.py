@@ -2,8 +2,8 @@
 
 The views subclass ``dict`` and ``list`` so that rules, ``json.dumps`` and ``isinstance`` checks
 keep working unchanged; every method that would change them raises :class:`ReadOnlyError`. They
-are made once per bundle, at load, in one walk (measured in docs/limits.md: the walk costs about
-as much as ``json.loads`` of the same data). ``copy.deepcopy`` of a view gives ordinary, mutable
+are made once per bundle, before the first rule runs, in one walk (docs/limits.md: about four
+times ``json.loads`` of the same data, a little less than ``copy.deepcopy``). ``copy.deepcopy`` of a view gives ordinary, mutable
 ``dict`` and ``list`` objects, for a rule that wants a scratch copy.
 
 This stops mistakes, not malice: ``dict.__setitem__(view, k, v)`` still works, as nothing in pure

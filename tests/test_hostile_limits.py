@@ -93,3 +93,24 @@ def test_the_worst_inputs_stay_under_the_memory_ceiling(worst, case):
     assert "Traceback" not in err
     assert code not in (ExitCode.INTERNAL_ERROR, ExitCode.USAGE_ERROR), err
     assert rss < RSS_CEILING_MIB, f"{case}: peak RSS {rss:.0f} MiB"
+
+
+def test_docs_limits_states_the_numbers_the_code_uses():
+    """docs/limits.md is the promise: its numbers are the code's."""
+    from pathlib import Path
+
+    from aml_doctor import bundle, engine, evidence, plugins, rule, textdoc
+    from aml_doctor.collect import kubernetes, storage
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "limits.md").read_text()
+    assert f"**{RSS_CEILING_MIB} MiB**" in doc
+    assert f"**{bundle.MAX_EXPANDED_BYTES // 2**30} GiB**" in doc
+    assert f"**{evidence.MAX_KEPT_TEXT_CHARS // 2**20} MiB** of text" in doc
+    assert f"**{textdoc.MAX_LINE_CHARS // 1024} KiB**" in doc and f"{textdoc.LINE_KEEP // 1024} KiB" in doc
+    assert f"**{textdoc.COMMON_HITS:,}** lines" in doc
+    assert f"**{rule.MAX_FINDINGS_PER_RULE} findings**" in doc
+    assert f"**{rule.MAX_EVIDENCE_BYTES_PER_FINDING // 1024} KiB**" in doc
+    assert f"({int(engine.RULE_TIMEOUT)} s)" in doc and f"({int(plugins.PLUGIN_TIMEOUT)} s)" in doc
+    assert f"{int(engine.RULES_GRACE)} s" in doc
+    assert f"**{kubernetes.MAX_OBJECT_BYTES // 2**20} MiB**" in doc and f"**{kubernetes.MAX_LOG_BYTES // 2**20} MiB**" in doc
+    assert f"{storage.MAX_LISTED_BLOBS:,} names" in doc
