@@ -125,7 +125,13 @@ def backstop_json(text: str) -> str:
     """Redact serialized JSON string by string: a pattern never reaches past a string's closing
     quote, never swallows the backslash of a ``\\"``, and never turns a number into a token, so
     the output still parses."""
-    return _JSON_STRING.sub(lambda m: '"' + redact_text(m.group(0)[1:-1]) + '"', text)
+    redacted = _JSON_STRING.sub(lambda m: '"' + redact_text(m.group(0)[1:-1]) + '"', text)
+    # C1 controls (U+0080-U+009F; U+009B alone is a CSI) and U+2028/U+2029 are legal raw in a
+    # JSON string but act on a terminal that shows the file: written as \u escapes, same value.
+    return _JSON_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", redacted)
+
+
+_JSON_C1 = re.compile("[\x80-\x9f\u2028\u2029]")
 
 
 # --- what was redacted ------------------------------------------------------------------------

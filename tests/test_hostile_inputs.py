@@ -294,3 +294,16 @@ def test_cluster_data_in_progress_lines_reaches_stderr_escaped(tmp_path):
                               capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert "ConfigMap cm\\x1b]0;owned\\x07" in proc.stderr, proc.stderr
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr and "\x9b" not in proc.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_c1_controls_reach_json_escaped_with_the_same_value(cli, tmp_path, fmt):
+    evil = "sc\x9b31m\x85orer\u2028x"
+    b = BundleBuilder(service=evil, workspace="ws1")
+    b.add("pods", crashloop_pod("scorer", "azureml-ws1"))
+    result = cli("analyze", str(b.write(tmp_path / "b")), "--format", fmt)
+    assert result.code in (ExitCode.OK, ExitCode.FINDINGS, ExitCode.UNRECOGNISED), result.err
+    assert not any(ch in result.out for ch in "\x9b\x85\u2028")
+    parsed = json.loads(result.out)
+    if fmt == "json":
+        assert evil in json.dumps(parsed, ensure_ascii=False)
