@@ -129,3 +129,19 @@ def test_calls_do_not_grow_with_the_namespace(tmp_path):
             collect(api, tmp_path)
             counts.append(len(api.requests))
     assert counts[0] == counts[1]
+
+
+def test_a_forbidden_endpoint_search_is_one_reason_for_every_source(tmp_path):
+    with emulator(tmp_path) as api:
+        api.forbid("onlineendpoints", namespace="")
+        part = collect(api, tmp_path)
+    gaps = {g.what: g.error for g in part.gaps}
+    assert not part.collected
+    assert "403 Forbidden" in gaps["pods"] and "onlineendpoints" in gaps["pods"] and "needs a ClusterRole" in gaps["pods"]
+
+
+def test_an_unreachable_api_server_is_one_line(tmp_path):
+    with emulator(tmp_path) as api:
+        kubeconfig = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
+    part = collect_v2_kubernetes("credit-ep", "blue", kubeconfig=kubeconfig, request_timeout=2.0)
+    assert part.gaps and all("cannot reach the API server" in g.error for g in part.gaps)

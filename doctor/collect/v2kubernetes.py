@@ -228,12 +228,24 @@ def collect_v2_kubernetes(
             return part
     try:
         v = V2Reader(api_client, request_timeout, part, deadline)
-        say("kubernetes: reading the API groups (GET /apis)")
-        v.group_version()
-        say(f"kubernetes: finding online endpoint {endpoint} ({GROUP}/{v.version})")
-        namespace, endpoint_cr = find_endpoint(v, endpoint, namespace)
+        try:
+            say("kubernetes: reading the API groups (GET /apis)")
+            v.group_version()
+            say(f"kubernetes: finding online endpoint {endpoint} ({GROUP}/{v.version})")
+            namespace, endpoint_cr = find_endpoint(v, endpoint, namespace)
+        except CallFailed as failed:
+            # Nothing of the deployment can be found without these two answers: every source gets the one reason.
+            where = f"cannot find online endpoint {endpoint}: {failed.line}"
+            for what in RESOURCES + ("container_logs",):
+                part.gaps.append(Gap(what, where))
+            return part
         part.facts["namespace"] = namespace
-        _Collection(v, endpoint, deployment, namespace, log_lines, say, instance_type).run(endpoint_cr)
+        try:
+            _Collection(v, endpoint, deployment, namespace, log_lines, say, instance_type).run(endpoint_cr)
+        except CallFailed as failed:  # the onlinedeployments list: the rest hangs on it
+            for what in RESOURCES[1:] + ("container_logs",):
+                if what not in part.collected:
+                    part.gaps.append(Gap(what, failed.line))
         return part
     finally:
         if own_client:
