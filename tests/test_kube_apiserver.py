@@ -178,12 +178,12 @@ def test_path_faults_and_clearing_them(api):
 
 
 def test_a_hang_outlasts_the_client_timeout(api, core):
-    api.hang(f"/api/v1/namespaces/{NS}/pods", seconds=20)
+    api.hang(f"/api/v1/namespaces/{NS}/pods", seconds=3600)
     started = time.monotonic()
     with pytest.raises(Exception) as raised:
         core.list_namespaced_pod(NS, _request_timeout=0.3)
     assert "timed out" in str(raised.value).lower()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # the hang outlasts this: the client gave up
 
 
 def test_requests_are_recorded_and_writes_refused(api, core):
