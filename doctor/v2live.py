@@ -44,32 +44,26 @@ def requested(args) -> bool:
 
 
 def is_v2_endpoint(args, name: str) -> bool:
-    """Whether the cluster has an online endpoint NAME and no v1 web service NAME: two GETs (the
-    API groups, the endpoints by name); a cluster without the extension costs one."""
+    """Whether the cluster has an online endpoint NAME and no v1 web service NAME: a cluster without
+    the extension costs one GET (the API groups), one with it three (the endpoints by name, the v1
+    Deployments by label)."""
     try:
-        from kubernetes import client
-
         from .collect.kubernetes import CallFailed, Reader, api_client_for
         from .collect.part import Part
-    except ImportError:
+        from .collect.v2kubernetes import ExtensionMissing, V2Reader
+    except ImportError:  # no [live] extra: the v1 path says what to install
         return False
     try:
         api_client = api_client_for(args.kubeconfig, args.context)
     except Exception:  # noqa: BLE001 - an unusable kubeconfig is reported by the v1 path as it always was
         return False
     try:
-        from .collect.v2kubernetes import ExtensionMissing, V2Reader
-
         v = V2Reader(api_client, args.request_timeout, Part())
         try:
             v.group_version()
+            found = v.custom_list("onlineendpoints", getattr(args, "namespace", None) or None,
+                                  field_selector=f"metadata.name={name}").get("items", [])
         except (ExtensionMissing, CallFailed):
-            return False
-        kw = {"field_selector": f"metadata.name={name}"}
-        try:
-            found = (v.custom_list("onlineendpoints", args.namespace, **kw) if args.namespace
-                     else v.custom_list("onlineendpoints", None, **kw)).get("items", [])
-        except CallFailed:
             return False
         if not found:
             return False
@@ -78,10 +72,19 @@ def is_v2_endpoint(args, name: str) -> bool:
             v1 = reader.json(reader.apps.list_deployment_for_all_namespaces, label_selector=f"azuremlappname={name}").get("items", [])
         except CallFailed:
             v1 = []
-        del client
         return not v1
     finally:
         api_client.close()
+
+
+def wanted(args) -> bool:
+    """``aml-doctor NAME ...`` is a v2 diagnosis: -d/-e given, or NAME is the cluster's online endpoint."""
+    if requested(args):
+        return True
+    names = list(getattr(args, "service", None) or [])
+    if len(names) != 1 or getattr(args, "all", False) or getattr(args, "check_access", False):
+        return False
+    return is_v2_endpoint(args, names[0])
 
 
 # ----------------------------------------------------------------------------- collection
