@@ -30,7 +30,7 @@ try:  # the parser behind re.compile; sre_parse before Python 3.11 (and deprecat
 except ImportError:  # pragma: no cover
     import sre_parse  # type: ignore[no-redef]
 
-from .redaction_rules import RULES, Rule, Span, is_placeholder, looks_generated, name_strength
+from .redaction_rules import RULES, Rule, Span, _kind_of, is_placeholder, looks_generated, name_strength
 
 TOKEN_PREFIX = "<redacted:"
 # A token already written, raw or escaped the ways the renderers escape it (HTML, JSON, URLs).
@@ -237,7 +237,7 @@ def _redact_value(name: str, value: str) -> str:
     strength = name_strength(name) if name else ""
     if value and strength and not is_placeholder(value) and not TOKEN_RE.fullmatch(value):
         if strength == "strong" or looks_generated(value):
-            _count("named-field", {"named-field"})
+            _count(_kind_of(name), {"named-field"})
             return token(value)
     return redact_text(value)
 
