@@ -449,8 +449,12 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
         print(f"aml-doctor: error: cannot use {args.kubeconfig or 'the default kubeconfig'}: {exc}", file=sys.stderr)
         return ExitCode.COLLECTION_ERROR
     deadline = time.monotonic() + args.timeout
+    from .termsafe import safe_progress
+
+    progress = safe_progress(progress)  # service and namespace names come from the cluster
     try:
-        reader = Reader(api_client, args.request_timeout, Part())
+        # Each answer, body included, also ends by the scan's deadline (collect.kubernetes.Reader).
+        reader = Reader(api_client, args.request_timeout, Part(), deadline)
         if args.namespace:
             namespaces = [args.namespace]
         elif args.workspace_name:
