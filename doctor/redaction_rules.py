@@ -77,6 +77,14 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]")
 _CAMEL = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # Words the names are looked for by (the patterns start at one of these).
 STEMS = r"(?:pass|pwd|secret|cred|token|key|auth|sig|conn|sas|apikey|api_key|api-key|code)"
+# Stems of names that hold a secret whatever its length, and of names (``key``, ``token``) whose
+# values count only when generated, so at least 8 characters: the engine, not Python, then
+# passes over ``key: app`` and the million pairs of ``key:key:key:...``.
+STRONG_STEMS = r"(?:pass|pwd|secret|cred|sig|conn|sas|api_?key|api-key)"
+WEAK_STEMS = r"(?:token|key|auth|code)"
+_STRONG_PHRASES = ("pass", "pwd", "secret", "cred", "sig", "conn", "sas", "apikey", "api_key", "api-key")
+_WEAK_PHRASES = ("token", "key", "auth", "code")
+WEAK_VALUE = VALUE.replace("{1,1024}", "{8,1024}")
 
 
 def name_parts(name: str) -> list[str]:
@@ -391,8 +399,15 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "named-value",
         "secret",
-        re.compile(rf"(?i)(?P<n>{STEMS}{NAME_TAIL}){Q}?{SEP}{Q}?(?P<s>{SCHEME}){VALUE}"),
-        ("pass", "pwd", "secret", "cred", "token", "key", "auth", "sig", "conn", "sas", "code"),
+        re.compile(rf"(?i)(?P<n>{STRONG_STEMS}{NAME_TAIL}){Q}?{SEP}{Q}?(?P<s>{SCHEME}){VALUE}"),
+        _STRONG_PHRASES,
+        _pick_named,
+    ),
+    Rule(
+        "named-value",
+        "secret",
+        re.compile(rf"(?i)(?P<n>{WEAK_STEMS}{NAME_TAIL}){Q}?{SEP}{Q}?(?P<s>{SCHEME}){WEAK_VALUE}"),
+        _WEAK_PHRASES,
         _pick_named,
     ),
     # "password": "two words" or 'a b': a quoted value runs to its closing quote.
@@ -400,9 +415,18 @@ RULES: tuple[Rule, ...] = (
         "named-quoted-value",
         "secret",
         re.compile(
-            rf"""(?i)(?P<n>{STEMS}{NAME_TAIL})["']?{SEP}(?:"(?=(?P<a>[^"\\\n]{{1,512}}))(?P<v>(?P=a))"|'(?=(?P<b>[^'\\\n]{{1,512}}))(?P<w>(?P=b))')"""
+            rf"""(?i)(?P<n>{STRONG_STEMS}{NAME_TAIL})["']?{SEP}(?:"(?=(?P<a>[^"\\\n]{{1,512}}))(?P<v>(?P=a))"|'(?=(?P<b>[^'\\\n]{{1,512}}))(?P<w>(?P=b))')"""
         ),
-        ("pass", "pwd", "secret", "cred", "token", "key", "auth", "sig", "conn", "sas", "code"),
+        _STRONG_PHRASES,
+        _pick_named,
+    ),
+    Rule(
+        "named-quoted-value",
+        "secret",
+        re.compile(
+            rf"""(?i)(?P<n>{WEAK_STEMS}{NAME_TAIL})["']?{SEP}(?:"(?=(?P<a>[^"\\\n]{{8,512}}))(?P<v>(?P=a))"|'(?=(?P<b>[^'\\\n]{{8,512}}))(?P<w>(?P=b))')"""
+        ),
+        _WEAK_PHRASES,
         _pick_named,
     ),
     # password Hunter2Pass: the word, blanks, then a generated-looking value.
@@ -417,7 +441,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "cli-flag",
         "secret",
-        re.compile(rf"(?<![\w\-])(?P<n>-[pP]|--[A-Za-z][A-Za-z0-9\-]{{0,40}})(?:=|[ \t]{{1,3}}){Q}?{VALUE}"),
+        re.compile(rf"(?<![\w\-])(?P<n>-[pP]|--[A-Za-z][A-Za-z0-9\-]{{0,40}})(?:=|[ \t]{{1,3}}){Q}?(?!-){VALUE}"),
         ("-",),
         _pick_flag,
     ),
@@ -465,7 +489,7 @@ RULES: tuple[Rule, ...] = (
         "near-credential-word",
         "key",
         re.compile(
-            r"(?i)(?:key|secret|token|password|passwd|pwd|credential|signature)s?\b[^\n]{0,40}?(?<![A-Za-z0-9+/=_\-%])"
+            r"(?i)(?:key|secret|token|password|passwd|pwd|credential|signature)s?\b[^\n]{0,24}?(?<![A-Za-z0-9+/=_\-%])"
             r"(?P<v>[A-Za-z0-9+/_\-]{16,200}={0,2})(?![A-Za-z0-9+/=_\-])"
         ),
         ("key", "secret", "token", "pass", "pwd", "credential", "signature"),
