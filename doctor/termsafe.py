@@ -29,15 +29,24 @@ def escape(text: str, keep_newlines: bool = False) -> str:
     return _CONTROLS.sub(_escaped, text)
 
 
+class _SafeProgress:
+    """A progress callable that escapes each message; every other attribute (``close``, say) is
+    the wrapped display's own."""
+
+    _escapes = True
+
+    def __init__(self, progress) -> None:
+        self._progress = progress
+
+    def __call__(self, message: str) -> None:
+        self._progress(escape(str(message)))
+
+    def __getattr__(self, name: str):
+        return getattr(self._progress, name)
+
+
 def safe_progress(progress):
-    """A progress callable that escapes each message before it reaches the terminal."""
-    if progress is None:
-        return None
-    if getattr(progress, "_escapes", False):
+    """``progress`` with each message escaped before it reaches the terminal (None stays None)."""
+    if progress is None or getattr(progress, "_escapes", False):
         return progress
-
-    def say(message: str) -> None:
-        progress(escape(str(message)))
-
-    say._escapes = True  # type: ignore[attr-defined]
-    return say
+    return _SafeProgress(progress)

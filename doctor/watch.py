@@ -545,6 +545,9 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
     from .exitcodes import ExitCode
 
     service = args.service[0]
+    from .termsafe import safe_progress
+
+    progress = safe_progress(progress)  # pod, event and stage texts come from the cluster
     try:
         api_client = api_client_for(args.kubeconfig, args.context)
     except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
