@@ -73,10 +73,8 @@ NAMING_SUFFIXES = frozenset({
     "vault", "store", "uri", "url", "endpoint", "format", "policy", "provider", "label", "prefix", "rotation",
     "created", "updated", "at", "ttl", "field", "hint", "scope", "method", "required", "status", "env",
 })
-_NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]")
 _CAMEL = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # Words the names are looked for by (the patterns start at one of these).
-STEMS = r"(?:pass|pwd|secret|cred|token|key|auth|sig|conn|sas|apikey|api_key|api-key|code)"
 # Stems of names that hold a secret whatever its length, and of names (``key``, ``token``) whose
 # values count only when generated, so at least 8 characters: the engine, not Python, then
 # passes over ``key: app`` and the million pairs of ``key:key:key:...``.
