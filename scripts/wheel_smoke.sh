@@ -18,8 +18,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/aml-doctor-smoke.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # pip's own chatter goes to a log, shown only when the install fails.
+# First the venv's pip itself, as the README tells users: Python 3.10's bundled pip (23.0.1) cannot
+# evaluate the metadata's `extra == "v2"` marker ("v2" reads as a version) and crashes.
 pip_install() {
-    "$1/bin/python" -m pip install --quiet --disable-pip-version-check "$2" >"$work/pip.log" 2>&1 \
+    { "$1/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip \
+        && "$1/bin/python" -m pip install --quiet --disable-pip-version-check "$2"; } >"$work/pip.log" 2>&1 \
         || { grep -v "^WARNING: Location" "$work/pip.log" | tail -30; exit 1; }
 }
 
