@@ -305,7 +305,7 @@ def cmd_version(args, prog: str = "aml-doctor") -> int:
     from importlib import metadata
 
     found = {}
-    for dist in ("kubernetes", "azure-storage-blob", "azure-identity", "azureml-core", "rich"):
+    for dist in ("kubernetes", "azure-storage-blob", "azure-identity", "azureml-core", "azure-ai-ml", "rich"):
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
