@@ -479,7 +479,7 @@ def _not_found_line(exc, args) -> str:
         return (f"namespace {ns} does not exist (`kubectl get namespaces` lists them; AzureML's are azureml-<workspace>); "
                 "-A searches every azureml-* namespace")
     if ns and not args.namespace and ns == getattr(args, "context_namespace", None):
-        line += f" (the namespace of the kubeconfig's context; -n NS picks another, -A searches the azureml-* namespaces)"
+        line += " (the namespace of the kubeconfig's context; -n NS picks another, -A searches the azureml-* namespaces)"
     return line
 
 

@@ -98,7 +98,7 @@ def test_no_permission_says_which_verb_on_which_resource(cli, api, tmp_path, hom
     result = cli(SERVICE, "-n", NS, "--kubeconfig", api.write_kubeconfig(str(tmp_path / "kc")), "-q", env=home)
     assert result.code == ExitCode.USAGE_ERROR
     line = _line(result)
-    assert "forbidden:" in line and "may not" in line and f"kubectl auth can-i" in line and f"-n {NS}" in line
+    assert "forbidden:" in line and "may not" in line and "kubectl auth can-i" in line and f"-n {NS}" in line
 
 
 def test_missing_live_extra_names_it(tmp_path):
