@@ -48,7 +48,9 @@ class _RoutedStdout(io.TextIOBase):
 
     def __init__(self, real: Any) -> None:
         self.real = real
-        self.guests: dict[int, _Captured] = {}
+        # One registry for every router: a guest left behind by one run keeps writing to its
+        # buffer even after something (a test harness) replaced sys.stdout and a new router came.
+        self.guests = _GUESTS
 
     def write(self, s: str) -> int:
         captured = self.guests.get(threading.get_ident())
@@ -83,6 +85,7 @@ class _RoutedStdout(io.TextIOBase):
 
 
 _router_lock = threading.Lock()
+_GUESTS: dict[int, _Captured] = {}  # thread ident -> its captured output
 
 
 def _router() -> _RoutedStdout:
