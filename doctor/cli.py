@@ -20,6 +20,7 @@ SEVERITIES = ("info", "low", "medium", "high", "critical", "never")
 COMMANDS = {
     "analyze": "diagnose an evidence bundle, or pasted error text",
     "collect": "collect a service's evidence into a bundle, for a ticket or for later",
+    "migrate-check": "check a cluster that runs v1 services for what a v2 (AzureML extension) install would hit",
     "rules": "list the rules, by stage, with the plugin each comes from",
     "explain": "print a rule's documentation",
     "plugins": "list the loaded plugins, their versions and rules",
@@ -106,6 +107,9 @@ def _live_options(p: argparse.ArgumentParser, collect_only: bool) -> None:
                      help="deadline for the whole run, seconds (default: 120; with --watch 1200, AzureML's own poll timeout)")
     run.add_argument("--request-timeout", type=float, default=20.0, help="timeout of each request, seconds (default: 20)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    from .v2live import add_arguments as add_v2_arguments  # -d/--deployment, -e/--endpoint-name: docs/v2.md
+
+    add_v2_arguments(p)
     if collect_only:
         p.add_argument("-o", "--output-file", "--file", dest="output_file", required=True, metavar="BUNDLE",
                        help="bundle to write: a directory, .tar.gz or .zip (collect writes a bundle, never a report)")
@@ -177,8 +181,14 @@ def build_command_parser(command: str, prog: str = "aml-doctor") -> argparse.Arg
         _report_options(p)
         _common_rule_options(p)
     elif command == "collect":
-        p.add_argument("service", help="the web service's name")
+        p.add_argument("service", help="the web service's name (or the v2 online endpoint's, with -d)")
         _live_options(p, collect_only=True)
+    elif command == "migrate-check":
+        from .v2migrate import add_arguments as add_migrate_arguments
+
+        add_migrate_arguments(p)
+        _report_options(p)
+        _common_rule_options(p)
     elif command == "rules":
         p.add_argument("-o", "--output", "-f", "--format", dest="format", choices=("text", "json"), default="text", metavar="FORMAT",
                        help="text|json (default: text)")
@@ -271,8 +281,9 @@ def kubectl_plugin() -> int:
 
 def _live(args, prog: str) -> int:
     from .live import main_live  # ``aml-doctor myservice``, ``svc1 svc2`` or ``--all``: live diagnosis
+    from .v2live import main as v2_main, wanted as v2_wanted  # ``aml-doctor ENDPOINT -d DEPLOYMENT``: docs/v2.md
 
-    return main_live(args)
+    return v2_main(args) if v2_wanted(args) else main_live(args)
 
 
 def _collect(args, prog: str) -> int:
@@ -281,7 +292,9 @@ def _collect(args, prog: str) -> int:
     from .live import main_live
 
     redact.configure(patterns=load_config(None).redact)  # the configuration's redact patterns
-    return main_live(args, collect_only=True)
+    from .v2live import main as v2_main, requested as v2_requested
+
+    return v2_main(args, collect_only=True) if v2_requested(args) else main_live(args, collect_only=True)
 
 
 def _configure_redaction(args) -> None:
@@ -610,9 +623,16 @@ def cmd_new_rule(args, prog: str = "aml-doctor") -> int:
     return ExitCode.OK
 
 
+def _migrate_check(args, prog: str) -> int:
+    from .v2migrate import main  # a v1 cluster's conflicts with the v2 extension: docs/v2.md
+
+    return main(args, prog)
+
+
 _HANDLERS = {
     "live": _live,
     "collect": _collect,
+    "migrate-check": _migrate_check,
     "analyze": cmd_analyze,
     "rules": cmd_rules,
     "explain": cmd_explain,

@@ -481,6 +481,10 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
     progress(f"analysing {len(found)} service(s)")
     now = time.time()
     rows = [fleet_row(e, analyze_part, fail_on, now) for e in found] + missing_rows(wanted, found, namespaces)
+    if wanted is None:  # --all: the v2 online deployments beside the v1 services (docs/v2.md)
+        from .v2fleet import v2_rows
+
+        rows += v2_rows(args, analyze_files, fail_on, progress)
     links = _write_reports(args, rows, render) if args.output_dir else {}
     summary = args.format if args.format in ("text", "md", "html", "json") else "text"
     title = f"aml-doctor: {len(rows)} service(s) in {', '.join(namespaces) or 'no namespace'}"

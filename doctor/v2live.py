@@ -39,6 +39,12 @@ def add_arguments(parser) -> None:
                    help="with --watch on a v2 deployment: seconds between two reads of it (default: 5)")
 
 
+def endpoint_of(args) -> str:
+    """-e, else NAME (a list for ``aml-doctor NAME``, a string for ``collect NAME``)."""
+    names = args.service if isinstance(getattr(args, "service", None), list) else [args.service] if getattr(args, "service", None) else []
+    return getattr(args, "endpoint_name", None) or (names[0] if names else "")
+
+
 def requested(args) -> bool:
     return bool(getattr(args, "deployment", None) or getattr(args, "endpoint_name", None))
 
@@ -94,7 +100,7 @@ def collect(args, progress):
     from .live import _merge, _with_deadline, cut_credential_chain
 
     deadline = time.monotonic() + args.timeout
-    endpoint = args.endpoint_name or (args.service[0] if args.service else "")
+    endpoint = endpoint_of(args)
     deployment = args.deployment
     part = Part()
     facts: dict = {}
@@ -177,9 +183,9 @@ def main(args, collect_only: bool = False) -> int:
         raise UsageError("--all with -d/-e: name one endpoint, or use --all without -d/-e to list v1 services and v2 deployments")
     if args.timeout is None:
         args.timeout = 120.0
-    if args.service and len(args.service) > 1:
+    if isinstance(args.service, list) and len(args.service) > 1:
         raise UsageError("one online endpoint at a time: aml-doctor ENDPOINT -d DEPLOYMENT")
-    if not (args.endpoint_name or args.service):
+    if not endpoint_of(args):
         raise UsageError("name the online endpoint: aml-doctor ENDPOINT -d DEPLOYMENT (or -e ENDPOINT)")
     progress = Progress(args.quiet)
     try:

@@ -36,7 +36,9 @@ def run(args) -> int:
     args.context_namespace = kube_setup(args)
     if args.timeout is None:
         args.timeout = 1200.0
-    endpoint = args.endpoint_name or args.service[0]
+    from .v2live import endpoint_of
+
+    endpoint = endpoint_of(args)
     interval = float(getattr(args, "watch_interval", None) or DEFAULT_INTERVAL)
     progress = Progress(args.quiet)
     loaded, rules, config = load_rules(args)

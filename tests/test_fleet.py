@@ -42,7 +42,8 @@ MIXED = {
     "ports-standard-v1": ("sales-forecast", "no_problem_found", None),
 }
 GENERATED = 12  # crash-looping copies, init() cannot find the model: AML004, model_not_found
-LIST_CALLS = 8 + 4  # 8 namespace lists; nodes, persistentvolumes and azureml-fe pods in 2 namespaces
+# 8 namespace lists; nodes, persistentvolumes and azureml-fe pods in 2 namespaces; GET /apis (are there v2 deployments? docs/v2.md)
+LIST_CALLS = 8 + 4 + 1
 
 
 def load_scenario(api: KubeApiServer, name: str, namespace: str = NS) -> None:
@@ -229,7 +230,7 @@ def test_workspace_and_namespace_search(tmp_path, capsys):
         code, out, _ = run(capsys, "--all", "--kubeconfig", kubeconfig, "-q", "--format", "json")
         assert {(r["service"], r["namespace"], r["verdict"]) for r in json.loads(out)["services"]} == {
             ("credit-risk-svc", "azureml-ws-a", "no_problem_found"), ("recsys-ranker", "azureml-ws-b", "root_cause_found")}
-        assert len([r for r in api.requests if not r.path.endswith("/log")]) == 1 + 2 * 8 + 4  # grows with namespaces
+        assert len([r for r in api.requests if not r.path.endswith("/log")]) == 1 + 2 * 8 + 4 + 1  # grows with namespaces; + GET /apis for v2
         api.reset_requests()
         code, out, _ = run(capsys, "--all", "-w", "WS-A", "--kubeconfig", kubeconfig, "-q", "--format", "json")
         assert [r["service"] for r in json.loads(out)["services"]] == ["credit-risk-svc"] and code == 0
