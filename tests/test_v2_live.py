@@ -8,8 +8,9 @@ certificate made for 127.0.0.1). What is not: AAD, which cannot run here, so azu
 substitution.
 
 The round trip: every v2 scenario bundle is served by the emulators, collected back with
-``aml-doctor collect ENDPOINT -d DEPLOYMENT``, and the collected bundle's analysis must equal the
-scenario's own, minus what no collector can see (the user's pasted text under text/).
+``aml-doctor collect ENDPOINT -d DEPLOYMENT`` (cli.main, the real parser), and the collected
+bundle's analysis must equal the scenario's own, minus what no collector can see (the user's pasted
+text under text/). The other tests call aml_doctor.v2live with the parser's arguments.
 """
 
 from __future__ import annotations
@@ -179,13 +180,15 @@ def _expected(name: str, tmp_path: Path) -> Path:
 @needs_sdk
 @pytest.mark.parametrize("name", V2_SCENARIOS)
 def test_collected_v2_bundle_analyses_like_the_scenario(name, v2live, tmp_path, capsys):
-    from aml_doctor import v2live as v2
+    from aml_doctor import cli
 
     manifest = _manifest(name)
     managed = manifest["platform"] == "managed_online_v2"
     kube, arm, kubeconfig, conn = v2live(name, cluster=not managed)
     out = tmp_path / "collected.tar.gz"
-    code = v2.main(v2_args(manifest, arm, kubeconfig, conn, output_file=str(out)), collect_only=True)
+    code = cli.main(["collect", manifest["endpoint"], "-d", manifest["deployment"], "--kubeconfig", kubeconfig,
+                     "-w", arm.workspace, "-g", arm.resource_group, "--subscription", arm.subscription_id,
+                     "--connection-string", conn, "--request-timeout", "10", "--timeout", "90", "-q", "-o", str(out)])
     captured = capsys.readouterr()
     assert code == ExitCode.OK, captured.err
     assert "Traceback" not in captured.err
