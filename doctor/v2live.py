@@ -179,6 +179,8 @@ def main(args, collect_only: bool = False) -> int:
         from .v2watch import run as run_watch
 
         return run_watch(args)
+    if getattr(args, "check_access", False):
+        raise UsageError("--check-access reads a v1 service's access; for a v2 deployment, docs/v2.md lists the Role it needs")
     if not collect_only and getattr(args, "all", False):
         raise UsageError("--all with -d/-e: name one endpoint, or use --all without -d/-e to list v1 services and v2 deployments")
     if args.timeout is None:
