@@ -23,6 +23,7 @@ import time
 
 from .exitcodes import ExitCode
 
+DETECT_SECONDS = 5.0  # the most "is NAME an online endpoint?" may take
 CLUSTER_SOURCES = ("onlineendpoints", "onlinedeployments", "instancetypes", "deployments", "replicasets", "pods", "events",
                    "nodes", "networkpolicies", "extension-pods", "extension-deployments", "extension-events", "container_logs")
 AZUREML_SOURCES = ("azureml_service", "azureml_logs", "azureml_init_logs")
@@ -63,8 +64,11 @@ def is_v2_endpoint(args, name: str) -> bool:
         api_client = api_client_for(args.kubeconfig, args.context)
     except Exception:  # noqa: BLE001 - an unusable kubeconfig is reported by the v1 path as it always was
         return False
+    # The question costs at most DETECT_SECONDS of the run's --timeout: a server too slow to answer
+    # it is reported by the v1 path that follows, within what is left.
+    limit = min(args.request_timeout, DETECT_SECONDS, args.timeout or DETECT_SECONDS)
     try:
-        v = V2Reader(api_client, args.request_timeout, Part())
+        v = V2Reader(api_client, limit, Part(), deadline=time.monotonic() + limit)
         try:
             v.group_version()
             found = v.custom_list("onlineendpoints", getattr(args, "namespace", None) or None,
@@ -73,7 +77,7 @@ def is_v2_endpoint(args, name: str) -> bool:
             return False
         if not found:
             return False
-        reader = Reader(api_client, args.request_timeout, Part())
+        reader = Reader(api_client, limit, Part(), deadline=time.monotonic() + limit)
         try:
             v1 = reader.json(reader.apps.list_deployment_for_all_namespaces, label_selector=f"azuremlappname={name}").get("items", [])
         except CallFailed:
@@ -90,7 +94,11 @@ def wanted(args) -> bool:
     names = list(getattr(args, "service", None) or [])
     if len(names) != 1 or getattr(args, "all", False) or getattr(args, "check_access", False):
         return False
-    return is_v2_endpoint(args, names[0])
+    started = time.monotonic()
+    found = is_v2_endpoint(args, names[0])
+    if not found and getattr(args, "timeout", None):
+        args.timeout = max(1.0, args.timeout - (time.monotonic() - started))  # the v1 run gets what is left
+    return found
 
 
 # ----------------------------------------------------------------------------- collection
