@@ -160,7 +160,8 @@ def build_parser(prog: str = "aml-doctor") -> argparse.ArgumentParser:
             f"  {prog} myservice -n azureml-myws --watch\n  {prog} --all -A --output-dir reports/\n"
             f"  {prog} analyze bundle.tar.gz -o html --output-file report.html\n\n"
             "Exit codes: 0 nothing at or above --fail-on; 1 findings; 2 usage, input or setup error; "
-            "3 collection failed; 4 internal error; 130 interrupted."
+            "3 collection failed; 4 internal error; 5 unrecognised (errors no rule explains); "
+            "6 the report could not be written; 130 interrupted."
         ),
     )
     p.add_argument("--version", action="version", version=f"aml-doctor {_version()}")
@@ -341,11 +342,13 @@ def cmd_completion(args, prog: str = "aml-doctor") -> int:
 
 
 def _error(message: str) -> None:
+    from .redact import redact_text
     from .termsafe import escape
 
-    # The message may quote a file name or cluster data: escape what could drive the terminal.
+    # The message may quote a file name, cluster data or an SDK's answer: secrets are redacted and
+    # what could drive the terminal is escaped, as in every report.
     first = (message.strip().splitlines() or [""])[0]
-    print(f"aml-doctor: error: {escape(first)}", file=sys.stderr)
+    print(f"aml-doctor: error: {escape(redact_text(first))}", file=sys.stderr)
 
 
 def _split(value: str) -> list[str]:

@@ -83,3 +83,20 @@ def test_a_bare_symptom_gets_ranked_possible_causes_with_a_command_each(cli, tmp
     assert all(p["confirm"] for p in doc["possible_causes"])
     shares = [p["share"] for p in doc["possible_causes"]]
     assert shares == sorted(shares, reverse=True)
+
+
+def test_an_error_line_quoting_a_secret_reaches_stderr_redacted(cli, tmp_path):
+    # An SDK answer quoted in an error line carries what the service sent back, key included.
+    missing = tmp_path / "no-such-dir" / "AccountKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NQ==.txt"
+    result = cli("analyze", "--text", str(missing))
+    assert result.code == ExitCode.USAGE_ERROR
+    assert "c2VjcmV0c2VjcmV0" not in result.err and "<redacted:" in result.err
+
+
+def test_the_help_lists_every_exit_code():
+    from aml_doctor.cli import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    codes = text[text.index("Exit codes:"):]
+    for code in ExitCode:
+        assert f" {int(code)} " in codes, code
