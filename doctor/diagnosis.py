@@ -69,8 +69,15 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
         if line.locator not in cited and line.line not in excerpts
     )[:8]
     verdict = ranking.verdict(ranked)
-    if verdict is Verdict.NO_PROBLEM_FOUND and (errors or not _shows_health(ev)):
-        verdict = Verdict.UNRECOGNISED
+    if verdict is Verdict.NO_PROBLEM_FOUND:
+        # Health outweighs a word like "timeout" in a banner, never an outright failure no rule explains.
+        healthy = _shows_health(ev)
+        # A previous container's log is history once the service runs healthy again.
+        current = [line for line in errors if ".previous.log:" not in line.locator]
+        if not healthy or any(line.strong for line in current):
+            verdict = Verdict.UNRECOGNISED
+    if verdict is Verdict.NO_PROBLEM_FOUND:
+        unexplained = ()  # weak words in a healthy service's logs, not errors to show
     knowledge_lines = [line.line for line in errors]
     if not knowledge_lines and verdict is not Verdict.ROOT_CAUSE_FOUND:
         # Prose ("the deployment times out after an hour at 'Installing pip dependencies'") has no

@@ -21,7 +21,7 @@ MAX_LINE_CHARS = 400
 ERROR_LINE = re.compile(
     r"Traceback \(most recent call last\)"
     r"|\b[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::|\s*$| \()"
-    r"|\bError\b\s*[:(]|\bERROR\b|\bFATAL\b|\bCRITICAL\b"
+    r"|\bError\b\s*[:(]|(?-i:\bERROR\b|\bFATAL\b|\bCRITICAL\b)"
     r"|\bfail(?:ed|ure|s)?\b|\bunable to\b|\bcannot\b|\bcan't\b|\bcould not\b|\bnot found\b|\bdenied\b|\bforbidden\b"
     r"|\bunauthori[sz]ed\b|\btimed? ?out\b|\bunhealthy\b|\bunschedulable\b|\brefused\b|\bcrash\w*"
     r"|\bBack-?off\b|\bOOMKilled\b|\bEvicted\b|\bkilled\b|\bexit(?:ed)? (?:with )?(?:code|status) [1-9]"
@@ -31,12 +31,26 @@ ERROR_LINE = re.compile(
     r"Payload|Too Many|Internal|Bad Gateway|Service Unavailable|Gateway Time)",
     re.IGNORECASE | re.MULTILINE,
 )
+# The part of those shapes that says something failed outright, not a word a healthy log may also
+# print (a timeout setting, "not found" of an optional file): a healthy-looking service with one of
+# these unexplained is still not an all-clear.
+STRONG_ERROR = re.compile(
+    r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b:|(?-i:\bERROR\b|\bFATAL\b|\bCRITICAL\b)"
+    r"|\bfailed\b|\bcrash\w*|\bBack-?off\b|\bOOMKilled\b|\bEvicted\b"
+    r"|\"code\"\s*:\s*\"\w+\"|'code'\s*:\s*'\w+'|^\s*\(\w+\)\s|\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?: code)?:?)\s*5\d\d\b",
+    re.IGNORECASE | re.MULTILINE,
+)
 # Lines that carry an error word but say nothing failed: log levels of a healthy server, docs
 # boilerplate, counters of zero.
 _NOT_AN_ERROR = re.compile(
     r"\b0 (?:errors?|failures?|failed)\b|\bno errors?\b|\bwithout errors?\b|\berror[_-]?(?:log|file|handler)\b"
     r"|\bfailover\b|\bignore[sd]? (?:the )?errors?\b|^\s*#|\bon_?error\b|raise_for_status|error_response"
-    r"|\bINFO\b.*\b200\b",
+    r"|\bINFO\b.*\b200\b"
+    # The inference server's own start-up banner and logger names (a healthy server prints them).
+    r"|gunicorn\.error\b|Worker Timeout \(seconds\)|timeout is set to|Scoring timeout (?:is|setting)"
+    r"|Found extra keys in the config file|\bis normal\b|Timeout\(sec\): \d"
+    # pip 20.2's notice about its new resolver, printed as "ERROR:" in builds that succeed.
+    r"|After October 2020 you may experience errors",
     re.IGNORECASE,
 )
 # The scoring server started and answers, the service or pod is healthy, a build succeeded.
@@ -54,6 +68,10 @@ _HEALTHY = re.compile(
 class TextLine:
     locator: str
     line: str
+
+    @property
+    def strong(self) -> bool:
+        return bool(STRONG_ERROR.search(self.line))
 
 
 def error_lines(ev: Evidence, limit: int = MAX_LINES) -> list[TextLine]:

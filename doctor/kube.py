@@ -57,6 +57,11 @@ def _name(obj: dict) -> str:
     return (obj.get("metadata") or {}).get("name", "")
 
 
+def _owners(obj: dict) -> list[dict]:
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return [o for o in owners if isinstance(o, dict)] if isinstance(owners, list) else []
+
+
 def service_pods(ev: Evidence) -> list[dict]:
     """The pods of ``ev.service``: by ``azuremlappname`` label, else by owner references up to
     the Deployment named after the service. Without a service name: every pod that runs an
@@ -71,12 +76,12 @@ def service_pods(ev: Evidence) -> list[dict]:
     replicasets = {
         _name(rs)
         for rs in ev.objects("replicasets")
-        if any(o.get("kind") == "Deployment" and o.get("name") == service for o in rs["metadata"].get("ownerReferences") or [])
+        if any(o.get("kind") == "Deployment" and o.get("name") == service for o in _owners(rs))
     }
     return [
         p
         for p in pods
-        if any(o.get("kind") == "ReplicaSet" and o.get("name") in replicasets for o in p["metadata"].get("ownerReferences") or [])
+        if any(o.get("kind") == "ReplicaSet" and o.get("name") in replicasets for o in _owners(p))
         or _name(p).startswith(service + "-") and scoring_container(p) is not None
     ]
 

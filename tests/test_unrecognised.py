@@ -100,3 +100,27 @@ def test_the_help_lists_every_exit_code():
     codes = text[text.index("Exit codes:"):]
     for code in ExitCode:
         assert f" {int(code)} " in codes, code
+
+
+HEALTHY_SCENARIOS = [
+    "healthy", "restarted-once-now-ready", "model-path-present", "ports-standard-v1", "mount-transient-recovered",
+    "build-succeeded-with-warnings", "v2-healthy", "v2-managed-healthy", "v2-scoring-200",
+    "v2-storage-init-restarted-recovered", "v2-azureml-fe-restarted-ready",
+]
+
+
+@pytest.mark.parametrize("name", HEALTHY_SCENARIOS)
+def test_a_healthy_service_whose_logs_print_timeouts_and_old_errors_is_no_problem_found(name):
+    # Healthy servers print "Scoring timeout is found", "gunicorn.error", pip's resolver notice and,
+    # in a previous container's log, the failure they recovered from: none is an outright failure now.
+    from pathlib import Path
+
+    from aml_doctor import evidence as evidence_mod
+    from aml_doctor.engine import analyze, signals_for
+    from aml_doctor.plugins import load_plugins
+
+    rules = load_plugins().rules
+    path = Path(__file__).parent / "scenarios" / name
+    report = analyze(evidence_mod.load(str(path), signals=signals_for(rules)), rules)
+    assert report.verdict.value == "no_problem_found", [e.excerpt for e in report.unexplained]
+    assert report.unexplained == ()
