@@ -10,6 +10,7 @@ from aml_doctor.rule import excerpt
 _QUOTA_CODES = ("QuotaExceeded", "OutOfQuota")
 _REGIONAL_CORES = re.compile(r"exceeding approved Total Regional Cores quota|Total Regional Cores quota")
 _NOT_ENOUGH = re.compile(r"not enough quota", re.IGNORECASE)
+_QUOTA_WORDS = re.compile(r"quota|limit", re.IGNORECASE)
 # v2 wraps a Kubernetes scheduling failure in OutOfQuota; that is cluster capacity (AML009's), not quota.
 _UNSCHEDULABLE = re.compile(r"Kubernetes unschedulable|nodes are available|Insufficient (?:cpu|memory|nvidia)", re.IGNORECASE)
 # "Location: eastus2, Current Limit: 4, Current Usage: 0, Additional Required: 12, (Minimum) New Limit Required: 12"
@@ -35,7 +36,13 @@ class QuotaExceeded(Rule):
 
     def check(self, ev):
         docs = kube.scoring_logs(ev)
-        coded = [c for c in platform.coded_errors(ev, _QUOTA_CODES) if not _UNSCHEDULABLE.search(c.message)]
+        # azure-ai-ml prints "Code: OutOfQuota" on a line of its own, the "Kubernetes unschedulable"
+        # message on the next: a bare code beside that message is cluster capacity too.
+        capacity_elsewhere = any(_UNSCHEDULABLE.search(d.text) for d in docs)
+        coded = [
+            c for c in platform.coded_errors(ev, _QUOTA_CODES)
+            if not _UNSCHEDULABLE.search(c.message) and not (capacity_elsewhere and not _QUOTA_WORDS.search(c.message))
+        ]
         cores = platform.lines(docs, _REGIONAL_CORES)
         not_enough = [h for h in platform.lines(docs, _NOT_ENOUGH) if not _UNSCHEDULABLE.search(h.line)]
         if not (coded or cores or not_enough):
