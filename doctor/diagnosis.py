@@ -15,7 +15,7 @@ from functools import lru_cache
 from . import kube, ranking, targets
 from .errorlines import error_lines, healthy_lines
 from .evidence import Evidence
-from .model import Category, EvidenceItem, KnownIssue, PossibleCause, RankedFinding, Verdict
+from .model import Category, EvidenceItem, KnownIssue, PossibleCause, RankedFinding, Stage, Verdict
 
 MAX_POSSIBLE = 4
 MATCH_LINES = 24
@@ -48,6 +48,21 @@ def _next_steps() -> dict:
     return yaml.safe_load(importlib.resources.files("aml_doctor.knowledge").joinpath("next_steps.yml").read_text("utf-8"))
 
 
+def reached_stage(ev: Evidence) -> Stage | None:
+    """The least advanced stage among the service's pods (podstage), or None without pods."""
+    from .podstage import pod_stage
+
+    events = [e for e in ev.objects("events") if isinstance(e.get("involvedObject"), dict)]
+    stages = []
+    for pod in kube.service_pods(ev):
+        name = (pod.get("metadata") or {}).get("name", "")
+        mine = [e for e in events if e["involvedObject"].get("kind") == "Pod" and e["involvedObject"].get("name") == name]
+        stage = pod_stage(pod, mine).stage
+        if stage is not None:
+            stages.append(stage)
+    return min(stages) if stages else None
+
+
 @dataclass(frozen=True)
 class Completion:
     verdict: Verdict
@@ -56,6 +71,7 @@ class Completion:
     next_evidence: tuple[str, ...]
     possible_causes: tuple[PossibleCause, ...]
     known_issues: tuple[KnownIssue, ...]
+    reached: Stage | None = None
 
 
 def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowledge | None = None) -> Completion:
@@ -91,7 +107,7 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
     steps = ()
     if verdict is not Verdict.ROOT_CAUSE_FOUND and verdict is not Verdict.NO_PROBLEM_FOUND:
         steps = tuple(_next_steps()["collect"].get(platform or "unknown", ()))
-    return Completion(verdict, platform, unexplained, steps, possible, known)
+    return Completion(verdict, platform, unexplained, steps, possible, known, reached_stage(ev))
 
 
 def _prose_lines(ev: Evidence, limit: int = 40) -> list[str]:

@@ -214,6 +214,7 @@ def analyze(
         possible_causes=done.possible_causes,
         known_issues=done.known_issues,
         platform=done.platform,
+        reached=done.reached,
     )
 
 

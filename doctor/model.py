@@ -281,6 +281,8 @@ class Report:
     possible_causes: tuple[PossibleCause, ...] = ()
     known_issues: tuple[KnownIssue, ...] = ()
     platform: str = ""  # aks_v1, aci_v1, k8s_online_v2, managed_online_v2, or "" when not told
+    # The stage the service's least advanced pod has reached, from the pods' state; None without pods.
+    reached: Stage | None = None
     # The ids of the rules that ran (a JUnit testcase each: a rule that found nothing passed).
     rules_ran: tuple[str, ...] = ()
     # The Kubernetes events of the evidence, oldest first, for the report's time line.

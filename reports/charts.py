@@ -94,10 +94,16 @@ def stage_strip(report: Report) -> StageStrip:
     failed_at = None
     if root is not None:
         failed_at = next((i for i, (_, _, members) in enumerate(stages) if root.stage in members), None)
+    # Without a root cause, the pods still show how far the deployment got: the stage they are stuck at.
+    stuck_at = None
+    if root is None and report.reached is not None and report.verdict is not Verdict.NO_PROBLEM_FOUND:
+        stuck_at = next((i for i, (_, _, members) in enumerate(stages) if report.reached in members), None)
     chips = []
     for i, (key, label, members) in enumerate(stages):
         if report.verdict is Verdict.NO_PROBLEM_FOUND and not report.findings:
             state = "passed"
+        elif root is None and stuck_at is not None:
+            state = "passed" if i < stuck_at else ("suspected" if i == stuck_at else "not_reached")
         elif root is None or failed_at is None:
             state = "unknown"
         elif i < failed_at:
@@ -115,6 +121,8 @@ def stage_strip(report: Report) -> StageStrip:
         caption = f"The deployment {word} at {stages[failed_at][1]} ({root.rule}); the stages after it were not reached."
     elif report.verdict is Verdict.NO_PROBLEM_FOUND and not report.findings:
         caption = "Every stage passed: nothing failing in the evidence."
+    elif stuck_at is not None:
+        caption = f"The pods got as far as {stages[stuck_at][1]} and stopped there; no rule names the cause."
     else:
         caption = "Where the deployment stopped is not known: " + view.VERDICT_TEXT.get(report.verdict, report.verdict.value).lower() + "."
     width = len(stages) * CHIP_WIDTH + (len(stages) - 1) * CHIP_GAP
