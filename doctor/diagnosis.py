@@ -88,8 +88,8 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
     if verdict is Verdict.NO_PROBLEM_FOUND:
         # Health outweighs a word like "timeout" in a banner, never an outright failure no rule explains.
         healthy = _shows_health(ev)
-        # A previous container's log is history once the service runs healthy again.
-        current = [line for line in errors if ".previous.log:" not in line.locator]
+        # A previous container's log is history once the pods run healthy again.
+        current = [line for line in errors if not (".previous.log:" in line.locator and kube.service_healthy(ev))]
         if not healthy or any(line.strong for line in current):
             verdict = Verdict.UNRECOGNISED
     if verdict is Verdict.NO_PROBLEM_FOUND:
@@ -122,7 +122,11 @@ def _prose_lines(ev: Evidence, limit: int = 40) -> list[str]:
 
 
 def _shows_health(ev: Evidence) -> bool:
-    return kube.service_healthy(ev) or bool(healthy_lines(ev, 1)) or _service_state(ev) == "Healthy"
+    # When the scoring containers are in the evidence, they decide: a crash-looping pod is not
+    # healthy whatever its earlier log said.
+    if kube.scoring_states(ev):
+        return kube.service_healthy(ev)
+    return bool(healthy_lines(ev, 1)) or _service_state(ev) == "Healthy"
 
 
 def _service_state(ev: Evidence) -> str:
