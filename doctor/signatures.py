@@ -13,6 +13,7 @@ This module parses and matches; the cause is the rule's, written in its file::
       all: []                                  # optional: phrases that must all appear too (same line)
       unless: []                               # optional: phrases that veto the match (same document)
       category: image_pull_failure             # optional: defaults to the rule's
+      severity: medium                         # optional: defaults to the rule's
       confidence: 0.85
       title: "..."
       explanation: "..."
@@ -31,7 +32,7 @@ from typing import Iterable, Iterator
 
 from . import targets
 from .evidence import Evidence
-from .model import Category, EvidenceItem, Fix
+from .model import Category, EvidenceItem, Fix, Severity
 from .textdoc import Hit
 
 MAX_EXCERPT_CHARS = 1200
@@ -44,6 +45,7 @@ class Signature:
     all: tuple[str, ...]
     unless: tuple[str, ...]
     category: Category | None
+    severity: Severity | None
     confidence: float
     title: str
     explanation: str
@@ -95,7 +97,7 @@ def parse(data, origin: str) -> tuple[Signature, ...]:
         where = f"{origin}[{i}]"
         if not isinstance(item, dict):
             raise SignatureError(f"{where}: a mapping expected")
-        unknown = set(item) - {"id", "any", "all", "unless", "category", "confidence", "title", "explanation", "fix", "source", "example"}
+        unknown = set(item) - {"id", "any", "all", "unless", "category", "severity", "confidence", "title", "explanation", "fix", "source", "example"}
         if unknown:
             raise SignatureError(f"{where}: unknown keys {sorted(unknown)}")
         sid = item.get("id")
@@ -113,6 +115,11 @@ def parse(data, origin: str) -> tuple[Signature, ...]:
             category = Category(category) if category else None
         except ValueError:
             raise SignatureError(f"{where}: unknown category {category!r}") from None
+        severity = item.get("severity")
+        try:
+            severity = Severity.parse(severity) if severity else None
+        except (ValueError, AttributeError):
+            raise SignatureError(f"{where}: unknown severity {severity!r}") from None
         confidence = item.get("confidence", 0.8)
         if not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
             raise SignatureError(f"{where}: confidence must be in (0, 1]")
@@ -122,7 +129,7 @@ def parse(data, origin: str) -> tuple[Signature, ...]:
         out.append(
             Signature(
                 id=sid, any=any_, all=_strings(item.get("all"), f"{where}.all"),
-                unless=_strings(item.get("unless"), f"{where}.unless"), category=category,
+                unless=_strings(item.get("unless"), f"{where}.unless"), category=category, severity=severity,
                 confidence=float(confidence), title=item["title"].strip(), explanation=item["explanation"].strip(),
                 fix_summary=fix["summary"].strip(), fix_v1=_strings(fix.get("v1"), f"{where}.fix.v1"),
                 fix_v2=_strings(fix.get("v2"), f"{where}.fix.v2"), verify=_strings(fix.get("verify"), f"{where}.fix.verify"),
@@ -180,6 +187,7 @@ def findings(rule, ev: Evidence, signatures: Iterable[Signature]) -> Iterator:
             subject=f"signature/{sig.id}",
             confidence=sig.confidence,
             category=sig.category,
+            severity=sig.severity,
             links=(sig.source, *getattr(rule, "links", ())),
         )
         return

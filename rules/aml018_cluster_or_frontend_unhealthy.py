@@ -16,6 +16,9 @@ class _Failure:
     explanation: str
     steps: tuple[str, ...]
     verify: str
+    # The extension's codes above E45000 are diagnostic, below critical (Azure/AML-Kubernetes
+    # docs/troubleshooting.md): None keeps the rule's own severity.
+    severity: Severity | None = None
 
 
 _FE_PODS = "kubectl get pods -A -l azuremlappname=azureml-fe -o wide"
@@ -100,6 +103,7 @@ _FAILURES = (
             "kubectl annotate the v1 azureml-fe objects with azureml-fe-enable-upgrade=true and install the extension with --config scoringFe.enableUpgrade=true",
         ),
         "helm test -n azureml <extension> --logs passes; the extension's provisioningState is Succeeded.",
+        Severity.MEDIUM,
     ),
     _Failure(
         "load-balancer",
@@ -116,7 +120,7 @@ _FAILURES = (
     ),
     _Failure(
         "extension-health",
-        re.compile(r"\bE40002\b|INSUFFICIENT_NODE|\bE4500[13]\b|AGENT_UNHEALTHY|BAD_NETWORK_CONNECTIVITY|Failed pre-install: pod healthcheck failed"),
+        re.compile(r"\bE40002\b|INSUFFICIENT_NODE|AGENT_UNHEALTHY|Failed pre-install: pod healthcheck failed"),
         "The AzureML extension's health check failed",
         "The extension's health check (ConfigMap arcml-healthcheck) found the cluster unfit: too few nodes, an "
         "unhealthy agent, or no network path to the AzureML service.",
@@ -126,6 +130,20 @@ _FAILURES = (
             "From an azureml-fe pod: nslookup <workspace_id>.workspace.<region>.api.azureml.ms",
         ),
         "helm test -n azureml <extension> --logs passes.",
+    ),
+    _Failure(
+        "extension-health-diagnostic",
+        re.compile(r"\bE4500[13]\b|BAD_NETWORK_CONNECTIVITY"),
+        "The AzureML extension's health check reports a diagnostic error",
+        "The health check reports a diagnostic error (a code above E45000): the extension installs, but the "
+        "cluster has no network path to the AzureML service, which inference needs.",
+        (
+            "kubectl get configmap arcml-healthcheck -n azureml -o yaml",
+            "From an azureml-fe pod: nslookup <workspace_id>.workspace.<region>.api.azureml.ms",
+            "Open the network requirements: https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall",
+        ),
+        "helm test -n azureml <extension> --logs passes.",
+        Severity.MEDIUM,
     ),
 )
 
@@ -170,6 +188,7 @@ class ClusterOrFrontendUnhealthy(Rule):
             if found:
                 yield self.finding(
                     title=failure.title,
+                    severity=failure.severity,
                     explanation=failure.explanation,
                     evidence=_unique(found)[:3],
                     subject=f"cluster/{failure.key}",
