@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from aml_doctor import evidence
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.plugins import load_plugins
+from aml_doctor.evidence import store as evidence
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.engine.plugins import load_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "scenarios"

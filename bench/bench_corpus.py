@@ -14,8 +14,9 @@ import argparse
 import sys
 import time
 
-from aml_doctor.knowledge import corpus, measure
-from aml_doctor.plugins import load_plugins
+from aml_doctor.knowledge import corpus
+from aml_doctor.engine import measure
+from aml_doctor.engine.plugins import load_plugins
 
 
 def main(argv: list[str]) -> int:

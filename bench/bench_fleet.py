@@ -23,8 +23,8 @@ from contextlib import redirect_stdout
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 import kubernetes.client  # noqa: F401 - imported before timing: the first row would carry its import time
-from aml_doctor.cli import main as aml_doctor
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.cli.main import main as aml_doctor
+from emulators.kube_apiserver import KubeApiServer
 from test_collect_kubernetes import PREVIOUS_LOG, service_objects
 from test_fleet import MIXED, NS, load_scenario
 

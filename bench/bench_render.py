@@ -2,7 +2,7 @@
 
     python bench/bench_render.py
 
-Prints seconds per format. Most of the time goes to redaction (``aml_doctor.redact``), which every
+Prints seconds per format. Most of the time goes to redaction (``aml_doctor.evidence.redact``), which every
 renderer runs over all text; the capped Markdown renders a few times (a binary search), not once
 per finding.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from aml_doctor.model import (
+from aml_doctor.findings import (
     Category,
     EvidenceItem,
     Finding,
@@ -20,7 +20,7 @@ from aml_doctor.model import (
     Severity,
     Stage,
 )
-from aml_doctor.ranking import rank, verdict
+from aml_doctor.engine.ranking import rank, verdict
 from aml_doctor.reports import FORMATS, render
 
 LOG = "\n".join(

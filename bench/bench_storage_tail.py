@@ -16,7 +16,7 @@ import time
 from azure.storage.blob import BlobServiceClient
 
 from aml_doctor.collect.storage import collect_storage
-from aml_doctor.testing.azurite import AzuriteNotInstalled, azurite_server
+from emulators.azurite import AzuriteNotInstalled, azurite_server
 
 IMAGE_ID = "d5db24e95bda7d8ce518fbfff093cbd3"
 # Real ACR-task lines (Azure/MachineLearningNotebooks#745, MicrosoftLearning/DP100#3).

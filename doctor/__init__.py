@@ -16,14 +16,14 @@ __version__ = "0.1.0"
 
 # Resolved on first use, so that `aml-doctor --help` does not pay for the engine's imports.
 _LAZY = {
-    "Category": "model",
-    "EvidenceItem": "model",
-    "Finding": "model",
-    "Fix": "model",
-    "Report": "model",
-    "Severity": "model",
-    "Stage": "model",
-    "Rule": "rule",
+    "Category": "findings",
+    "EvidenceItem": "findings",
+    "Finding": "findings",
+    "Fix": "findings",
+    "Report": "findings",
+    "Severity": "findings",
+    "Stage": "findings",
+    "Rule": "engine.rule",
 }
 
 

@@ -1,3 +1,3 @@
-from .cli import main
+from aml_doctor.cli.main import main
 
 raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Render a :class:`aml_doctor.model.Report` as text, Markdown, HTML, JSON, SARIF or JUnit XML.
+"""Render a :class:`aml_doctor.findings.Report` as text, Markdown, HTML, JSON, SARIF or JUnit XML.
 
     from aml_doctor.reports import FORMATS, render
     print(render(report, "md", max_chars=65_000))
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-from aml_doctor.model import Report
+from aml_doctor.findings import Report
 
 # format name -> (module, function)
 _RENDERERS = {

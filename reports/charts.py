@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aml_doctor.model import Report, Stage, TimelineEvent, Verdict
+from aml_doctor.findings import Report, Stage, TimelineEvent, Verdict
 
-from . import view
+from aml_doctor.reports import view
 
 # The v1 deployment's stages, in the order the deployment goes through them (model.Stage).
 V1_STAGES = (

@@ -1,6 +1,6 @@
 """The fleet summary: one row per service, as a text table, Markdown, JSON or an HTML index page.
 
-``rows`` are :class:`aml_doctor.fleet.FleetRow` objects. ``links`` maps (namespace, service) to the
+``rows`` are :class:`aml_doctor.cli.fleet.FleetRow` objects. ``links`` maps (namespace, service) to the
 file name of that service's own report, which the Markdown and HTML tables link to. Every cell is
 redacted, and its control characters made visible, before any format sees it.
 """
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from aml_doctor import __version__
 
-from .sanitize import backstop_json, backstop_markup, visible_controls
+from aml_doctor.reports.sanitize import backstop_json, backstop_markup, visible_controls
 
 if TYPE_CHECKING:
-    from aml_doctor.fleet import FleetRow
+    from aml_doctor.cli.fleet import FleetRow
 
 COLUMNS = ("service", "namespace", "state", "verdict", "root_cause", "age")
 _HEADERS = {"service": "SERVICE", "namespace": "NAMESPACE", "state": "STATE", "verdict": "VERDICT",
@@ -29,7 +29,7 @@ _ORDER = {"root_cause_found": 0, "possible_cause": 1, "symptoms_only": 2, "unrec
 
 
 def _cells(row: FleetRow) -> dict[str, str]:
-    from aml_doctor.redact import redact_text
+    from aml_doctor.evidence.redact import redact_text
 
     cells = {c: redact_text(visible_controls(str(getattr(row, c)))) for c in COLUMNS}
     cells["verdict"] = FLEET_LABELS.get(row.verdict, cells["verdict"])
@@ -86,7 +86,7 @@ def _text(rows: list[FleetRow]) -> str:
 
 
 def _markdown(rows: list[FleetRow], title: str, links: dict) -> str:
-    from .mdtext import md_escape
+    from aml_doctor.reports.mdtext import md_escape
 
     out = [f"# {md_escape(title)}", "", "| " + " | ".join(_HEADERS[c].title() for c in COLUMNS) + " |",
            "|" + "---|" * len(COLUMNS)]
@@ -100,8 +100,8 @@ def _markdown(rows: list[FleetRow], title: str, links: dict) -> str:
 
 
 def _html(rows: list[FleetRow], title: str, links: dict) -> str:
-    from .charts import health_chart
-    from .templating import html_environment
+    from aml_doctor.reports.charts import health_chart
+    from aml_doctor.reports.templating import html_environment
 
     html = html_environment().get_template("fleet_index.html.j2").render(
         title=title,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aml_doctor.model import Report
+from aml_doctor.findings import Report
 
-from . import view
-from .charts import stage_strip, timeline
-from .sanitize import backstop_markup, clean_report, redaction_line
-from .templating import html_environment
+from aml_doctor.reports import view
+from aml_doctor.reports.charts import stage_strip, timeline
+from aml_doctor.reports.sanitize import backstop_markup, clean_report, redaction_line
+from aml_doctor.reports.templating import html_environment
 
 
 def render_html(report: Report) -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from aml_doctor.model import Finding, RankedFinding, Report
+from aml_doctor.findings import Finding, RankedFinding, Report
 
-from . import view
-from .sanitize import backstop_json, clean_report, redaction_document
+from aml_doctor.reports import view
+from aml_doctor.reports.sanitize import backstop_json, clean_report, redaction_document
 
 SCHEMA_VERSION = "1"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from aml_doctor.model import Report
+from aml_doctor.findings import Report
 
-from . import view
-from .sanitize import backstop_markup, clean_report, redaction_line
+from aml_doctor.reports import view
+from aml_doctor.reports.sanitize import backstop_markup, clean_report, redaction_line
 
 
 def _finding_body(r) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aml_doctor.model import Report
-from aml_doctor.redact import redact_text
+from aml_doctor.findings import Report
+from aml_doctor.evidence.redact import redact_text
 
-from . import view
-from .sanitize import clean_report, redaction_line
-from .templating import markdown_environment
+from aml_doctor.reports import view
+from aml_doctor.reports.sanitize import clean_report, redaction_line
+from aml_doctor.reports.templating import markdown_environment
 
 _CUT_MARK = "\n\n… [cut to fit the size limit]\n"
 

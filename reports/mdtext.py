@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 import re
 
-from aml_doctor.redact import redact_text
+from aml_doctor.evidence.redact import redact_text
 
-from . import view
+from aml_doctor.reports import view
 
 
 class MdText(str):

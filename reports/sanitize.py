@@ -14,9 +14,9 @@ import enum
 import re
 from typing import Any, Iterator
 
-from aml_doctor import redact
-from aml_doctor.model import RedactionSummary, Report
-from aml_doctor.redact import redact_text
+from aml_doctor.evidence import redact
+from aml_doctor.findings import RedactionSummary, Report
+from aml_doctor.evidence.redact import redact_text
 
 # C0 controls other than tab, newline and carriage return, DEL and C1 controls. ANSI colour codes
 # in a log must not recolour a terminal, and XML 1.0 cannot hold most of these at all.
@@ -61,7 +61,7 @@ def clean_report(report: Report, *, keep_controls: bool = False) -> Report:
     each is rewritten. The copy's ``redaction`` summary adds what this pass replaced."""
     text_fn = redact_text if keep_controls else (lambda s: redact_text(visible_controls(s)))
     if redact.anonymizing():
-        from aml_doctor.redaction_anonymize import anonymize_text, learn_names, learn_text
+        from aml_doctor.evidence.redaction_anonymize import anonymize_text, learn_names, learn_text
 
         learn_names("resource", [report.service, report.namespace, report.workspace])
         for s in _strings(report):

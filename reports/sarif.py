@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from aml_doctor.model import Finding, RankedFinding, Report, Severity
+from aml_doctor.findings import Finding, RankedFinding, Report, Severity
 
-from . import view
-from .sanitize import backstop_json, clean_report, redaction_document
+from aml_doctor.reports import view
+from aml_doctor.reports.sanitize import backstop_json, clean_report, redaction_document
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

@@ -24,7 +24,7 @@ def html_environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    from . import mdhtml
+    from aml_doctor.reports import mdhtml
 
     env.filters["markdown"] = mdhtml.md_to_html
     env.filters["markdown_inline"] = mdhtml.md_to_inline_html
@@ -37,7 +37,7 @@ def html_environment():
 def markdown_environment():
     import jinja2
 
-    from . import mdtext
+    from aml_doctor.reports import mdtext
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
@@ -55,7 +55,7 @@ def markdown_environment():
 
 
 def _add_helpers(env) -> None:
-    from . import view
+    from aml_doctor.reports import view
 
     env.tests["long_excerpt"] = view.is_long
     env.tests["command"] = view.is_command

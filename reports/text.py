@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import textwrap
 
-from aml_doctor.model import Finding, Report, Severity
+from aml_doctor.findings import Finding, Report, Severity
 
-from . import view
-from .sanitize import backstop_ansi, clean_report, redaction_line
+from aml_doctor.reports import view
+from aml_doctor.reports.sanitize import backstop_ansi, clean_report, redaction_line
 
 WIDTH = 100
 EXCERPT_LINES = 6

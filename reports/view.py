@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aml_doctor.model import RankedFinding, Report, Severity, Verdict
+from aml_doctor.findings import RankedFinding, Report, Severity, Verdict
 
 VERDICT_TEXT = {
     Verdict.ROOT_CAUSE_FOUND: "Root cause found",

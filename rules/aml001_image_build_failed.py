@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
+from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor.errorjson import azureml_errors
-from aml_doctor.rule import excerpt
-from aml_doctor.textdoc import TextDoc, TextKind
+from aml_doctor.views.errorjson import azureml_errors
+from aml_doctor.engine.rule import excerpt
+from aml_doctor.evidence.textdoc import TextDoc, TextKind
 
 _STEP = re.compile(r"\bStep (\d+)/(\d+) : (.*)$", re.M)
 _PIP_NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement (\S+)")

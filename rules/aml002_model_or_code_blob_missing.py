@@ -3,9 +3,9 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube
-from aml_doctor.rule import excerpt
-from aml_doctor.textdoc import TextKind
+from aml_doctor.views import kube
+from aml_doctor.engine.rule import excerpt
+from aml_doctor.evidence.textdoc import TextKind
 
 _ASKED_FOR = re.compile(
     r"Model not found in cache or in root at \S*?azureml-models/([^/\s]+)/(\d+)|"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube
+from aml_doctor.views import kube
 
 _MOUNT_EVENT = re.compile(r"MountVolume\.SetUp failed|Unable to attach or mount volumes|Unable to start blobfuse|no volume plugin matched")
 _UNBOUND = re.compile(r"unbound immediate PersistentVolumeClaims")

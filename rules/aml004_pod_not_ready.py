@@ -6,7 +6,7 @@ import re
 import yaml
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube, startup, targets
+from aml_doctor.views import kube, startup, targets
 
 # Waiting reasons that belong to earlier stages: their own rules explain them.
 _OTHER_STAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "ContainerCreating", "PodInitializing", "InvalidImageName"}

@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube
-from aml_doctor.textdoc import TextKind
+from aml_doctor.views import kube
+from aml_doctor.evidence.textdoc import TextKind
 
 _LISTENING = re.compile(r"Listening at: https?://([\d.]+|\[[^\]]+\]|[\w.-]+):(\d+)")
 _NGINX = re.compile(r"\bnginx/run\b")

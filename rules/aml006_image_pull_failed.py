@@ -2,20 +2,12 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
-from aml_doctor import (
-    Category,
-    EvidenceItem,
-    Fix,
-    Rule,
-    Severity,
-    Stage,
-    kube,
-    podfailures,
-)
-from aml_doctor.errorjson import azureml_errors
-from aml_doctor.rule import excerpt
-from aml_doctor.textdoc import TextKind
+from aml_doctor.engine.signatures import with_signatures
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import kube, podfailures
+from aml_doctor.views.errorjson import azureml_errors
+from aml_doctor.engine.rule import excerpt
+from aml_doctor.evidence.textdoc import TextKind
 
 _PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "ImagePullFailed"}
 _PULL_TEXT = re.compile(r"ErrImagePull|ImagePullBackOff|Back-off pulling image|Failed to pull image|Image pull failed", re.IGNORECASE)

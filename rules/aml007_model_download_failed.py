@@ -2,20 +2,11 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
-from aml_doctor import (
-    Category,
-    EvidenceItem,
-    Fix,
-    Rule,
-    Severity,
-    Stage,
-    kube,
-    podfailures,
-    startup,
-)
-from aml_doctor.errorjson import azureml_errors
-from aml_doctor.rule import excerpt
+from aml_doctor.engine.signatures import with_signatures
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import kube, podfailures, startup
+from aml_doctor.views.errorjson import azureml_errors
+from aml_doctor.engine.rule import excerpt
 
 # The azure-storage SDK's log lines in the init container (catalogue F5, I20).
 _RESPONSE = re.compile(r"Receiving Response: .*?HTTP Status Code=(\d{3}), Message=(.*?\.?)(?:, Headers=|$)")

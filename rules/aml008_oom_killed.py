@@ -2,19 +2,11 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
-from aml_doctor import (
-    Category,
-    EvidenceItem,
-    Fix,
-    Rule,
-    Severity,
-    Stage,
-    kube,
-    podfailures,
-)
-from aml_doctor.errorjson import azureml_errors
-from aml_doctor.rule import excerpt
+from aml_doctor.engine.signatures import with_signatures
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import kube, podfailures
+from aml_doctor.views.errorjson import azureml_errors
+from aml_doctor.engine.rule import excerpt
 
 V1_DEFAULT_MEMORY = 0.5 * 2**30  # AksWebservice.deploy_configuration(memory_gb=0.5)
 _CGROUP_OOM = re.compile(r"Memory cgroup out of memory")

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, podfailures
-from aml_doctor.errorjson import azureml_errors, service_state
-from aml_doctor.rule import excerpt
-from aml_doctor.textdoc import TextKind
+from aml_doctor.engine.signatures import with_signatures
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import podfailures
+from aml_doctor.views.errorjson import azureml_errors, service_state
+from aml_doctor.engine.rule import excerpt
+from aml_doctor.evidence.textdoc import TextKind
 
 # Owned elsewhere: a claim that is not bound is AML003's (volume), a GPU shortage AML010's.
 _NOT_MINE = re.compile(r"unbound immediate PersistentVolumeClaims|nvidia\.com/gpu")

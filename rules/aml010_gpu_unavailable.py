@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, podfailures
+from aml_doctor.engine.signatures import with_signatures
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import podfailures
 
 GPU = "nvidia.com/gpu"
 _INSUFFICIENT_GPU = re.compile(r"Insufficient nvidia\.com/gpu")

@@ -3,21 +3,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from aml_doctor import (
-    Category,
-    EvidenceItem,
-    Fix,
-    Rule,
-    Severity,
-    Stage,
-    kube,
-    podfailures,
-    startup,
-)
-from aml_doctor.errorjson import azureml_errors
-from aml_doctor.rule import excerpt
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import kube, podfailures, startup
+from aml_doctor.views.errorjson import azureml_errors
+from aml_doctor.engine.rule import excerpt
 from aml_doctor.rules.aml005_port_mismatch import PortMismatch
-from aml_doctor.textdoc import TextKind
+from aml_doctor.evidence.textdoc import TextKind
 
 # v1 liveness defaults (AksWebservice.deploy_configuration, catalogue 1.4).
 V1_PROBE = {"initialDelaySeconds": 310, "periodSeconds": 10, "failureThreshold": 3}

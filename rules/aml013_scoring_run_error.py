@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
+from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube, platform
-from aml_doctor.rule import excerpt
+from aml_doctor.views import kube, platform
+from aml_doctor.engine.rule import excerpt
 
 # The inference server's answer when run() raises (catalogue F12, S17), and the azureml-fe 502.
 _HTTP_500_BODY = re.compile(r"An unexpected error occurred in scoring script")

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
+from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube, platform, pytraceback
-from aml_doctor.rule import excerpt
+from aml_doctor.views import kube, platform, pytraceback
+from aml_doctor.engine.rule import excerpt
 
 # Exact strings (catalogue F13/F14): the server's own timeout, gunicorn killing a worker, the client
 # or azureml-fe giving up, and azureml-fe's queue.

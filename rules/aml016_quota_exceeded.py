@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor.signatures import with_signatures
+from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube, platform
-from aml_doctor.rule import excerpt
+from aml_doctor.views import kube, platform
+from aml_doctor.engine.rule import excerpt
 
 _QUOTA_CODES = ("QuotaExceeded", "OutOfQuota")
 _REGIONAL_CORES = re.compile(r"exceeding approved Total Regional Cores quota|Total Regional Cores quota")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import errorjson, kube, platform
-from aml_doctor.rule import excerpt
+from aml_doctor.views import errorjson, kube, platform
+from aml_doctor.engine.rule import excerpt
 
 # The extension's health check for a bad TLS secret (catalogue F17/F19, S19).
 _INVALID_SSL = re.compile(r"\bE40007\b|INVALID_SSL_SETTING")

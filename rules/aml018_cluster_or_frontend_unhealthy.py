@@ -3,9 +3,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aml_doctor.signatures import with_signatures
+from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import errorjson, kube, platform
+from aml_doctor.views import errorjson, kube, platform
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import errorjson, kube, platform
-from aml_doctor.rule import excerpt
+from aml_doctor.views import errorjson, kube, platform
+from aml_doctor.engine.rule import excerpt
 
 # Exact texts (catalogue 2.2/2.3, F20): MMS gave up (DeploymentTimedOut, 504), or the SDK's own poll did.
 _TIMED_OUT_TEXT = re.compile(

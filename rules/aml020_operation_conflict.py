@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import kube, platform
-from aml_doctor.rule import excerpt
+from aml_doctor.views import kube, platform
+from aml_doctor.engine.rule import excerpt
 
 # Catalogue F21: v1 answers 409 while "an operation is already in progress"; the SDK prints the MMS
 # status as `Response Code: 409`; v2 cancels a pre-empted operation with OperationCanceled.

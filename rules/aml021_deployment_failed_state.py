@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import errorjson, platform
+from aml_doctor.views import errorjson, platform
 
 # AzureML's generic wrappers (catalogue 2.3, F6/F7, S10): they say that the deployment failed, not why.
 _CRASH_CODES = ("CrashLoopBackOff", "DeploymentCrashLoopBackOff", "KubernetesCrashLoopBackOff")

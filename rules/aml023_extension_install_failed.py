@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aml_doctor import Category, Rule, Severity, Stage
-from aml_doctor.signatures import with_signatures
+from aml_doctor.engine.signatures import with_signatures
 
 
 @with_signatures(__file__)

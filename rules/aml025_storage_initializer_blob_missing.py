@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, v2views
-from aml_doctor.rule import excerpt
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import v2views
+from aml_doctor.engine.rule import excerpt
 
 # Azure Storage's own answer for a missing blob (learn.microsoft.com/rest/api/storageservices/blob-service-error-codes).
 _BLOB_NOT_FOUND = re.compile(r"BlobNotFound|The specified blob does not exist|ContainerNotFound|The specified container does not exist", re.IGNORECASE)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, v2views
-from aml_doctor.rule import excerpt
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import v2views
+from aml_doctor.engine.rule import excerpt
 
 _TOKEN_ERROR = re.compile(r"(?:token|credential|identity)[^\n]{0,160}?(?:fail|error|refused|timed? ?out|denied|unavailable|\b[45]\d\d\b)"
                           r"|(?:fail|error|unable)[^\n]{0,80}?(?:token|credential endpoint|identity-proxy)", re.IGNORECASE)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, v2views
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import v2views
 
 # INFERRED threshold: a storage initializer still running after 10 minutes has outlasted what a
 # model of a few hundred MB needs even at 100m CPU; the deployment's own timeout follows it.

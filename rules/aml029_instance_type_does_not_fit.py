@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, podfailures, v2views
-from aml_doctor.errorjson import azureml_errors
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import podfailures, v2views
+from aml_doctor.views.errorjson import azureml_errors
 
 _AZUREML = re.compile(r"Kubernetes unschedulable[^\n\"]*|\bPodUnschedulable\b[^\n\"]*", re.IGNORECASE)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, v2views
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import v2views
 
 _ANTI_AFFINITY = re.compile(r"didn't match pod anti-affinity rules|didn't satisfy existing pods anti-affinity", re.IGNORECASE)
 

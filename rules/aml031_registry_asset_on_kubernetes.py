@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, v2views
-from aml_doctor.textdoc import TextKind
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import v2views
+from aml_doctor.evidence.textdoc import TextKind
 
 
 class RegistryAssetOnKubernetes(Rule):

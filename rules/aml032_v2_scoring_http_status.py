@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, v2views
-from aml_doctor.rule import excerpt
-from aml_doctor.textdoc import TextKind
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import v2views
+from aml_doctor.engine.rule import excerpt
+from aml_doctor.evidence.textdoc import TextKind
 
 # az ml online-endpoint invoke / azure-ai-ml invoke print this on a failed request.
 _STATUS = re.compile(r"Response status code does not indicate success: (\d{3})|\bHTTP/[\d.]+ (\d{3})\b|\bstatus(?: code)?[=: ]+(\d{3})\b", re.IGNORECASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, Fix, Rule, Severity, Stage
-from aml_doctor.rule import excerpt
+from aml_doctor.engine.rule import excerpt
 
 UNRECOVERABLE = re.compile(r"failed during initial provisioning and is in an unrecoverable state", re.IGNORECASE)
 _NAME = re.compile(r"Specified deployment \[([^\]]+)\]")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage, v2views
+from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.views import v2views
 
 
 class V1NamespaceReused(Rule):

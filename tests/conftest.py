@@ -41,7 +41,7 @@ def cli(tmp_path):
     return run
 
 
-from aml_doctor.testing.azurite import azurite_fixture  # noqa: E402
+from emulators.azurite import azurite_fixture  # noqa: E402
 
 # One Azurite blob service for the whole session, on 127.0.0.1 (skips with the install hint if absent).
 azurite = azurite_fixture()

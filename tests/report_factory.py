@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from html.parser import HTMLParser
 
-from aml_doctor.model import (
+from aml_doctor.findings import (
     Category,
     CollectionGap,
     EvidenceItem,
@@ -22,7 +22,7 @@ from aml_doctor.model import (
     Severity,
     Stage,
 )
-from aml_doctor.ranking import rank, verdict
+from aml_doctor.engine.ranking import rank, verdict
 
 SERVICE = "scorer"
 NAMESPACE = "azureml-ws1"

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.common.exitcodes import ExitCode
 from aml_doctor.testing import BundleBuilder, crashloop_pod
 
 MANIFEST = json.dumps({"format_version": 1, "service": "scorer", "namespace": "azureml-ws1", "workspace": "ws1"})
@@ -75,7 +75,7 @@ def test_one_damaged_piece_is_not_checked_and_the_rest_is_analysed(cli, tmp_path
 
 
 def test_non_utf8_bytes_in_a_log_are_replaced_and_noted(tmp_path):
-    from aml_doctor import evidence
+    from aml_doctor.evidence import store as evidence
 
     b = BundleBuilder(service="scorer", workspace="ws1")
     path = b.write(tmp_path / "b")
@@ -137,7 +137,7 @@ def test_zip_bomb_is_refused_without_expanding_it(cli, tmp_path):
 
 def test_zip_member_lying_about_its_size_is_caught(tmp_path):
     """A header that understates the member's size must not let it expand past the budget."""
-    from aml_doctor import bundle
+    from aml_doctor.evidence import bundle
 
     archive = tmp_path / "liar.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -149,7 +149,7 @@ def test_zip_member_lying_about_its_size_is_caught(tmp_path):
     assert data[cd + 46 : cd + 56] == b"text/a.txt"
     data[cd + 24 : cd + 28] = (10).to_bytes(4, "little")
     archive.write_bytes(bytes(data))
-    from aml_doctor import evidence
+    from aml_doctor.evidence import store as evidence
 
     with pytest.raises(bundle.BundleError, match="liar.zip"):
         evidence.load(str(archive))
@@ -181,7 +181,7 @@ def test_missing_path(cli, tmp_path):
 
 
 def test_archive_with_a_top_folder_reads_like_a_directory(tmp_path):
-    from aml_doctor import evidence
+    from aml_doctor.evidence import store as evidence
 
     archive = _tar(
         str(tmp_path / "b.tar.gz"),
@@ -245,9 +245,9 @@ def test_huge_log_is_read_in_bounded_memory_and_keeps_the_failure(tmp_path):
                 )
     code = (
         "import json, resource, sys\n"
-        "from aml_doctor import evidence\n"
-        "from aml_doctor.plugins import load_plugins\n"
-        "from aml_doctor.engine import analyze, signals_for\n"
+        "from aml_doctor.evidence import store as evidence\n"
+        "from aml_doctor.engine.plugins import load_plugins\n"
+        "from aml_doctor.engine.runner import analyze, signals_for\n"
         "l = load_plugins()\n"
         "r = analyze(evidence.load(sys.argv[1], signals_for(l.rules)), l.rules)\n"
         "f = [x.finding for x in r.findings if x.finding.rule == 'AML004'][0]\n"

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.common.exitcodes import ExitCode
 from aml_doctor.testing import BundleBuilder, crashloop_pod, pod
 
 INIT_FAILURE_LOGS = """\
@@ -86,7 +86,7 @@ def test_rules_lists_every_rule_by_stage_with_its_plugin(cli):
     rules = json.loads(result.out)
     ids = [r["id"] for r in rules]
     assert {"AML001", "AML002", "AML003", "AML004", "AML005"} <= set(ids)
-    from aml_doctor.model import Stage
+    from aml_doctor.findings import Stage
 
     stages = [Stage[r["stage"].upper()] for r in rules]
     assert stages == sorted(stages)
@@ -141,7 +141,7 @@ def test_help_does_not_import_heavy_sdks():
     """Cold start: the CLI imports Jinja2 and the Kubernetes, Azure and AzureML SDKs only when needed."""
     code = (
         "import sys\n"
-        "from aml_doctor.cli import main\n"
+        "from aml_doctor.cli.main import main\n"
         "try:\n"
         "    main(['--help'])\n"
         "except SystemExit:\n"

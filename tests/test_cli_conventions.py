@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor.cli import COMMANDS, UsageError, parse
-from aml_doctor.config import load_config
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.cli.main import COMMANDS, UsageError, parse
+from aml_doctor.cli.config import load_config
+from aml_doctor.common.exitcodes import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = str(ROOT / "examples" / "bundles" / "loan-default-v2.tar.gz")
@@ -185,7 +185,7 @@ def test_every_parse_error_is_a_usage_error():
 
 
 def test_help_costs_no_sdk_import():
-    code = "import sys; from aml_doctor.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n" \
+    code = "import sys; from aml_doctor.cli.main import main\ntry: main(['--help'])\nexcept SystemExit: pass\n" \
            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'azure', 'azureml', 'rich', 'jinja2')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip().splitlines()[-1] == "[]"

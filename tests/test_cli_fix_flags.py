@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor import evidence
-from aml_doctor.cli import COMMANDS, build_command_parser, build_parser
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.plugins import load_plugins
+from aml_doctor.evidence import store as evidence
+from aml_doctor.cli.main import COMMANDS, build_command_parser, build_parser
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.engine.plugins import load_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "scenarios"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.common.exitcodes import ExitCode
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIO = Path(__file__).parent / "scenarios" / "crashloop-init-keyerror"
 MANIFEST = json.loads((SCENARIO / "manifest.json").read_text())
@@ -103,7 +103,7 @@ def test_no_permission_says_which_verb_on_which_resource(cli, api, tmp_path, hom
 
 def test_missing_live_extra_names_it(tmp_path):
     code = ("import sys; sys.modules['kubernetes'] = None\n"  # as if the [live] extra were not installed
-            "from aml_doctor.cli import main; raise SystemExit(main(['myservice']))")
+            "from aml_doctor.cli.main import main; raise SystemExit(main(['myservice']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env={**os.environ, "HOME": str(tmp_path)})
     assert done.returncode == ExitCode.USAGE_ERROR and done.stdout == ""

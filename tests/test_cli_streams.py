@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
-from aml_doctor.model import Verdict
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.common.exitcodes import ExitCode
+from aml_doctor.findings import Verdict
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIO = Path(__file__).parent / "scenarios" / "crashloop-init-keyerror"
 MANIFEST = json.loads((SCENARIO / "manifest.json").read_text())
@@ -99,7 +99,7 @@ def test_a_collector_thread_left_past_the_deadline_cannot_print_into_the_report(
     import threading
     import time
 
-    from aml_doctor.live import captured_sdk_output
+    from aml_doctor.cli.live import captured_sdk_output
 
     go = threading.Event()
 

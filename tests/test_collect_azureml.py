@@ -1,6 +1,6 @@
 """The AzureML collector through the real azureml-core code: Workspace.get / from_config,
 Webservice(...), Webservice.list, get_logs. Only the HTTP is answered locally, by
-aml_doctor.testing.mms_server (ARM, discovery and MMS at their real paths, on 127.0.0.1).
+emulators.mms_server (ARM, discovery and MMS at their real paths, on 127.0.0.1).
 
 The one mocked piece is the authentication: AAD cannot run here, so the SDK gets
 ``static_token_auth``, a minimal AbstractAuthentication that returns a fixed unsigned token and
@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 import pytest
-from aml_doctor import errorjson, evidence
+from aml_doctor.evidence import store as evidence
+from aml_doctor.views import errorjson
 from aml_doctor.collect.azureml import NOT_INSTALLED, collect_azureml
 from aml_doctor.collect.part import manifest, render_files
-from aml_doctor.testing.mms_server import (
+from emulators.mms_server import (
     MmsServer,
     aks_service_payload,
     static_token_auth,

@@ -16,7 +16,7 @@ import zlib
 
 import pytest
 from aml_doctor.collect.kubernetes import ServiceNotFound, collect_kubernetes
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from emulators.kube_apiserver import KubeApiServer
 
 NS = "azureml-myws"
 SERVICE = "myservice"
@@ -570,7 +570,7 @@ def test_an_answer_that_is_not_json_is_a_gap(api, kubeconfig):
 
 
 def test_the_collected_part_reads_back_as_a_bundle(api, kubeconfig, tmp_path):
-    from aml_doctor import evidence
+    from aml_doctor.evidence import store as evidence
     from aml_doctor.collect.part import manifest, render_files, write_bundle
 
     part = collect(kubeconfig)

@@ -29,7 +29,7 @@ from aml_doctor.collect.storage import (  # noqa: E402
     image_id_from_hint,
     open_service_client,
 )
-from aml_doctor.testing.azurite import azurite_fixture  # noqa: E402
+from emulators.azurite import azurite_fixture  # noqa: E402
 
 azurite = azurite_fixture()
 

@@ -8,7 +8,7 @@ category is caught and ranked first at least once, and no expected catch is miss
 from collections import defaultdict
 from pathlib import Path
 
-from aml_doctor.model import Category
+from aml_doctor.findings import Category
 from aml_doctor.testing import analyze_case, collect_cases
 
 CASES = [c for c in collect_cases(Path(__file__).parent / "cases") if c.expect.get("fires") is True and "category" in c.expect]

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from aml_doctor.knowledge import corpus, index, measure, priors
-from aml_doctor.plugins import load_plugins
+from aml_doctor.knowledge import corpus, index, priors
+from aml_doctor.engine import measure
+from aml_doctor.engine.plugins import load_plugins
 
 CASES = corpus.load_cases()
 RULES = load_plugins().rules

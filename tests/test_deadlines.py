@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.common.exitcodes import ExitCode
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIO = Path(__file__).parent / "scenarios" / "crashloop-init-keyerror"
 MANIFEST = json.loads((SCENARIO / "manifest.json").read_text())

@@ -3,8 +3,8 @@ key of the case format and every evidence source is named there."""
 
 from pathlib import Path
 
-from aml_doctor import hookspecs
-from aml_doctor.evidence import SOURCES, KUBERNETES_RESOURCES
+from aml_doctor.engine import hookspecs
+from aml_doctor.evidence.store import SOURCES, KUBERNETES_RESOURCES
 from aml_doctor.testing.cases import _EXPECT_KEYS
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "writing-rules.md").read_text()
@@ -33,7 +33,7 @@ def test_the_signatures_example_in_the_docs_is_a_valid_signatures_file():
 
     import yaml
 
-    from aml_doctor import signatures
+    from aml_doctor.engine import signatures
 
     block = re.search(r"```yaml\n# acme002_gpu_pool_required\.signatures\.yml\n(.*?)```", DOC, re.S)
     assert block, "the signatures example is missing from docs/writing-rules.md"

@@ -4,10 +4,10 @@ ranking puts causes before symptoms, deterministically."""
 import random
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor import evidence as evidence_mod
-from aml_doctor.engine import analyze, select_rules
-from aml_doctor.model import Finding, Verdict
-from aml_doctor.ranking import rank
+from aml_doctor.evidence import store as evidence_mod
+from aml_doctor.engine.runner import analyze, select_rules
+from aml_doctor.findings import Finding, Verdict
+from aml_doctor.engine.ranking import rank
 from aml_doctor.testing import BundleBuilder, crashloop_pod
 
 
@@ -98,7 +98,7 @@ def test_a_weak_cause_ranks_after_confident_causes_but_before_symptoms():
 
 
 def test_symptoms_alone_give_the_symptoms_only_verdict(tmp_path):
-    from aml_doctor.ranking import verdict
+    from aml_doctor.engine.ranking import verdict
 
     assert verdict(rank([_finding("S", Stage.CONTAINER)])) is Verdict.SYMPTOMS_ONLY
     assert verdict(rank([_finding("C", Stage.INIT)])) is Verdict.ROOT_CAUSE_FOUND

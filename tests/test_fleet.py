@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aml_doctor.cli import main
-from aml_doctor.model import Category
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.cli.main import main
+from aml_doctor.findings import Category
+from emulators.kube_apiserver import KubeApiServer
 from test_collect_kubernetes import PREVIOUS_LOG, service_objects
 
 SCENARIOS = Path(__file__).parent / "scenarios"

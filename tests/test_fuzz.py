@@ -20,10 +20,10 @@ from functools import lru_cache
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aml_doctor import evidence as evidence_mod
-from aml_doctor.bundle import BundleError
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.plugins import load_plugins
+from aml_doctor.evidence import store as evidence_mod
+from aml_doctor.evidence.bundle import BundleError
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.testing import crashloop_pod
 
 EXAMPLES = int(os.environ.get("AML_DOCTOR_FUZZ_EXAMPLES", "60"))

@@ -11,10 +11,10 @@ import tarfile
 
 import pytest
 
-from aml_doctor import evidence as evidence_mod
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.evidence import store as evidence_mod
+from aml_doctor.common.exitcodes import ExitCode
 from aml_doctor.testing import BundleBuilder, crashloop_pod
-from aml_doctor.textdoc import _CHUNK, LINE_KEEP, MAX_LINE_CHARS, TextKind, _LongLines, read_text_stream
+from aml_doctor.evidence.textdoc import _CHUNK, LINE_KEEP, MAX_LINE_CHARS, TextKind, _LongLines, read_text_stream
 
 
 def _bundle(tmp_path, **files) -> str:
@@ -276,7 +276,7 @@ def test_cluster_data_in_progress_lines_reaches_stderr_escaped(tmp_path):
     from cluster data, unless escaped."""
     from pathlib import Path
 
-    from aml_doctor.testing.kube_apiserver import KubeApiServer
+    from emulators.kube_apiserver import KubeApiServer
 
     scenario = Path(__file__).parent / "scenarios" / "crashloop-init-keyerror"
     manifest = json.loads((scenario / "manifest.json").read_text())

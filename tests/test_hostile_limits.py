@@ -11,7 +11,7 @@ import tarfile
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.common.exitcodes import ExitCode
 from aml_doctor.testing import BundleBuilder, crashloop_pod
 
 RSS_CEILING_MIB = 512  # docs/limits.md
@@ -112,7 +112,8 @@ def test_docs_limits_states_the_numbers_the_code_uses():
     """docs/limits.md is the promise: its numbers are the code's."""
     from pathlib import Path
 
-    from aml_doctor import bundle, engine, evidence, plugins, rule, textdoc
+    from aml_doctor.engine import runner as engine, plugins, rule
+    from aml_doctor.evidence import bundle, store as evidence, textdoc
     from aml_doctor.collect import kubernetes, storage
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "limits.md").read_text()

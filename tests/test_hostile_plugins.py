@@ -15,14 +15,14 @@ import time
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.common.exitcodes import ExitCode
 from aml_doctor.testing import BundleBuilder, crashloop_pod
 
 HEADER = """
 import os, sys, time
 import aml_doctor
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor.model import Finding
+from aml_doctor.findings import Finding
 """
 
 RULE = """

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 from aml_doctor.testing import BundleBuilder, crashloop_pod, pod_name
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from emulators.kube_apiserver import KubeApiServer
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 

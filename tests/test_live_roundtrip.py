@@ -2,7 +2,7 @@
 
 What is real: the `kubernetes` client against the API-server emulator (aml_doctor.testing.
 kube_apiserver), the azure-storage-blob client against Azurite, azureml-core against the local
-ARM/discovery/MMS server (aml_doctor.testing.mms_server). What is not: AAD, which cannot run here,
+ARM/discovery/MMS server (emulators.mms_server). What is not: AAD, which cannot run here,
 so azureml-core gets ``static_token_auth`` (a fixed token) through the collector's ``auth``
 argument; that is the only substitution.
 
@@ -26,11 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor import cli, evidence
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.exitcodes import ExitCode
-from aml_doctor.plugins import load_plugins
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.cli import main as cli
+from aml_doctor.evidence import store as evidence
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.common.exitcodes import ExitCode
+from aml_doctor.engine.plugins import load_plugins
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 NOT_COLLECTABLE = ("azureml/operation.txt", "text")
@@ -64,7 +65,7 @@ def live(azurite, azureml_env, tmp_path):
     from azure.storage.blob import BlobServiceClient
 
     from aml_doctor.collect import azureml as azureml_collector
-    from aml_doctor.testing.mms_server import MmsServer, static_token_auth
+    from emulators.mms_server import MmsServer, static_token_auth
 
     started = []
 
@@ -237,7 +238,7 @@ def test_a_hung_cluster_endpoint_hits_the_request_timeout(live, capsys):
 @needs_sdk
 @pytest.mark.parametrize("how", ["unreachable", "wrong-key"])
 def test_storage_faults_are_not_checked_entries(live, capsys, how):
-    from aml_doctor.testing.azurite import ACCOUNT_KEY, ACCOUNT_NAME
+    from emulators.azurite import ACCOUNT_KEY, ACCOUNT_NAME
 
     scenario = SCENARIOS / "model-blob-missing"
     manifest = json.loads((scenario / "manifest.json").read_text())

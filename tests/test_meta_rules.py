@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor.plugins import load_plugins
+from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.testing import collect_cases
 
 # Built-in rules only: a team plugin installed beside them (the example in examples/) has its own cases.
@@ -20,7 +20,7 @@ def test_rule_metadata(rule):
     assert re.fullmatch(r"[A-Z]{2,8}\d{3}", rule.id)
     assert re.fullmatch(r"[a-z][a-z0-9-]+", rule.name)
     assert rule.requires, "a rule must say what evidence it needs"
-    from aml_doctor.evidence import SOURCES
+    from aml_doctor.evidence.store import SOURCES
 
     for group in rule.requires:
         assert set(group.split("|")) <= set(SOURCES), f"unknown evidence source in {group!r}"

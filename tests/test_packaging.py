@@ -34,4 +34,4 @@ def test_wheel_has_only_aml_doctor_at_top_level(tmp_path):
         assert expected in names
     assert any(n.startswith("aml_doctor/reports/templates/") for n in names)
     assert "[aml_doctor]" in entry_points and "aml_doctor.rules" in entry_points
-    assert "aml-doctor = aml_doctor.cli:main" in entry_points
+    assert "aml-doctor = aml_doctor.cli.main:main" in entry_points

@@ -2,7 +2,7 @@
 
 import textwrap
 
-from aml_doctor.plugins import load_plugins
+from aml_doctor.engine.plugins import load_plugins
 
 GOOD = textwrap.dedent(
     """

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from aml_doctor.knowledge import corpus, measure
-from aml_doctor.plugins import load_plugins
+from aml_doctor.knowledge import corpus
+from aml_doctor.engine import measure
+from aml_doctor.engine.plugins import load_plugins
 
 RULES = load_plugins().rules
 CASES = {c.id: c for c in corpus.load_cases()}
@@ -47,8 +48,8 @@ def test_a_client_side_failure_gets_a_client_fix_not_a_redeploy():
 
 
 def test_v2_evidence_gets_v2_commands_and_v1_evidence_v1_commands():
-    import aml_doctor.evidence as evidence_mod
-    from aml_doctor.engine import analyze
+    import aml_doctor.evidence.store as evidence_mod
+    from aml_doctor.engine.runner import analyze
 
     v2 = b"HttpResponseError: (UserError) deployment failed\nModuleNotFoundError: No module named 'sklearn'\n"
     v1 = b"WebserviceException: Error in entry script\nModuleNotFoundError: No module named 'sklearn'\n"
@@ -85,8 +86,8 @@ def test_fixes_that_used_to_be_wrong(case_id, rule, category, fix_has):
 
 
 def test_a_build_log_the_error_names_becomes_the_download_command():
-    import aml_doctor.evidence as evidence_mod
-    from aml_doctor.engine import analyze
+    import aml_doctor.evidence.store as evidence_mod
+    from aml_doctor.engine.runner import analyze
 
     # The form the v2 troubleshooting page prints (MicrosoftDocs/azure-docs#91296), with example values.
     text = (b'ERROR: ImageBuildFailure\nThe build log is available in the workspace blob store "mlstore0421" '

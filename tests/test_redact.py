@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor import redact
-from aml_doctor.config import ConfigError, parse_config
-from aml_doctor.redact import TOKEN_RE, redact_object, redact_text
+from aml_doctor.evidence import redact
+from aml_doctor.cli.config import ConfigError, parse_config
+from aml_doctor.evidence.redact import TOKEN_RE, redact_object, redact_text
 
 KEY = "q8W3mZ0vXr5tLk2Jp7Yc9Hn4Bd6Fg1Sa3Ue8Wi0Oy5Tr2Qe7Lx9Mz4Nc6Vb1Hj3Kd8Pf0Ga5Sd2Rt7Yu9Iw4Eo=="
 SCORING_KEY = "Kp4nJ8sV2xLq7Rw3Zt9Hb6Yc1Fm5Dg0a"
@@ -165,7 +165,7 @@ def test_bad_configured_patterns_are_one_config_error(tmp_path, patterns, messag
 
 
 def test_anonymize_replaces_ids_names_and_ips_consistently():
-    from aml_doctor.redaction_anonymize import anonymize_text, learn_names, learn_text
+    from aml_doctor.evidence.redaction_anonymize import anonymize_text, learn_names, learn_text
 
     sub, tenant = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", "72f988bf-86f1-41af-91ab-2d7cd011db47"
     text = (
@@ -192,7 +192,7 @@ SCENARIO = Path(__file__).parent / "scenarios" / "mount-blobfuse-403"
 
 @pytest.mark.parametrize("fmt", ["text", "md", "html", "json", "sarif", "junit"])
 def test_analyze_anonymize_leaves_no_name_in_any_format(fmt, capsys):
-    from aml_doctor import cli
+    from aml_doctor.cli import main as cli
 
     bundle = str(SCENARIO)
     cli.main(["analyze", bundle, "-o", fmt, "--fail-on", "never"])
@@ -208,7 +208,7 @@ def test_analyze_anonymize_leaves_no_name_in_any_format(fmt, capsys):
 
 
 def test_configured_patterns_apply_to_a_cli_run(tmp_path, monkeypatch, capsys):
-    from aml_doctor import cli
+    from aml_doctor.cli import main as cli
 
     (tmp_path / ".aml-doctor.toml").write_text('redact = ["ACME-[0-9A-F]{16}"]\n')
     pasted = tmp_path / "pasted.txt"
@@ -222,7 +222,7 @@ def test_configured_patterns_apply_to_a_cli_run(tmp_path, monkeypatch, capsys):
 
 
 def test_a_bad_configured_pattern_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
-    from aml_doctor import cli
+    from aml_doctor.cli import main as cli
 
     (tmp_path / ".aml-doctor.toml").write_text('redact = ["(a+)+$"]\n')
     monkeypatch.chdir(tmp_path)

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aml_doctor import cli, redact
-from aml_doctor.evidence import from_texts
-from aml_doctor.model import EvidenceItem, Fix
+from aml_doctor.cli import main as cli
+from aml_doctor.evidence import redact
+from aml_doctor.evidence.store import from_texts
+from aml_doctor.findings import EvidenceItem, Fix
 from aml_doctor.reports import FORMATS, render
 from report_factory import make_report, mount_failure
 

@@ -18,8 +18,8 @@ import threading
 
 import pytest
 
-from aml_doctor import redact
-from aml_doctor.redaction_rules import RULES
+from aml_doctor.evidence import redact
+from aml_doctor.evidence.redaction_rules import RULES
 
 try:
     from re import _constants as C

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.common.exitcodes import ExitCode
 from test_live_roundtrip import SCENARIOS, _live_args, _run, azureml_env, live, needs_sdk  # noqa: F401 - fixtures
 from test_redact_corpus import CORPUS, pieces_leaked
 
@@ -152,7 +152,7 @@ def test_collect_anonymize_replaces_names_consistently_in_every_file(live, capsy
 
 @pytest.fixture(autouse=True)
 def _fresh_redaction():
-    from aml_doctor import redact
+    from aml_doctor.evidence import redact
 
     yield
     redact.reset()

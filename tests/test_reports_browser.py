@@ -114,9 +114,9 @@ def test_screenshot_shows_a_rendered_page(tmp_path):
 def test_unrecognised_evidence_shows_its_lines_candidates_and_known_issues_in_the_browser(tmp_path):
     # A real paste from the corpus (Azure/azure-sdk-for-python#40575's error line), plus a line no
     # rule knows: the page must show the unexplained line, and a case seen before.
-    from aml_doctor import evidence as evidence_mod
-    from aml_doctor.engine import analyze
-    from aml_doctor.plugins import load_plugins
+    from aml_doctor.evidence import store as evidence_mod
+    from aml_doctor.engine.runner import analyze
+    from aml_doctor.engine.plugins import load_plugins
 
     rules = load_plugins().rules
     text = (

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from aml_doctor.model import EvidenceItem
+from aml_doctor.findings import EvidenceItem
 from aml_doctor.reports import render
 from report_factory import (
     BUILD_LOG,

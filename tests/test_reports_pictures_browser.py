@@ -15,9 +15,10 @@ import pytest
 from report_factory import Page
 from test_reports_browser import CHROMIUM, chromium, page_requests, write
 
-from aml_doctor import cli, evidence
-from aml_doctor.config import Config
-from aml_doctor.plugins import load_plugins
+from aml_doctor.cli import main as cli
+from aml_doctor.evidence import store as evidence
+from aml_doctor.cli.config import Config
+from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.reports import render
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
@@ -116,7 +117,7 @@ def test_screenshot_shows_the_strip_at_the_top_of_the_page(tmp_path, report):
 
 
 def test_fleet_index_chart_and_unwrapped_table(tmp_path, report):
-    from aml_doctor.fleet import FleetRow
+    from aml_doctor.cli.fleet import FleetRow
     from aml_doctor.reports.fleet import render_fleet
 
     long_name = "a-service-with-a-rather-long-kubernetes-name"

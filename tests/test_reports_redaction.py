@@ -5,7 +5,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from aml_doctor.redact import TOKEN_RE
+from aml_doctor.evidence.redact import TOKEN_RE
 from aml_doctor.reports import FORMATS, render
 from aml_doctor.reports.sanitize import backstop_ansi, backstop_json, backstop_markup
 from report_factory import ACCOUNT_KEY, SECRETS, Page, secret_report

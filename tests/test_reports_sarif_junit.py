@@ -5,7 +5,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import jsonschema
-from aml_doctor.model import EvidenceItem
+from aml_doctor.findings import EvidenceItem
 from aml_doctor.reports import render
 from report_factory import hostile_report, make_report, mount_failure, pod_not_ready
 

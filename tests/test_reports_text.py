@@ -2,7 +2,7 @@
 
 import re
 
-from aml_doctor.model import EvidenceItem
+from aml_doctor.findings import EvidenceItem
 from aml_doctor.reports import render
 from report_factory import BUILD_LOG, make_report, mount_failure, pod_not_ready
 

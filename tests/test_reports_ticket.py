@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from report_factory import Page, make_report
 
-from aml_doctor import cli, evidence
-from aml_doctor.config import Config
-from aml_doctor.model import Verdict
-from aml_doctor.plugins import load_plugins
+from aml_doctor.cli import main as cli
+from aml_doctor.evidence import store as evidence
+from aml_doctor.cli.config import Config
+from aml_doctor.findings import Verdict
+from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.reports import FORMATS, render
 from aml_doctor.reports.fleet import FLEET_LABELS, render_fleet
 from aml_doctor.reports.mdhtml import md_to_html, md_to_inline_html
@@ -134,7 +135,7 @@ def test_one_verdict_vocabulary_in_every_format_and_the_fleet(live_like):
     assert junit.find(".//property[@name='verdict']").get("value") == doc["verdict"]
     assert set(FLEET_LABELS) == {v.value for v in Verdict} | {"unknown"}
 
-    from aml_doctor.fleet import FleetRow
+    from aml_doctor.cli.fleet import FleetRow
 
     rows = [FleetRow("a", "ns", "CrashLoopBackOff", doc["verdict"], "x", "AML004", "1d", live_like),
             FleetRow("b", "ns", "unknown", "unknown", "logs timed out", "", "")]

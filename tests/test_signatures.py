@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from aml_doctor import evidence as evidence_mod
-from aml_doctor import signatures
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.plugins import load_plugins
+from aml_doctor.evidence import store as evidence_mod
+from aml_doctor.engine import signatures
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.engine.plugins import load_plugins
 
 RULES_DIR = os.path.join(os.path.dirname(__file__), "..", "rules")
 FILES = sorted(glob.glob(os.path.join(RULES_DIR, "*.signatures.yml")))

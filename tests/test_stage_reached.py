@@ -1,13 +1,13 @@
 """Without a root cause, the pods still say how far the deployment got: the report records the
-least advanced pod's stage (doctor/podstage.py, the same reading --watch uses) and the HTML stage
+least advanced pod's stage (doctor/views/podstage.py, the same reading --watch uses) and the HTML stage
 strip marks it."""
 
 from __future__ import annotations
 
-from aml_doctor import evidence as evidence_mod
-from aml_doctor.engine import analyze
-from aml_doctor.model import Stage
-from aml_doctor.plugins import load_plugins
+from aml_doctor.evidence import store as evidence_mod
+from aml_doctor.engine.runner import analyze
+from aml_doctor.findings import Stage
+from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.reports import render
 from aml_doctor.reports.charts import stage_strip
 from aml_doctor.testing import BundleBuilder, crashloop_pod

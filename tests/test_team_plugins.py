@@ -4,7 +4,7 @@ the plugins listing and plugin tracing."""
 import json
 from pathlib import Path
 
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.common.exitcodes import ExitCode
 from aml_doctor.testing import check_case, collect_cases
 
 ROOT = Path(__file__).resolve().parent.parent

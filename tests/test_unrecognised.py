@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.common.exitcodes import ExitCode
 
 # A real line from a public report (shared/real-world/v2-extension-get-all-azureml-namespace-01.txt
 # style): an error text aml-doctor has no rule for.
@@ -94,7 +94,7 @@ def test_an_error_line_quoting_a_secret_reaches_stderr_redacted(cli, tmp_path):
 
 
 def test_the_help_lists_every_exit_code():
-    from aml_doctor.cli import build_parser
+    from aml_doctor.cli.main import build_parser
 
     text = " ".join(build_parser().format_help().split())
     codes = text[text.index("Exit codes:"):]
@@ -115,9 +115,9 @@ def test_a_healthy_service_whose_logs_print_timeouts_and_old_errors_is_no_proble
     # in a previous container's log, the failure they recovered from: none is an outright failure now.
     from pathlib import Path
 
-    from aml_doctor import evidence as evidence_mod
-    from aml_doctor.engine import analyze, signals_for
-    from aml_doctor.plugins import load_plugins
+    from aml_doctor.evidence import store as evidence_mod
+    from aml_doctor.engine.runner import analyze, signals_for
+    from aml_doctor.engine.plugins import load_plugins
 
     rules = load_plugins().rules
     path = Path(__file__).parent / "scenarios" / name

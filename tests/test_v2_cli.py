@@ -1,4 +1,4 @@
-"""The v2 command line, end to end through ``aml_doctor.cli.main``: `aml-doctor ENDPOINT -d DEPLOYMENT`,
+"""The v2 command line, end to end through ``aml_doctor.cli.main.main``: `aml-doctor ENDPOINT -d DEPLOYMENT`,
 a bare `aml-doctor NAME` that the cluster shows is an online endpoint, `collect`, `--all` beside v1
 services, and `migrate-check`. Real parts on loopback as in tests/test_v2_live.py (only AAD is
 replaced, with StaticTokenCredential, inside its `v2live` fixture)."""
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor import cli
-from aml_doctor.exitcodes import ExitCode
+from aml_doctor.cli import main as cli
+from aml_doctor.common.exitcodes import ExitCode
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_v2_live import _manifest, needs_sdk, v2live  # noqa: E402,F401 - the fixture is used by name
@@ -82,7 +82,7 @@ def test_all_lists_v2_deployments_beside_v1_services(v2live, capsys):
 def test_migrate_check_on_a_clean_cluster(tmp_path, capsys):
     import shutil
 
-    from aml_doctor.testing.kube_apiserver import KubeApiServer
+    from emulators.kube_apiserver import KubeApiServer
 
     shutil.copytree(Path(__file__).parent / "scenarios" / "v2-migrate-clean", tmp_path / "c")
     with KubeApiServer().start().load_bundle(str(tmp_path / "c")) as kube:

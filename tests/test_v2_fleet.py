@@ -7,10 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from aml_doctor.cli import load_rules
-from aml_doctor.live import analyzer
-from aml_doctor.model import Severity
-from aml_doctor.v2fleet import v2_rows
+from aml_doctor.cli.main import load_rules
+from aml_doctor.cli.live import analyzer
+from aml_doctor.findings import Severity
+from aml_doctor.cli.v2fleet import v2_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_v2_kubernetes import emulator  # noqa: E402
@@ -51,7 +51,7 @@ def test_a_healthy_deployment_row(tmp_path):
 def test_no_extension_no_rows(tmp_path):
     import shutil
 
-    from aml_doctor.testing.kube_apiserver import KubeApiServer
+    from emulators.kube_apiserver import KubeApiServer
 
     shutil.copytree(Path(__file__).parent / "scenarios" / "healthy", tmp_path / "v1")
     with KubeApiServer().start().load_bundle(str(tmp_path / "v1")) as api:

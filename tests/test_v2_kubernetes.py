@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 NS = "ml-inference"

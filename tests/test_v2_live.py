@@ -2,7 +2,7 @@
 
 What is real: the `kubernetes` client against the API-server emulator (which serves the AzureML
 extension's custom resources once their group is installed), azure-storage-blob against Azurite,
-and azure-ai-ml against the local ARM server (aml_doctor.testing.arm_server, over TLS with a
+and azure-ai-ml against the local ARM server (emulators.arm_server, over TLS with a
 certificate made for 127.0.0.1). What is not: AAD, which cannot run here, so azure-ai-ml gets
 ``StaticTokenCredential`` (a fixed token) in place of DefaultAzureCredential; that is the only
 substitution.
@@ -10,7 +10,7 @@ substitution.
 The round trip: every v2 scenario bundle is served by the emulators, collected back with
 ``aml-doctor collect ENDPOINT -d DEPLOYMENT`` (cli.main, the real parser), and the collected
 bundle's analysis must equal the scenario's own, minus what no collector can see (the user's pasted
-text under text/). The other tests call aml_doctor.v2live with the parser's arguments.
+text under text/). The other tests call aml_doctor.cli.v2live with the parser's arguments.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor import evidence
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.exitcodes import ExitCode
-from aml_doctor.plugins import load_plugins
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.evidence import store as evidence
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.common.exitcodes import ExitCode
+from aml_doctor.engine.plugins import load_plugins
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 V2_SCENARIOS = sorted(n for n in os.listdir(SCENARIOS) if n.startswith("v2-") and not n.startswith("v2-migrate-")
@@ -54,7 +54,7 @@ def serve_cluster(scenario: Path, tmp_path: Path) -> KubeApiServer:
 
 
 def serve_workspace(scenario: Path, manifest: dict):
-    from aml_doctor.testing.arm_server import ArmServer
+    from emulators.arm_server import ArmServer
 
     svc = json.loads((scenario / "azureml" / "service.json").read_text())
     arm = ArmServer(workspace=manifest["workspace"]).start()
@@ -124,7 +124,7 @@ def v2live(azurite, monkeypatch, tmp_path):
     """Start the emulators for one scenario; yield a function returning (kube, arm, kubeconfig, connection string)."""
     from aml_doctor.collect import part as part_module
     from aml_doctor.collect import v2azureml
-    from aml_doctor.testing.arm_server import StaticTokenCredential
+    from emulators.arm_server import StaticTokenCredential
 
     started = []
 
@@ -180,7 +180,7 @@ def _expected(name: str, tmp_path: Path) -> Path:
 @needs_sdk
 @pytest.mark.parametrize("name", V2_SCENARIOS)
 def test_collected_v2_bundle_analyses_like_the_scenario(name, v2live, tmp_path, capsys):
-    from aml_doctor import cli
+    from aml_doctor.cli import main as cli
 
     manifest = _manifest(name)
     managed = manifest["platform"] == "managed_online_v2"
@@ -201,7 +201,7 @@ def test_collected_v2_bundle_analyses_like_the_scenario(name, v2live, tmp_path, 
 
 @needs_sdk
 def test_live_v2_diagnosis_names_the_root_cause_and_the_platform(v2live, capsys):
-    from aml_doctor import v2live as v2
+    from aml_doctor.cli import v2live as v2
 
     manifest = _manifest("v2-storage-manifest-blob-missing")
     kube, arm, kubeconfig, conn = v2live("v2-storage-manifest-blob-missing")
@@ -216,7 +216,7 @@ def test_live_v2_diagnosis_names_the_root_cause_and_the_platform(v2live, capsys)
 
 @needs_sdk
 def test_the_deployment_defaults_to_the_one_with_traffic_and_the_namespace_comes_from_the_compute(v2live, tmp_path, capsys):
-    from aml_doctor import v2live as v2
+    from aml_doctor.cli import v2live as v2
 
     manifest = _manifest("v2-instancetype-too-large")
     kube, arm, kubeconfig, conn = v2live("v2-instancetype-too-large")
@@ -231,7 +231,7 @@ def test_the_deployment_defaults_to_the_one_with_traffic_and_the_namespace_comes
 
 @needs_sdk
 def test_managed_endpoint_is_diagnosed_from_azure_ai_ml_alone(v2live, capsys):
-    from aml_doctor import v2live as v2
+    from aml_doctor.cli import v2live as v2
 
     manifest = _manifest("v2-managed-import-error")
     _, arm, kubeconfig, conn = v2live("v2-managed-import-error", cluster=False)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor import v2migrate
-from aml_doctor.exitcodes import ExitCode
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.cli import v2migrate
+from aml_doctor.common.exitcodes import ExitCode
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 CONFLICTS = {"v2-migrate-v1-frontend": "AML034", "v2-migrate-namespace-reuse": "AML035",
@@ -23,7 +23,7 @@ CONFLICTS = {"v2-migrate-v1-frontend": "AML034", "v2-migrate-namespace-reuse": "
 @pytest.fixture
 def served(monkeypatch, tmp_path):
     from aml_doctor.collect import v2azureml
-    from aml_doctor.testing.arm_server import ArmServer, StaticTokenCredential
+    from emulators.arm_server import ArmServer, StaticTokenCredential
 
     started = []
 

@@ -2,7 +2,7 @@
 AzureAsyncOperationUri is signed (t, c, s, h: Azure/azure-sdk-for-python#33598), and a
 STORAGE_MANIFEST_URL may carry a SAS. Both are redacted, and the rest of the URL is kept."""
 
-from aml_doctor import redact
+from aml_doctor.evidence import redact
 
 OPERATION = ("https://management.azure.com/subscriptions/5f9e7a1b-3c2d-4e8f-9a0b-1c2d3e4f5a6b/providers/"
              "Microsoft.MachineLearningServices/locations/eastus/mfeOperationsStatus/od:2b6c41f7-9a3e:4d1e8c?"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor import evidence
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.plugins import load_plugins
+from aml_doctor.evidence import store as evidence
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.engine.plugins import load_plugins
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 V2_RULES = {f"AML0{n}" for n in range(25, 38)}

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from aml_doctor.testing import BundleBuilder
-from aml_doctor import evidence, v2views
+from aml_doctor.evidence import store as evidence
+from aml_doctor.views import v2views
 
 POD = {"azuremlappname": "credit-ep-blue", "isazuremlapp": "true"}
 PROXY = {"ml.azure.com/infra-app": "identity-proxy"}

@@ -10,9 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from aml_doctor import v2watch
-from aml_doctor.exitcodes import ExitCode
-from aml_doctor.testing.kube_apiserver import KubeApiServer
+from aml_doctor.cli import v2watch
+from aml_doctor.common.exitcodes import ExitCode
+from emulators.kube_apiserver import KubeApiServer
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 NS = "ml-inference"

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from aml_doctor.cli import main
-from aml_doctor.engine import analyze, signals_for
-from aml_doctor.evidence import load
-from aml_doctor.model import Category, Verdict
-from aml_doctor.plugins import load_plugins
-from aml_doctor.testing.kube_apiserver import KubeApiServer
-from aml_doctor.watch import MAX_EVENTS, EvidenceState, watch_service
+from aml_doctor.cli.main import main
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.evidence.store import load
+from aml_doctor.findings import Category, Verdict
+from aml_doctor.engine.plugins import load_plugins
+from emulators.kube_apiserver import KubeApiServer
+from aml_doctor.cli.watch import MAX_EVENTS, EvidenceState, watch_service
 from test_collect_kubernetes import (
     INIT,
     _event,

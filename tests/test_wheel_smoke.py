@@ -22,7 +22,7 @@ VENV = os.environ.get("AML_DOCTOR_UNDER_TEST")
 if not VENV:
     pytest.skip("run by scripts/wheel_smoke.sh against an installed wheel (AML_DOCTOR_UNDER_TEST)", allow_module_level=True)
 
-from aml_doctor.testing.kube_apiserver import KubeApiServer  # noqa: E402
+from emulators.kube_apiserver import KubeApiServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(VENV) / "bin"

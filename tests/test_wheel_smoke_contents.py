@@ -67,7 +67,7 @@ def test_the_wheel_holds_every_file_of_the_tree(tmp_path):
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     missing = sorted(set(_tree()) - names)
     assert not missing, f"in the tree but not in the wheel (package-data?): {missing[:20]}"
-    assert "kubectl-aml_doctor = aml_doctor.cli:kubectl_plugin" in entry_points
+    assert "kubectl-aml_doctor = aml_doctor.cli.main:kubectl_plugin" in entry_points
     # Every runtime import declared: tomli before 3.11, the test kit's typing_extensions, markdown-it-py.
     requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert any(r.startswith("tomli") and "python_version < \"3.11\"" in r for r in requires), requires

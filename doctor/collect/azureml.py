@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .. import redact
-from ..termsafe import safe_progress
-from .part import Gap, Part
+from aml_doctor.evidence import redact
+from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.collect.part import Gap, Part
 
 NOT_INSTALLED = "azureml-core is not installed: pip install 'aml-doctor[azureml]'"
 SOURCES = ("azureml_service", "azureml_logs", "azureml_init_logs")

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from ..kube import config_blob_paths, config_document, scoring_container_in
-from ..termsafe import safe_progress
-from .part import Gap, Part
+from aml_doctor.views.kube import config_blob_paths, config_document, scoring_container_in
+from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.collect.part import Gap, Part
 
 RESOURCES = (
     "deployments", "replicasets", "pods", "configmaps", "persistentvolumeclaims", "persistentvolumes",

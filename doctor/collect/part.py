@@ -15,8 +15,9 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__, redact
-from ..evidence import FORMAT_VERSION
+from aml_doctor import __version__
+from aml_doctor.evidence import redact
+from aml_doctor.evidence.store import FORMAT_VERSION
 
 
 @dataclass
@@ -82,7 +83,7 @@ def render_files(manifest_data: dict, part: Part, redact_secrets: bool = True) -
 def anonymize_files(files: dict[str, bytes]) -> dict[str, bytes]:
     """With ``--anonymize``: identifiers replaced in every file (names learnt from all of them
     first, so each reads the same everywhere), and the count recorded in the manifest."""
-    from ..redaction_anonymize import anonymize_text, learn_names, learn_text
+    from aml_doctor.evidence.redaction_anonymize import anonymize_text, learn_names, learn_text
 
     texts = {path: data.decode("utf-8", errors="replace") for path, data in files.items()}
     try:

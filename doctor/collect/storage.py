@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from .. import redact
-from ..termsafe import safe_progress
-from .part import Gap, Part
+from aml_doctor.evidence import redact
+from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.collect.part import Gap, Part
 
 IMAGE_LOGS = "ImageLogs/"
 BUILD_LOG_NAME = "build.log"
@@ -146,7 +146,7 @@ class Reader:
 
     def within(self, fn: Callable):
         """``fn()`` given up after the request timeout, however slowly its answer arrives."""
-        from .. import guard
+        from aml_doctor.engine import guard
 
         outcome = guard.call(fn, self.request_timeout, name="storage")
         if outcome.timed_out:

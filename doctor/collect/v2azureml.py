@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .part import Gap, Part
+from aml_doctor.collect.part import Gap, Part
 
 SOURCES = ("azureml_service", "azureml_logs", "azureml_init_logs")
 NO_SDK = "azure-ai-ml is not installed: pip install 'aml-doctor[v2]'"

@@ -34,8 +34,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..termsafe import safe_progress
-from .kubernetes import (
+from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.collect.kubernetes import (
     MAX_LOG_BYTES,
     PREVIOUS_MISSING,
     CallFailed,
@@ -45,7 +45,7 @@ from .kubernetes import (
     api_client_for,
     node_summary,
 )
-from .part import Gap, Part
+from aml_doctor.collect.part import Gap, Part
 
 GROUP = "amlarc.azureml.com"
 EXTENSION_NAMESPACE = "azureml"
@@ -384,7 +384,7 @@ class _Collection:
         return pods
 
     def _logs(self, pods: list[dict], ext_pods: list[dict]) -> None:
-        from ..v2views import is_identity_proxy, is_router_v2, pod_not_serving
+        from aml_doctor.views.v2views import is_identity_proxy, is_router_v2, pod_not_serving
 
         wanted = [(p, self.ns, None) for p in pods]
         health = [p for p in ext_pods if ((p.get("metadata") or {}).get("labels") or {}).get("app") == "healthcheck" or _name(p) == "healthcheck"]

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .part import Gap, Part
-from .storage import Reader, describe_error, open_service_client
+from aml_doctor.collect.part import Gap, Part
+from aml_doctor.collect.storage import Reader, describe_error, open_service_client
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_LISTED = 200

@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from .corpus import Case, load_cases
-from .index import Index, case_lines, terms
-from .priors import Priors, symptoms_in
+from aml_doctor.knowledge.corpus import Case, load_cases
+from aml_doctor.knowledge.index import Index, case_lines, terms
+from aml_doctor.knowledge.priors import Priors, symptoms_in
 
 COMPILED = Path(__file__).with_name("compiled.json")
 FORMAT = 1

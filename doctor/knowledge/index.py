@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from ..errorlines import ERROR_LINE
-from .corpus import TRIM_MARK, Case
+from aml_doctor.views.errorlines import ERROR_LINE
+from aml_doctor.knowledge.corpus import TRIM_MARK, Case
 
 K1 = 1.2
 B = 0.75

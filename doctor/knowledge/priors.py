@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Iterable, Sequence
 
-from .corpus import Case
+from aml_doctor.knowledge.corpus import Case
 
 # The symptoms a report can show without its cause; each a plain pattern over the evidence text.
 SYMPTOMS = {

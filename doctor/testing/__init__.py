@@ -12,7 +12,7 @@ realistic Kubernetes evidence in a few lines. The built-in rules are tested with
         check_case(case, str(tmp_path))
 """
 
-from .builders import (  # noqa: F401
+from aml_doctor.testing.builders import (  # noqa: F401
     BundleBuilder,
     crashloop_pod,
     event,
@@ -22,4 +22,4 @@ from .builders import (  # noqa: F401
     pod,
     pod_name,
 )
-from .cases import Case, CaseError, analyze_case, check_case, collect_cases, load_case_file  # noqa: F401
+from aml_doctor.testing.cases import Case, CaseError, analyze_case, check_case, collect_cases, load_case_file  # noqa: F401

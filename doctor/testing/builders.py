@@ -18,7 +18,7 @@ import json
 import os
 from typing import Any
 
-from ..evidence import FORMAT_VERSION
+from aml_doctor.evidence.store import FORMAT_VERSION
 
 _T0 = "2026-11-20T09:14:02Z"
 

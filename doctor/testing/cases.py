@@ -121,7 +121,7 @@ def collect_cases(directory: str | os.PathLike) -> list[Case]:
 
 @functools.lru_cache(maxsize=8)
 def _loaded(plugins: tuple[str, ...]):
-    from ..plugins import load_plugins
+    from aml_doctor.engine.plugins import load_plugins
 
     loaded = load_plugins(extra=list(plugins))
     if loaded.errors:
@@ -131,9 +131,9 @@ def _loaded(plugins: tuple[str, ...]):
 
 def analyze_case(case: Case, tmp_dir: str | None = None):
     """Run every loaded rule over the case's evidence and return the Report."""
-    from .. import evidence as evidence_mod
-    from ..engine import analyze, signals_for
-    from .builders import BundleBuilder
+    from aml_doctor.evidence import store as evidence_mod
+    from aml_doctor.engine.runner import analyze, signals_for
+    from aml_doctor.testing.builders import BundleBuilder
 
     loaded = _loaded(tuple(case.plugins))
     bundle = case.bundle

@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, Fix, Rule, Severity, Stage
-from aml_doctor.rule import excerpt
-from aml_doctor.textdoc import TextKind
+from aml_doctor.engine.rule import excerpt
+from aml_doctor.evidence.textdoc import TextKind
 
 _NOT_FOUND = re.compile(r"Could not find a version that satisfies the requirement ([A-Za-z0-9_.\-]+)")
 

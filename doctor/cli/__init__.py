@@ -1,0 +1,1 @@
+"""Command layer: one module per command, and the options, output and errors they share."""

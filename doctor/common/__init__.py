@@ -1,0 +1,1 @@
+"""Leaf helpers every layer may use: exit codes and terminal-safe text. Nothing here knows AzureML."""

@@ -1,0 +1,1 @@
+"""The rule engine: the rule base, plugins, the guarded runner, ranking and the verdict."""

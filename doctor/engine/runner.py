@@ -1,0 +1,230 @@
+"""Run the rules over one bundle's evidence and assemble the ranked report."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import sys
+import time
+import traceback
+from typing import Iterable, Sequence
+
+from aml_doctor import __version__
+from aml_doctor.engine import diagnosis, guard, ranking
+from aml_doctor.evidence.store import Evidence
+from aml_doctor.findings import CollectionGap, Finding, NotChecked, Report, RuleError, Severity
+from aml_doctor.engine.rule import (
+    MAX_EVIDENCE_BYTES_PER_FINDING,
+    MAX_EVIDENCE_ITEMS_PER_FINDING,
+    MAX_FINDINGS_PER_RULE,
+    Rule,
+    bounded,
+    finding_problem,
+    missing_requirements,
+    rule_label,
+    rule_problems,
+)
+
+# Seconds one rule may run before it is reported and skipped (AML_DOCTOR_RULE_TIMEOUT overrides).
+# The built-in rules take milliseconds on the largest bundle aml-doctor keeps (docs/limits.md).
+RULE_TIMEOUT = 30.0
+# However late the rules start (a live collection may use the whole --timeout), they get this
+# long: the run then ends by --timeout plus RULES_GRACE, whatever a rule does (docs/limits.md).
+RULES_GRACE = 5.0
+
+# Phrases worth keeping from the middle of a huge log even if no loaded rule names them.
+GENERIC_SIGNALS = ("Traceback (most recent call last)", "Exception", "Killed", "FATAL", "error:")
+
+
+def signals_for(rules: Iterable[type[Rule]]) -> tuple[str, ...]:
+    """Every phrase the rules look for in text, for keeping lines of logs too large to hold whole."""
+    phrases = list(GENERIC_SIGNALS)
+    for rule in rules:
+        signals = getattr(rule, "signals", ())
+        if isinstance(signals, (tuple, list)):  # a wrong type is reported when the rule is run
+            phrases.extend(s for s in signals if isinstance(s, str))
+    return tuple(dict.fromkeys(phrases))
+
+
+def matches(rule: type[Rule], patterns: Sequence[str]) -> bool:
+    """``--select``/``--ignore`` take ids (AML012), id prefixes (AML0) or names (image-pull-backoff)."""
+    return any(rule.id.startswith(p.upper()) or rule.name == p for p in patterns)
+
+
+def select_rules(rules: Sequence[type[Rule]], select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[type[Rule]]:
+    chosen = [r for r in rules if not select or matches(r, select)]
+    return [r for r in chosen if not matches(r, ignore)]
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one report line: its type and the first line of its message."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def rule_budget() -> float:
+    """Seconds one rule may take (``AML_DOCTOR_RULE_TIMEOUT``, default 30)."""
+    return _env_seconds("AML_DOCTOR_RULE_TIMEOUT", RULE_TIMEOUT)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _collect(rule, ev: Evidence) -> list:
+    # Runs in the guest thread: the generator's own code runs there too, and the cap stops a rule
+    # that yields without end before it fills memory.
+    return list(itertools.islice(iter(rule.check(ev) or ()), MAX_FINDINGS_PER_RULE + 1))
+
+
+def run_rules(
+    ev: Evidence,
+    rules: Sequence[type[Rule]],
+    options: dict | None = None,
+    deadline: float | None = None,
+    notes: list[str] | None = None,
+) -> tuple[list[Finding], list[NotChecked], list[RuleError], int]:
+    """Run each rule as a guest (:mod:`aml_doctor.engine.guard`): one rule's bug, hang, exit or print
+    costs that rule alone. ``deadline`` (a ``time.monotonic()`` value) bounds the whole run."""
+    findings: list[Finding] = []
+    not_checked: list[NotChecked] = []
+    errors: list[RuleError] = []
+    ran = 0
+    budget = rule_budget()
+    notes = [] if notes is None else notes
+    ev.seal()
+    for rule_cls in rules:
+        problems = rule_problems(rule_cls)
+        if problems:
+            errors.append(RuleError(rule_label(rule_cls), str(getattr(rule_cls, "plugin", "") or ""), "; ".join(problems)))
+            continue
+        missing = missing_requirements(rule_cls, ev)
+        if missing:
+            reason = "; ".join(
+                " or ".join(ev.why_missing(s) for s in group.split("|")) for group in missing
+            )
+            not_checked.append(NotChecked(rule_cls.id, rule_cls.name, reason))
+            continue
+        left = budget if deadline is None else min(budget, deadline - time.monotonic())
+        if left <= 0:
+            not_checked.append(NotChecked(rule_cls.id, rule_cls.name, "not run: the run's --timeout was reached"))
+            continue
+        ran += 1
+        opts = (options or {}).get(rule_cls.plugin, {})
+        outcome = guard.call(lambda: _collect(rule_cls(opts), ev), left, name=rule_cls.id)
+        if outcome.stdout_chars:
+            notes.append(
+                f"{rule_cls.id} ({rule_cls.plugin or 'no plugin'}) wrote {outcome.stdout_chars} characters to stdout; "
+                "captured and left out of the report"
+            )
+            if os.environ.get("AML_DOCTOR_DEBUG"):
+                print(f"[{rule_cls.id} stdout] {outcome.stdout}", file=sys.stderr)
+        if outcome.timed_out:
+            over = "the run's --timeout" if deadline is not None and left < budget else f"its {left:g} s budget"
+            errors.append(RuleError(rule_cls.id, rule_cls.plugin, f"took longer than {over}; skipped"))
+            continue
+        if outcome.error is not None:
+            errors.append(RuleError(rule_cls.id, rule_cls.plugin, one_line(outcome.error)))
+            if os.environ.get("AML_DOCTOR_DEBUG"):
+                traceback.print_exception(outcome.error, file=sys.stderr)
+            continue
+        produced = outcome.value
+        problem = next((p for p in map(finding_problem, produced) if p), "")
+        if problem:
+            errors.append(RuleError(rule_cls.id, rule_cls.plugin, problem))
+            continue
+        if len(produced) > MAX_FINDINGS_PER_RULE:
+            produced = produced[:MAX_FINDINGS_PER_RULE]
+            notes.append(f"{rule_cls.id}: more than {MAX_FINDINGS_PER_RULE} findings; the first {MAX_FINDINGS_PER_RULE} are kept")
+        kept = []
+        cut = 0
+        for f in produced:
+            f, was_cut = bounded(f)
+            kept.append(f)
+            cut += was_cut
+        if cut:
+            notes.append(
+                f"{rule_cls.id}: {cut} finding(s) cut to {MAX_EVIDENCE_BYTES_PER_FINDING // 1024} KiB of evidence "
+                f"and {MAX_EVIDENCE_ITEMS_PER_FINDING} items each"
+            )
+        findings.extend(kept)
+        if not kept:
+            partial = _partly_checked(rule_cls, ev)
+            if partial:
+                not_checked.append(NotChecked(rule_cls.id, rule_cls.name, partial))
+    return findings, not_checked, errors, ran
+
+
+def _partly_checked(rule_cls: type[Rule], ev: Evidence) -> str:
+    """A rule that found nothing while some evidence it reads could not be collected has not
+    passed: say what it ran without."""
+    missing = []
+    for group in rule_cls.requires:
+        for source in group.split("|"):
+            if not ev.has(source) and ev.why_missing(source).startswith(("not collected", "kubernetes/", "azureml/", "storage/")):
+                missing.append(f"{source} ({ev.why_missing(source)})")
+    return "partly checked: ran without " + "; ".join(missing) if missing else ""
+
+
+def analyze(
+    ev: Evidence,
+    rules: Sequence[type[Rule]],
+    *,
+    severity_overrides: dict[str, Severity] | None = None,
+    options: dict | None = None,
+    plugin_errors: Sequence[RuleError] = (),
+    knowledge=None,
+    deadline: float | None = None,
+) -> Report:
+    """``deadline``: a ``time.monotonic()`` value past which no rule is started or waited for."""
+    run_notes: list[str] = []
+    if deadline is not None:
+        deadline = max(deadline, time.monotonic() + RULES_GRACE)
+    findings, not_checked, errors, ran = run_rules(ev, rules, options, deadline, run_notes)
+    if severity_overrides:
+        findings = [
+            dataclasses.replace(f, severity=severity_overrides[f.rule]) if f.rule in severity_overrides else f
+            for f in findings
+        ]
+    ranked = ranking.rank(_dedupe(findings))
+    done = diagnosis.complete(ev, ranked, knowledge)
+    m = ev.manifest
+    return Report(
+        service=m.service,
+        namespace=m.namespace,
+        workspace=m.workspace,
+        source=ev.source,
+        collected_at=m.collected_at,
+        collector=m.collector,
+        tool_version=__version__,
+        verdict=done.verdict,
+        findings=ranked,
+        not_checked=tuple(not_checked),
+        rule_errors=tuple(errors),
+        plugin_errors=tuple(plugin_errors),
+        collection_gaps=tuple(CollectionGap(what, error) for what, error in m.not_collected),
+        notes=tuple(ev.notes) + tuple(run_notes),
+        rules_run=ran,
+        unexplained=done.unexplained,
+        next_evidence=done.next_evidence,
+        possible_causes=done.possible_causes,
+        known_issues=done.known_issues,
+        platform=done.platform,
+        reached=done.reached,
+    )
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple] = set()
+    out = []
+    for f in findings:
+        key = (f.rule, f.subject, f.title)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out

@@ -1,0 +1,219 @@
+"""A rule's error signatures, as data beside it: ``amlNNN_<name>.signatures.yml``.
+
+Each signature is one known error text of the rule's failure mode, from a public source, with the
+finding it makes and the fix for each platform. A rule takes them with ``@with_signatures(__file__)``:
+its own ``check()`` runs first, and when it finds nothing, the first signature whose phrases appear
+in the evidence makes the finding. The phrases join the rule's ``signals``, so lines that carry
+them are kept from logs too large to hold whole.
+
+This module parses and matches; the cause is the rule's, written in its file::
+
+    - id: acr-token-exchange-failed            # the sub-mode, shown as AML006[acr-token-exchange-failed]
+      any: ["ACRTokenExchangeFailed"]          # plain phrases, any of them, case-insensitive
+      all: []                                  # optional: phrases that must all appear too (same line)
+      unless: []                               # optional: phrases that veto the match (same document)
+      category: image_pull_failure             # optional: defaults to the rule's
+      severity: medium                         # optional: defaults to the rule's
+      confidence: 0.85
+      title: "..."
+      explanation: "..."
+      fix: {summary: "...", v1: ["step", ...], v2: ["step", ...], verify: ["command"]}
+      source: https://...                      # where the error text is documented or reported
+      example: "the exact line from that source"   # tests check the signature matches it
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+from aml_doctor.views import targets
+from aml_doctor.evidence.store import Evidence
+from aml_doctor.findings import Category, EvidenceItem, Fix, Severity
+from aml_doctor.evidence.textdoc import Hit
+
+MAX_EXCERPT_CHARS = 1200
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str
+    any: tuple[str, ...]
+    all: tuple[str, ...]
+    unless: tuple[str, ...]
+    category: Category | None
+    severity: Severity | None
+    confidence: float
+    title: str
+    explanation: str
+    fix_summary: str
+    fix_v1: tuple[str, ...]
+    fix_v2: tuple[str, ...]
+    verify: tuple[str, ...]
+    source: str
+    example: str
+
+    @property
+    def pattern(self) -> re.Pattern:
+        return _pattern(self.any)
+
+    def matches_line(self, line: str) -> bool:
+        low = line.lower()
+        return bool(self.pattern.search(line)) and all(p.lower() in low for p in self.all)
+
+    def fix(self, platform: str) -> Fix:
+        steps = self.fix_v2 if targets.is_v2(platform) and self.fix_v2 else self.fix_v1 or self.fix_v2
+        return Fix(summary=self.fix_summary, steps=steps, verify=self.verify)
+
+
+@lru_cache(maxsize=None)
+def _pattern(phrases: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(re.escape(p) for p in phrases), re.IGNORECASE)
+
+
+class SignatureError(ValueError):
+    pass
+
+
+def _strings(value, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SignatureError(f"{where} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def parse(data, origin: str) -> tuple[Signature, ...]:
+    if not isinstance(data, list):
+        raise SignatureError(f"{origin}: a list of signatures expected")
+    out = []
+    seen: set[str] = set()
+    for i, item in enumerate(data):
+        where = f"{origin}[{i}]"
+        if not isinstance(item, dict):
+            raise SignatureError(f"{where}: a mapping expected")
+        unknown = set(item) - {"id", "any", "all", "unless", "category", "severity", "confidence", "title", "explanation", "fix", "source", "example"}
+        if unknown:
+            raise SignatureError(f"{where}: unknown keys {sorted(unknown)}")
+        sid = item.get("id")
+        if not isinstance(sid, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", sid) or sid in seen:
+            raise SignatureError(f"{where}: id must be a unique kebab-case string")
+        seen.add(sid)
+        fix = item.get("fix") or {}
+        if not isinstance(fix, dict) or not isinstance(fix.get("summary"), str):
+            raise SignatureError(f"{where}: fix needs a summary")
+        for key in ("title", "explanation", "source", "example"):
+            if not isinstance(item.get(key), str) or not item[key].strip():
+                raise SignatureError(f"{where}: {key} must be a non-empty string")
+        category = item.get("category")
+        try:
+            category = Category(category) if category else None
+        except ValueError:
+            raise SignatureError(f"{where}: unknown category {category!r}") from None
+        severity = item.get("severity")
+        try:
+            severity = Severity.parse(severity) if severity else None
+        except (ValueError, AttributeError):
+            raise SignatureError(f"{where}: unknown severity {severity!r}") from None
+        confidence = item.get("confidence", 0.8)
+        if not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
+            raise SignatureError(f"{where}: confidence must be in (0, 1]")
+        any_ = _strings(item.get("any"), f"{where}.any")
+        if not any_:
+            raise SignatureError(f"{where}: any needs at least one phrase")
+        out.append(
+            Signature(
+                id=sid, any=any_, all=_strings(item.get("all"), f"{where}.all"),
+                unless=_strings(item.get("unless"), f"{where}.unless"), category=category, severity=severity,
+                confidence=float(confidence), title=item["title"].strip(), explanation=item["explanation"].strip(),
+                fix_summary=fix["summary"].strip(), fix_v1=_strings(fix.get("v1"), f"{where}.fix.v1"),
+                fix_v2=_strings(fix.get("v2"), f"{where}.fix.v2"), verify=_strings(fix.get("verify"), f"{where}.fix.verify"),
+                source=item["source"].strip(), example=item["example"],
+            )
+        )
+    return tuple(out)
+
+
+def load(path: str) -> tuple[Signature, ...]:
+    import yaml
+
+    if not os.path.exists(path):
+        return ()
+    with open(path, encoding="utf-8") as fh:
+        return parse(yaml.safe_load(fh) or [], os.path.basename(path))
+
+
+def beside(module_file: str) -> str:
+    return os.path.splitext(module_file)[0] + ".signatures.yml"
+
+
+def first_hit(ev: Evidence, sig: Signature) -> Hit | None:
+    for doc in ev.docs():
+        low_text = None
+        for hit in doc.search(sig.pattern):
+            if sig.all and not sig.matches_line(hit.line):
+                continue
+            if sig.unless:
+                low_text = low_text if low_text is not None else doc.text.lower()
+                if any(p.lower() in low_text for p in sig.unless):
+                    break
+            return hit
+    return None
+
+
+def excerpt(hit: Hit) -> EvidenceItem:
+    window = hit.doc.window(hit.line_no, 1, 2)
+    text = "\n".join(line for _, line in window)
+    return EvidenceItem(hit.locator, text[:MAX_EXCERPT_CHARS])
+
+
+def findings(rule, ev: Evidence, signatures: Iterable[Signature]) -> Iterator:
+    """The finding of the first signature that matches, built by ``rule``."""
+    platform = targets.guess(ev)
+    for sig in signatures:
+        hit = first_hit(ev, sig)
+        if hit is None:
+            continue
+        yield rule.finding(
+            title=sig.title,
+            explanation=sig.explanation,
+            evidence=[excerpt(hit)],
+            fix=sig.fix(platform),
+            subject=f"signature/{sig.id}",
+            confidence=sig.confidence,
+            category=sig.category,
+            severity=sig.severity,
+            links=(sig.source, *getattr(rule, "links", ())),
+        )
+        return
+
+
+def with_signatures(module_file: str):
+    """Class decorator: give a rule the signatures in the YAML file beside its module."""
+    def decorate(cls):
+        sigs = load(beside(module_file))
+        if not sigs:
+            return cls
+        original = cls.check
+        phrases = tuple(p for s in sigs for p in s.any)
+
+        def check(self, ev):
+            found = False
+            for f in original(self, ev) or ():
+                found = True
+                yield f
+            if not found:
+                yield from findings(self, ev, sigs)
+
+        check.__doc__ = original.__doc__
+        cls.check = check
+        cls.signatures = sigs
+        cls.signals = tuple(dict.fromkeys(tuple(cls.signals) + phrases))
+        return cls
+
+    return decorate

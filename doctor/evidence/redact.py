@@ -1,0 +1,343 @@
+"""Remove secrets from evidence before anything is analysed, written or rendered.
+
+Every rule of :mod:`aml_doctor.evidence.redaction_rules` (and every pattern of the configuration's
+``redact = [...]``) marks the spans of secrets it recognises; overlapping spans merge, and each
+becomes a token ``<redacted:3f2a>``: the first 16 bits of an HMAC of the secret under a key drawn
+once per run. The same secret therefore reads the same everywhere in one run (a key in a pod's
+env and in a log line can be matched up) and differently in the next, and the token reveals
+nothing of the value. Environment variables, ConfigMap keys and JSON fields whose *names* say they
+hold a secret have their values replaced whatever the value looks like.
+
+What was redacted is counted (per kind, and per rule that fired, never the values) in the
+:class:`Tally` of the current context: ``with counting() as tally:`` around loading a bundle
+or writing one gives the summary that reports and bundle manifests carry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import hmac
+import os
+import re
+from collections import Counter
+from typing import Any, Iterator
+from urllib.parse import unquote
+
+try:  # the parser behind re.compile; sre_parse before Python 3.11 (and deprecated after)
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    import sre_parse  # type: ignore[no-redef]
+
+from aml_doctor.evidence.redaction_rules import RULES, Rule, Span, _kind_of, is_placeholder, looks_generated, name_strength
+
+TOKEN_PREFIX = "<redacted:"
+# A token already written, raw or escaped the ways the renderers escape it (HTML, JSON, URLs).
+TOKEN_RE = re.compile(r"(?:<|&lt;|\\u003[cC]|%3[cC])(?:redacted|id|ip|account|resource):[0-9a-f]{4}(?:>|&gt;|\\u003[eE]|%3[eE])")
+USER_KIND = "configured"
+
+
+class _State:
+    def __init__(self) -> None:
+        self.key = os.urandom(16)
+        self.user_rules: tuple[Rule, ...] = ()
+        self.anonymize = False
+
+
+_state = _State()
+
+
+def configure(*, patterns: list[str] | None = None, anonymize: bool | None = None, salt: bytes | None = None) -> None:
+    """Set this run's user patterns (already validated by :func:`compile_user_patterns`), the
+    ``--anonymize`` switch, and, for tests that need fixed tokens, the salt."""
+    if patterns is not None:
+        _state.user_rules = compile_user_patterns(patterns)
+    if anonymize is not None:
+        _state.anonymize = anonymize
+    if salt is not None:
+        _state.key = salt
+
+
+def reset() -> None:
+    """A fresh run: new salt, no user patterns, no anonymisation, no names learnt."""
+    global _state
+    _state = _State()
+    from aml_doctor.evidence.redaction_anonymize import reset as forget_names
+
+    forget_names()
+
+
+def anonymizing() -> bool:
+    return _state.anonymize
+
+
+def token(secret: str, kind: str = "redacted") -> str:
+    """``<redacted:3f2a>``; the secret is URL-decoded first, so its encoded forms share a token."""
+    normal = unquote(unquote(secret)).strip("\"'")
+    digest = hmac.new(_state.key, f"{kind}\0{normal}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return f"<{kind}:{digest[:4]}>"
+
+
+# ---------------------------------------------------------------------------------- counting
+class Tally:
+    """What one load or one bundle had redacted: counts per kind and per rule, never values."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+        self.rules: Counter[str] = Counter()
+        self.anonymized: Counter[str] = Counter()
+
+    def add(self, kind: str, rules: set[str]) -> None:
+        self.kinds[kind] += 1
+        for rule in rules:
+            self.rules[rule] += 1
+
+    def add_recorded(self, recorded: Any) -> None:
+        """Add what a bundle's manifest says was redacted when it was collected."""
+        if not isinstance(recorded, dict):
+            return
+        for field, counter in (("kinds", self.kinds), ("rules", self.rules), ("anonymized", self.anonymized)):
+            values = recorded.get(field)
+            if isinstance(values, dict):
+                for name, n in values.items():
+                    if isinstance(name, str) and isinstance(n, int) and not isinstance(n, bool) and 0 < n < 10**9:
+                        counter[name[:64]] += n
+
+    def merge(self, other: "Tally") -> None:
+        self.kinds.update(other.kinds)
+        self.rules.update(other.rules)
+        self.anonymized.update(other.anonymized)
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
+
+    def summary(self):
+        from aml_doctor.findings import RedactionSummary
+
+        return RedactionSummary(
+            total=self.total,
+            kinds=tuple(sorted(self.kinds.items())),
+            rules=tuple(sorted(self.rules.items())),
+            anonymized=tuple(sorted(self.anonymized.items())),
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "total": self.total,
+            "kinds": dict(sorted(self.kinds.items())),
+            "rules": dict(sorted(self.rules.items())),
+            "anonymized": dict(sorted(self.anonymized.items())),
+        }
+
+
+_tally: contextvars.ContextVar[Tally | None] = contextvars.ContextVar("aml_doctor_redaction_tally", default=None)
+
+
+@contextlib.contextmanager
+def counting(into: Tally | None = None) -> Iterator[Tally]:
+    """Count what is redacted inside the block into ``into`` (a new tally by default), and also
+    into an enclosing block's tally."""
+    outer = _tally.get()
+    tally = into if into is not None else Tally()
+    before = Tally()
+    before.merge(tally)
+    reset_token = _tally.set(tally)
+    try:
+        yield tally
+    finally:
+        _tally.reset(reset_token)
+        if outer is not None and outer is not tally:
+            added = Tally()
+            added.kinds = tally.kinds - before.kinds
+            added.rules = tally.rules - before.rules
+            added.anonymized = tally.anonymized - before.anonymized
+            outer.merge(added)
+
+
+def _count(kind: str, rules: set[str]) -> None:
+    tally = _tally.get()
+    if tally is not None:
+        tally.add(kind, rules)
+
+
+def count_anonymized(kind: str) -> None:
+    tally = _tally.get()
+    if tally is not None:
+        tally.anonymized[kind] += 1
+
+
+# ---------------------------------------------------------------------------------- text
+def secret_spans(text: str) -> list[tuple[int, int, str, set[str]]]:
+    """The merged spans of secrets in ``text``: (start, end, kind, names of the rules that fired)."""
+    lower = text.lower()
+    found: list[tuple[int, int, str, str]] = []
+    for rule in (*RULES, *_state.user_rules):
+        if rule.phrases and not any(p in lower for p in rule.phrases):
+            continue
+        found += [(s, e, k, rule.name) for s, e, k in rule.spans(text, lower) if e > s]
+    if not found:
+        return []
+    found = _outside_tokens(text, found)
+    found.sort(key=lambda f: (f[0], -f[1]))
+    merged: list[tuple[int, int, str, set[str]]] = []
+    for start, end, kind, name in found:
+        if merged and start < merged[-1][1]:
+            s0, e0, k0, names = merged[-1]
+            names.add(name)
+            merged[-1] = (s0, max(e0, end), k0 if e0 - s0 >= end - start else kind, names)
+        else:
+            merged.append((start, end, kind, {name}))
+    return merged
+
+
+def _outside_tokens(text: str, found: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
+    """Spans minus the tokens already in the text, so a second pass never re-redacts a token."""
+    if "redacted:" not in text and not _state.anonymize:
+        return found
+    tokens = [(m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    if not tokens:
+        return found
+    out = []
+    for start, end, kind, name in found:
+        pieces = [(start, end)]
+        for ts, te in tokens:
+            if te <= start or ts >= end:
+                continue
+            pieces = [p for s, e in pieces for p in ((s, min(e, ts)), (max(s, te), e)) if p[1] > p[0]]
+        out += [(s, e, kind, name) for s, e in pieces if text[s:e].strip(" \"'") != ""]
+    return out
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every recognised secret replaced by its token."""
+    if len(text) < 6:
+        return text
+    spans = secret_spans(text)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end, kind, names in spans:
+        out += [text[last:start], token(text[start:end])]
+        last = end
+        _count(kind, names)
+    out.append(text[last:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------- objects
+def is_secret_name(name: str) -> bool:
+    return name_strength(name) == "strong"
+
+
+def _redact_value(name: str, value: str) -> str:
+    """A JSON string under ``name``: a strong name's value goes whatever it is; a weak name's
+    (``key``, ``token``) only when it looks generated; anything else is searched as text."""
+    strength = name_strength(name) if name else ""
+    if value and strength and not is_placeholder(value) and not TOKEN_RE.fullmatch(value):
+        if strength == "strong" or looks_generated(value):
+            _count(_kind_of(name), {"named-field"})
+            return token(value)
+    return redact_text(value)
+
+
+def redact_object(obj: Any) -> Any:
+    """Redact a JSON-like structure in place and return it.
+
+    Walked without recursion (nesting cannot overflow the stack) and visiting each container once,
+    so a YAML document whose aliases share one node many times costs that node once."""
+    seen: set[int] = set()
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            # Kubernetes env entries and az acr credential show: {"name": "ACR_PASSWORD", "value": "..."}
+            name = node.get("name")
+            for key in list(node):
+                value = node[key]
+                if isinstance(value, str):
+                    field = name if key == "value" and isinstance(name, str) and name_strength(name) else key
+                    node[key] = redact_text(value) if key == "name" else _redact_value(str(field), value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, str):
+                    node[i] = redact_text(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+    return obj
+
+
+# ---------------------------------------------------------------------------------- user patterns
+class PatternError(ValueError):
+    pass
+
+
+def _nested_repeat(tree, inside: bool = False) -> bool:
+    for op, av in tree:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = av
+            unbounded = high == sre_parse.MAXREPEAT
+            if inside and unbounded:
+                return True
+            if _nested_repeat(sub, inside or unbounded or high > 1):
+                return True
+        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            raise PatternError("back-references are not allowed")
+        elif name == "SUBPATTERN":
+            if _nested_repeat(av[-1], inside):
+                return True
+        elif name == "BRANCH":
+            if any(_nested_repeat(b, inside) for b in av[1]):
+                return True
+        elif name in ("ASSERT", "ASSERT_NOT", "ATOMIC_GROUP"):
+            if _nested_repeat(av[-1] if name != "ATOMIC_GROUP" else av, inside):
+                return True
+    return False
+
+
+def compile_user_patterns(patterns: list[str]) -> tuple[Rule, ...]:
+    """Rules for ``[tool.aml-doctor] redact = [...]``: each a regular expression whose first group
+    (or whole match) is the secret. Named ``configured-1``, ``configured-2``... in summaries, so a
+    pattern that spells out a literal secret is never printed. Patterns with back-references or a
+    repetition inside an unbounded repetition (the shapes that backtrack exponentially) are refused."""
+    rules = []
+    for i, pattern in enumerate(patterns, 1):
+        try:
+            compiled = re.compile(pattern)
+            if _nested_repeat(sre_parse.parse(pattern)):
+                raise PatternError("a repetition inside an unbounded repetition can take exponential time")
+        except re.error as exc:
+            raise PatternError(f"redact pattern {i} is not a regular expression: {exc}") from None
+        except PatternError as exc:
+            raise PatternError(f"redact pattern {i}: {exc}") from None
+        if compiled.match(""):
+            raise PatternError(f"redact pattern {i} matches the empty string")
+        rules.append(_user_rule(f"{USER_KIND}-{i}", compiled))
+    return tuple(rules)
+
+
+def _user_rule(name: str, compiled: re.Pattern) -> Rule:
+    def pick(m: re.Match, text: str) -> list[Span]:
+        group = 1 if compiled.groups and m.group(1) else 0
+        return [(m.start(group), m.end(group), USER_KIND)]
+
+    return Rule(name, USER_KIND, compiled, (), pick)
+
+
+# ---------------------------------------------------------------------------------- output
+def for_output(text: str) -> str:
+    """Text leaving the tool (a report field, a bundle file): secrets redacted and, with
+    ``--anonymize``, identifiers replaced."""
+    text = redact_text(text)
+    if _state.anonymize:
+        from aml_doctor.evidence.redaction_anonymize import anonymize_text
+
+        text = anonymize_text(text)
+    return text

@@ -1,0 +1,87 @@
+"""Where one pod is in the deployment: scheduling, pulling, mounting, downloading, init(), ready.
+
+Read from the pod's status and, for what the status does not say, its events. One place for
+``--watch``, the fleet scan and the report's stage strip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aml_doctor.findings import Stage
+
+_PULL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable"}
+_NOT_STARTED = {"ContainerCreating", "PodInitializing"}
+_CREATING_EVENTS = {"Scheduled", "Pulling", "Pulled", "FailedMount", "Created", "Started", "Failed"}
+
+
+@dataclass(frozen=True)
+class PodStage:
+    """Where one pod is: a line for people (``Pending: scheduling``) and the deployment stage."""
+
+    text: str
+    stage: Stage | None
+    ready: bool = False
+
+
+def pod_stage(pod: dict, pod_events: list[dict]) -> PodStage:
+    """The stage a pod has reached, from its status and (for what the status does not say) its events."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return PodStage("Terminating", None)
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    if conditions.get("Ready") == "True":
+        return PodStage("Running, ready", Stage.RUN, ready=True)
+    if not spec.get("nodeName") and conditions.get("PodScheduled") != "True":
+        failed = latest_event(pod_events, {"FailedScheduling"})
+        why = f" (FailedScheduling: {failed.get('message', '')})" if failed else ""
+        return PodStage(f"Pending: scheduling{why}", Stage.SCHEDULE)
+    for cs in status.get("initContainerStatuses") or []:
+        state = cs.get("state") or {}
+        if (state.get("terminated") or {}).get("exitCode") == 0:
+            continue
+        waiting = (state.get("waiting") or {}).get("reason")
+        if waiting in _PULL_WAITING:
+            return PodStage(f"Init:{waiting}: pulling image", Stage.PULL)
+        if "running" in state:
+            return PodStage("Init: downloading model and code", Stage.DOWNLOAD)
+        if "terminated" in state or (waiting and waiting not in _NOT_STARTED):
+            reason = waiting or state["terminated"].get("reason") or "Error"
+            return PodStage(f"Init:{reason}: init container failed", Stage.DOWNLOAD)
+        return _creating(spec, pod_events)
+    for cs in status.get("containerStatuses") or []:
+        if cs.get("ready"):
+            continue
+        state = cs.get("state") or {}
+        waiting = (state.get("waiting") or {}).get("reason")
+        restarts = cs.get("restartCount") or 0
+        if waiting in _PULL_WAITING:
+            return PodStage(f"{waiting}: pulling image", Stage.PULL)
+        if waiting == "CrashLoopBackOff":
+            return PodStage(f"CrashLoopBackOff: {restarts} restart(s)", Stage.INIT)
+        if waiting and waiting not in _NOT_STARTED:
+            return PodStage(waiting, Stage.INIT)
+        if "running" in state:
+            again = f" (after {restarts} restart(s))" if restarts else ""
+            return PodStage(f"Running, not ready: init(){again}", Stage.INIT)
+        if "terminated" in state:
+            return PodStage(f"Terminated: {state['terminated'].get('reason') or 'Error'}", Stage.INIT)
+    return _creating(spec, pod_events)
+
+
+def _creating(spec: dict, pod_events: list[dict]) -> PodStage:
+    """No container has started: the kubelet is pulling the image or mounting the volumes."""
+    last = latest_event(pod_events, _CREATING_EVENTS)
+    if last and last.get("reason") == "Pulling":
+        return PodStage("ContainerCreating: pulling image", Stage.PULL)
+    if last and last.get("reason") == "FailedMount":
+        return PodStage("ContainerCreating: mounting volume (FailedMount)", Stage.MOUNT)
+    if any(v.get("persistentVolumeClaim") for v in spec.get("volumes") or []):
+        return PodStage("ContainerCreating: mounting volume", Stage.MOUNT)
+    return PodStage("ContainerCreating", Stage.MOUNT)
+
+
+def latest_event(events: list[dict], reasons: set[str]) -> dict | None:
+    return next((e for e in reversed(events) if e.get("reason") in reasons), None)
+
+
