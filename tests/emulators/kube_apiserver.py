@@ -18,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import base64
 import copy
 import fnmatch
 import json
@@ -34,6 +35,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from typing_extensions import Self
+
+from emulators.kube_tables import table
 
 DEFAULT_USER = "system:serviceaccount:default:aml-doctor"
 SERVER_VERSION = {
@@ -90,6 +93,30 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     )
 }
 _TYPE_BY_KIND = {t.kind: t for t in RESOURCE_TYPES.values()}
+
+# Discovery (`GET /api/v1`, `/apis/<group>/<version>`): what the real server lists for each type. Short
+# names and categories are those of `kubectl api-resources` on a v1.29 cluster; the verbs are the real
+# ones (the emulator still refuses every write with 405).
+_ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+_DISCOVERY: dict[str, dict[str, Any]] = {
+    "namespaces": {"shortNames": ["ns"], "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+    "nodes": {"shortNames": ["no"]},
+    "persistentvolumes": {"shortNames": ["pv"]},
+    "pods": {"shortNames": ["po"], "categories": ["all"]},
+    "services": {"shortNames": ["svc"], "categories": ["all"],
+                 "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+    "endpoints": {"shortNames": ["ep"]},
+    "configmaps": {"shortNames": ["cm"]},
+    "events": {"shortNames": ["ev"]},
+    "persistentvolumeclaims": {"shortNames": ["pvc"]},
+    "secrets": {},
+    "deployments": {"shortNames": ["deploy"], "categories": ["all"]},
+    "replicasets": {"shortNames": ["rs"], "categories": ["all"]},
+    "networkpolicies": {"shortNames": ["netpol"]},
+    "onlineendpoints": {},
+    "onlinedeployments": {},
+    "instancetypes": {},
+}
 # Groups served only once their CRDs are installed (an object of the group added, or install_crds()):
 # a cluster without the extension answers 404 on their paths and leaves them out of /apis.
 CUSTOM_GROUPS = frozenset({"amlarc.azureml.com"})
@@ -124,6 +151,7 @@ class RecordedRequest:
     method: str
     path: str
     query: dict[str, str]
+    accept: str = ""  # the Accept header: kubectl asks for Table and aggregated discovery through it
 
 
 @dataclass(frozen=True)
@@ -555,6 +583,50 @@ class KubeApiServer:
                 self._objects[("namespaces", "", namespace)] = stored
                 self._emit("ADDED", RESOURCE_TYPES["namespaces"], stored)
 
+    def _aggregated_discovery(self, root: str) -> dict:
+        """``GET /api`` or ``/apis`` as an ``APIGroupDiscoveryList``: every group, version and resource in
+        one answer, so kubectl needs no ``/api/v1``, ``/apis/<group>/<version>`` requests."""
+        by_group: dict[str, list[str]] = {}
+        for rtype in RESOURCE_TYPES.values():
+            if (root == "api") == (rtype.group == "") and self._served(rtype.group):
+                by_group.setdefault(rtype.group, [])
+                if rtype.group_version not in by_group[rtype.group]:
+                    by_group[rtype.group].append(rtype.group_version)
+        items = []
+        for group, group_versions in sorted(by_group.items()):
+            versions = []
+            for gv in group_versions:
+                resources = []
+                for entry in self._resource_list(gv)["resources"]:
+                    if "/" in entry["name"]:
+                        continue
+                    resource: dict[str, Any] = {
+                        "resource": entry["name"],
+                        "responseKind": {"group": group, "version": gv.rpartition("/")[2], "kind": entry["kind"]},
+                        "scope": "Namespaced" if entry["namespaced"] else "Cluster",
+                        "singularResource": entry["singularName"], "verbs": entry["verbs"]}
+                    for key in ("shortNames", "categories"):
+                        if key in entry:
+                            resource[key] = entry[key]
+                    if entry["name"] == "pods":
+                        resource["subresources"] = [{"subresource": "log", "responseKind": {"group": "", "version": "v1", "kind": "Pod"},
+                                                     "verbs": ["get"]}]
+                    resources.append(resource)
+                versions.append({"version": gv.rpartition("/")[2], "resources": resources, "freshness": "Current"})
+            items.append({"metadata": {"name": group, "creationTimestamp": None}, "versions": versions})
+        return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2beta1", "metadata": {}, "items": items}
+
+    def _discovery(self, parts: list[str]) -> dict:
+        if parts == ["api"]:
+            return self._api_versions()
+        if parts == ["apis"]:
+            return self._api_groups()
+        if parts[0] == "api":
+            return self._resource_list(parts[1])
+        if len(parts) == 2:
+            return self._api_group(parts[1])
+        return self._resource_list(f"{parts[1]}/{parts[2]}")
+
     def _api_groups(self) -> dict:
         """``GET /apis``: the APIGroupList of every named group served (built-in, and installed CRDs)."""
         versions: dict[str, list[str]] = {}
@@ -568,13 +640,47 @@ class KubeApiServer:
                   for name, gvs in sorted(versions.items())]
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
+    def _served(self, group: str) -> bool:
+        return group not in CUSTOM_GROUPS or group in self._installed_groups
+
+    def _api_versions(self) -> dict:
+        """``GET /api``: the core group's versions, and the address clients reach it at."""
+        return {"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.port}"}]}
+
+    def _api_group(self, group: str) -> dict:
+        """``GET /apis/<group>``: one APIGroup, as listed in ``GET /apis``."""
+        for entry in self._api_groups()["groups"]:
+            if entry["name"] == group:
+                return {"kind": "APIGroup", "apiVersion": "v1", **entry}
+        raise _HttpError(404, "the server could not find the requested resource", {})
+
+    def _resource_list(self, group_version: str) -> dict:
+        """``GET /api/v1`` or ``/apis/<group>/<version>``: the APIResourceList kubectl maps names with
+        (``ns``, ``pv``, ``deploy``...). The pod log subresource is listed as ``pods/log``, as there."""
+        rtypes = [t for t in RESOURCE_TYPES.values() if t.group_version == group_version and self._served(t.group)]
+        if not rtypes:
+            raise _HttpError(404, "the server could not find the requested resource", {})
+        resources = []
+        for rtype in rtypes:
+            extra = _DISCOVERY.get(rtype.plural, {})
+            entry: dict[str, Any] = {"name": rtype.plural, "singularName": rtype.kind.lower(), "namespaced": rtype.namespaced,
+                                     "kind": rtype.kind, "verbs": extra.get("verbs", _ALL_VERBS)}
+            for key in ("shortNames", "categories"):
+                if extra.get(key):
+                    entry[key] = extra[key]
+            resources.append(entry)
+            if rtype.plural == "pods":
+                resources.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+
     def _namespace_of_pod(self, pod: str) -> str | None:
         with self._lock:
             return next((ns for (plural, ns, name) in self._objects if plural == "pods" and name == pod), None)
 
-    def _record(self, method: str, path: str, query: dict[str, str]) -> None:
+    def _record(self, method: str, path: str, query: dict[str, str], accept: str = "") -> None:
         with self._lock:
-            self._requests.append(RecordedRequest(method, path, query))
+            self._requests.append(RecordedRequest(method, path, query, accept))
 
     def _path_fault(self, path: str) -> _PathFault | None:
         with self._lock:
@@ -603,7 +709,10 @@ class KubeApiServer:
             details = {"group": rtype.group, "kind": rtype.plural}
         return _HttpError(403, message, details)
 
-    def _list(self, target: _Target, match: Callable[[dict], bool]) -> dict:
+    def _list(self, target: _Target, match: Callable[[dict], bool], query: dict[str, str] | None = None) -> dict:
+        """A List, in pages when the request sets ``limit`` (kubectl asks for 500 at a time): each page's
+        ``metadata.continue`` is the token for the next and ``remainingItemCount`` counts what is left."""
+        query = query or {}
         with self._lock:
             items = [
                 _without_type_meta(obj)
@@ -611,8 +720,17 @@ class KubeApiServer:
                 if plural == target.rtype.plural and (not target.namespace or ns == target.namespace) and match(obj)
             ]
             rv = str(self._resource_version)
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        start = _continue_offset(query.get("continue", ""))
+        limit = int(query["limit"]) if query.get("limit", "").isdigit() and int(query["limit"]) > 0 else 0
+        if start or limit:
+            end = start + limit if limit else len(items)
+            if end < len(items):
+                meta["continue"] = base64.urlsafe_b64encode(json.dumps({"rv": rv, "start": end}).encode()).decode()
+                meta["remainingItemCount"] = len(items) - end
+            items = items[start:end]
         return {"kind": f"{target.rtype.kind}List", "apiVersion": target.rtype.group_version,
-                "metadata": {"resourceVersion": rv}, "items": items}
+                "metadata": meta, "items": items}
 
     def _get(self, target: _Target) -> dict:
         with self._lock:
@@ -659,6 +777,41 @@ class KubeApiServer:
         return data
 
 
+def _continue_offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["start"])
+    except (ValueError, KeyError, TypeError):
+        raise _HttpError(400, "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from None
+
+
+def _table_version(accept: str) -> str | None:
+    """The Table version the Accept header asks for first (``v1`` or ``v1beta1``), or None for plain JSON."""
+    for media in accept.split(","):
+        params = dict(p.strip().partition("=")[::2] for p in media.split(";")[1:])
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
+            return params["v"]
+        if media.split(";")[0].strip() in ("application/json", "*/*") and "as" not in params:
+            return None
+    return None
+
+
+def _wants_aggregated_discovery(accept: str) -> bool:
+    """True when the Accept header asks for ``apidiscovery.k8s.io/v2beta1`` before plain JSON; a v1.29
+    server serves that version (v2 is served from v1.30), https://kubernetes.io/docs/concepts/overview/kubernetes-api/#aggregated-discovery"""
+    for media in accept.split(","):
+        params = dict(p.strip().partition("=")[::2] for p in media.split(";")[1:])
+        if params.get("as") == "APIGroupDiscoveryList" and params.get("g") == "apidiscovery.k8s.io" and params.get("v") == "v2beta1":
+            return True
+        if media.split(";")[0].strip() in ("application/json", "*/*") and "as" not in params:
+            return False
+    return False
+
+
+_AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+
+
 def _waiting_reason(pod: dict, container: str) -> str | None:
     status = pod.get("status") or {}
     for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
@@ -692,6 +845,14 @@ def status_object(code: int, message: str, details: dict | None = None) -> dict:
         body["details"] = details
     body["code"] = code
     return body
+
+
+def _discovery_path(path: str) -> list[str] | None:
+    """The parts of a discovery path (``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>``), else None."""
+    parts = [unquote(p) for p in path.strip("/").split("/")]
+    if parts[0] == "api" and len(parts) <= 2 or parts[0] == "apis" and len(parts) <= 3:
+        return parts
+    return None
 
 
 def _route(path: str) -> _Target:
@@ -749,7 +910,7 @@ class _Handler(BaseHTTPRequestHandler):
         em = self.emulator
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        em._record(self.command, url.path, query)
+        em._record(self.command, url.path, query, self.headers.get("Accept") or "")
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -774,8 +935,12 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path.rstrip("/") == "/version":
                 self._send_json(200, SERVER_VERSION)
                 return
-            if url.path.rstrip("/") == "/apis":
-                self._send_json(200, em._api_groups())
+            discovery = _discovery_path(url.path)
+            if discovery is not None:
+                if discovery in (["api"], ["apis"]) and _wants_aggregated_discovery(self.headers.get("Accept") or ""):
+                    self._send_json(200, em._aggregated_discovery(discovery[0]), _AGGREGATED_TYPE)
+                else:
+                    self._send_json(200, em._discovery(discovery))
                 return
             target = _route(url.path)
             if target.rtype.group in CUSTOM_GROUPS and target.rtype.group not in em._installed_groups:
@@ -785,16 +950,28 @@ class _Handler(BaseHTTPRequestHandler):
             denied = em._forbidden(target, verb)
             if denied:
                 raise denied
+            as_table = _table_version(self.headers.get("Accept") or "")
+            rtype = target.rtype
             if target.subresource == "log":
                 self._send(200, em._log(target, query), "text/plain")
             elif target.name:
-                self._send_json(200, em._get(target))
+                obj = em._get(target)
+                if as_table:
+                    obj = table(rtype.plural, [obj], kind=rtype.kind, group_version=rtype.group_version, table_version=as_table,
+                                include_object=query.get("includeObject") or "Metadata",
+                                list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+                self._send_json(200, obj)
             else:
-                match = _matcher(target.rtype.plural, query)
+                match = _matcher(rtype.plural, query)
                 if watch:
                     self._watch(target, match, query)
                 else:
-                    self._send_json(200, em._list(target, match))
+                    listed = em._list(target, match, query)
+                    if as_table:
+                        listed = table(rtype.plural, listed["items"], kind=rtype.kind, group_version=rtype.group_version,
+                                       table_version=as_table, include_object=query.get("includeObject") or "Metadata",
+                                       list_meta=listed["metadata"])
+                    self._send_json(200, listed)
         except _HttpError as err:
             self._send_json(err.code, status_object(err.code, err.message, err.details))
         except (BrokenPipeError, ConnectionResetError):
@@ -841,8 +1018,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
-    def _send_json(self, code: int, body: dict) -> None:
-        self._send(code, json.dumps(body).encode(), "application/json")
+    def _send_json(self, code: int, body: dict, content_type: str = "application/json") -> None:
+        self._send(code, json.dumps(body).encode(), content_type)
 
     def _send(self, code: int, data: bytes, content_type: str) -> None:
         self.send_response(code)
