@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -323,3 +324,116 @@ def test_serves_a_bundle_directory(tmp_path):
         read = core.read_namespaced_pod_log(name, ns, container=service, previous=True, _preload_content=False)
         assert read.data == b"Booting worker with pid: 37\n"
         assert core.read_namespaced_pod_log(name, ns, container=service, _preload_content=False).data == b"Starting gunicorn 19.6.0\n"
+
+
+# ----------------------------------------------------------------------------- discovery, tables, paging (what kubectl needs)
+def _get(api: KubeApiServer, path: str, accept: str) -> tuple[int, str, dict]:
+    request = urllib.request.Request(api.url + path, headers={"Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, resp.headers["Content-Type"], json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers["Content-Type"], json.loads(err.read())
+
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+
+
+def test_discovery_through_the_real_client(api):
+    with client.ApiClient(api.configuration()) as api_client:
+        assert client.CoreApi(api_client).get_api_versions().versions == ["v1"]
+        groups = {g.name: g.preferred_version.group_version for g in client.ApisApi(api_client).get_api_versions().groups}
+        assert groups == {"apps": "apps/v1", "networking.k8s.io": "networking.k8s.io/v1"}  # no CRDs installed
+        core = client.CoreV1Api(api_client).get_api_resources()
+        apps = client.AppsV1Api(api_client).get_api_resources()
+    by_name = {r.name: r for r in core.resources}
+    assert core.group_version == "v1"
+    assert (by_name["pods"].kind, by_name["pods"].namespaced, by_name["pods"].short_names) == ("Pod", True, ["po"])
+    assert (by_name["persistentvolumes"].namespaced, by_name["persistentvolumes"].short_names) == (False, ["pv"])
+    assert by_name["pods/log"].verbs == ["get"]
+    assert {r.name: r.short_names for r in apps.resources} == {"deployments": ["deploy"], "replicasets": ["rs"]}
+
+
+def test_discovery_of_a_group_not_installed_is_404_until_its_crds_are(api):
+    assert _get(api, "/apis/amlarc.azureml.com/v1alpha1", "application/json")[0] == 404
+    api.install_crds()
+    code, _, body = _get(api, "/apis/amlarc.azureml.com/v1alpha1", "application/json")
+    assert (code, body["kind"]) == (200, "APIResourceList")
+    assert {r["name"] for r in body["resources"]} == {"onlineendpoints", "onlinedeployments", "instancetypes"}
+    code, _, body = _get(api, "/apis/amlarc.azureml.com", "application/json")
+    assert (code, body["kind"], body["preferredVersion"]["version"]) == (200, "APIGroup", "v1alpha1")
+
+
+def test_aggregated_discovery_when_asked_for_it(api):
+    code, content_type, body = _get(api, "/api", AGGREGATED)
+    assert (code, content_type) == (200, "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+    assert (body["kind"], body["apiVersion"]) == ("APIGroupDiscoveryList", "apidiscovery.k8s.io/v2beta1")
+    [core] = body["items"]
+    resources = {r["resource"]: r for r in core["versions"][0]["resources"]}
+    assert resources["pods"]["subresources"][0]["subresource"] == "log"
+    assert resources["namespaces"]["scope"] == "Cluster" and resources["events"]["scope"] == "Namespaced"
+    _, _, body = _get(api, "/apis", AGGREGATED)
+    assert [i["metadata"]["name"] for i in body["items"]] == ["apps", "networking.k8s.io"]
+    # v2 alone is not served by a v1.29 server: the plain list comes back.
+    code, content_type, body = _get(api, "/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
+    assert (content_type, body["kind"]) == ("application/json", "APIGroupList")
+
+
+def _crashing_pod() -> dict:
+    stamp = "2026-11-20T09:10:00Z"
+    return _pod("crash-1", {"azuremlappname": "crash"}, containers=("main",), init=("init",), status={
+        "phase": "Running", "podIPs": [{"ip": "10.244.0.9"}],
+        "conditions": [{"type": "Initialized", "status": "True"}, {"type": "Ready", "status": "False"}],
+        "initContainerStatuses": [{"name": "init", "ready": True, "restartCount": 0,
+                                   "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+        "containerStatuses": [{"name": "main", "ready": False, "restartCount": 4,
+                               "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                               "lastState": {"terminated": {"exitCode": 3, "reason": "Error", "finishedAt": stamp}}}]})
+
+
+def test_table_for_kubectl_get(api):
+    api.add(_crashing_pod())
+    code, _, body = _get(api, f"/api/v1/namespaces/{NS}/pods", TABLE)
+    assert (code, body["kind"], body["apiVersion"]) == (200, "Table", "meta.k8s.io/v1")
+    assert [c["name"] for c in body["columnDefinitions"] if c["priority"] == 0] == ["Name", "Ready", "Status", "Restarts", "Age"]
+    rows = {r["cells"][0]: r for r in body["rows"]}
+    assert sorted(rows) == ["a-1", "b-1", "c-1", "crash-1"]
+    name, ready, status, restarts, _age, ip, *_ = rows["crash-1"]["cells"]
+    assert (ready, status, ip) == ("0/1", "CrashLoopBackOff", "10.244.0.9")
+    assert restarts.startswith("4 (") and restarts.endswith(" ago)")
+    assert rows["a-1"]["cells"][1:3] == ["1/1", "Running"]
+    assert rows["a-1"]["object"]["kind"] == "PartialObjectMetadata"
+    assert rows["a-1"]["object"]["metadata"]["labels"] == {"azuremlappname": "a", "tier": "gpu"}
+    # One object by name is a Table of one row; without the Table media type it is the object itself.
+    _, _, one = _get(api, f"/apis/apps/v1/namespaces/{NS}/deployments/a", TABLE)
+    assert [r["cells"][:2] for r in one["rows"]] == [["a", "0/1"]]
+    _, _, plain = _get(api, f"/apis/apps/v1/namespaces/{NS}/deployments/a", "application/json")
+    assert plain["kind"] == "Deployment"
+
+
+def test_event_table_names_the_involved_object(api):
+    _, _, body = _get(api, f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Da-1", TABLE)
+    assert [c["name"] for c in body["columnDefinitions"] if c["priority"] == 0] == ["Last Seen", "Type", "Reason", "Object", "Message"]
+    assert [r["cells"][1:4] for r in body["rows"]] == [["Warning", "BackOff", "pod/a-1"]]
+
+
+@pytest.mark.parametrize("seconds, printed", [(45, "45s"), (200, "3m20s"), (600, "10m"), (5 * 3600 + 720, "5h12m"),
+                                               (30 * 3600, "30h"), (3 * 86400 + 4 * 3600, "3d4h"), (200 * 86400, "200d"),
+                                               (1065 * 86400, "2y335d"), (9 * 365 * 86400, "9y"), (-5, "<invalid>")])
+def test_ages_print_as_the_api_server_prints_them(seconds, printed):
+    from emulators.kube_tables import human_duration
+
+    assert human_duration(seconds) == printed
+
+
+def test_lists_page_with_limit_and_continue(api):
+    _, _, first = _get(api, f"/api/v1/namespaces/{NS}/pods?limit=2", "application/json")
+    assert [i["metadata"]["name"] for i in first["items"]] == ["a-1", "b-1"]
+    assert first["metadata"]["remainingItemCount"] == 1
+    token = urllib.parse.quote(first["metadata"]["continue"])
+    _, _, rest = _get(api, f"/api/v1/namespaces/{NS}/pods?limit=2&continue={token}", "application/json")
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["c-1"]
+    assert "continue" not in rest["metadata"]
+    code, _, body = _get(api, f"/api/v1/namespaces/{NS}/pods?limit=2&continue=garbage", "application/json")
+    assert (code, body["reason"]) == (400, "BadRequest")

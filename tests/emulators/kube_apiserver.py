@@ -3,8 +3,10 @@
 It lets the real ``kubernetes`` client (and so the live collector) run against a cluster that
 exists only in memory, on 127.0.0.1 and a free port, with the standard library alone. It answers
 GET on the core and ``apps/v1`` paths the collector and the rules care about, the pod log
-subresource, ``/version`` and ``watch=true`` streams, with label and field selectors and errors
-shaped as real ``Status`` objects. Faults (RBAC 403s, 404s, hangs) are configured per path, and
+subresource, ``/version`` and ``watch=true`` streams, with label and field selectors, ``limit`` and
+``continue`` paging, and errors shaped as real ``Status`` objects. It serves discovery (``/api``,
+``/apis``, ``/api/v1``, ``/apis/<group>/<version>``, and the aggregated ``APIGroupDiscoveryList``
+when asked for it) and ``Table`` answers (emulators.kube_tables), so real ``kubectl`` reads it too. Faults (RBAC 403s, 404s, hangs) are configured per path, and
 every request is recorded so a test can count API calls and check that only GETs arrived.
 
 Usage::
