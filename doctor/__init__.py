@@ -23,6 +23,7 @@ _LAZY = {
     "Report": "findings",
     "Severity": "findings",
     "Stage": "findings",
+    "Mode": "engine.rule",
     "Rule": "engine.rule",
 }
 

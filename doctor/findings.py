@@ -148,10 +148,17 @@ class Finding:
     alternatives: tuple[Category, ...] = ()
     decide: str = ""
     plugin: str = ""
+    # The rule's failure mode (its sub-id), "" for a rule of one mode.
+    mode: str = ""
 
     @property
     def is_symptom(self) -> bool:
         return self.stage.is_symptom
+
+    @property
+    def rule_mode(self) -> str:
+        """``AML004[import-error]``, or the rule id alone for a rule of one mode."""
+        return f"{self.rule}[{self.mode}]" if self.mode else self.rule
 
     @property
     def key(self) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.views import kube
 from aml_doctor.engine.rule import excerpt
 from aml_doctor.evidence.textdoc import TextKind
@@ -18,6 +18,10 @@ class ModelOrCodeBlobMissing(Rule):
     id = "AML002"
     name = "model-or-code-blob-missing"
     category = Category.MODEL_NOT_FOUND
+    modes = (
+        Mode("model-blob-missing", Category.MODEL_NOT_FOUND),
+        Mode("code-blob-missing", Category.ENTRY_SCRIPT_IMPORT_ERROR),
+    )
     severity = Severity.CRITICAL
     stage = Stage.DOWNLOAD
     requires = ("configmaps", "storage_index|container_logs|azureml_logs|azureml_init_logs|text")

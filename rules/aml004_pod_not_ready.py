@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.views import kube, startup, targets
 
 # Waiting reasons that belong to earlier stages: their own rules explain them.
@@ -20,6 +20,15 @@ class PodNotReady(Rule):
     id = "AML004"
     name = "pod-not-ready"
     category = Category.ENTRY_SCRIPT_INIT_ERROR
+    # One symptom, the pod not becoming ready, with a mode per cause its logs show; the symptom
+    # finding takes the mode of the cause, or crash-loop when the logs do not say why.
+    modes = (
+        Mode("init-error", Category.ENTRY_SCRIPT_INIT_ERROR, supersedes=("AML011",)),
+        Mode("import-error", Category.ENTRY_SCRIPT_IMPORT_ERROR, supersedes=("AML011",)),
+        Mode("dependency-conflict", Category.DEPENDENCY_VERSION_CONFLICT, supersedes=("AML011",)),
+        Mode("model-not-found", Category.MODEL_NOT_FOUND, supersedes=("AML011",)),
+        Mode("crash-loop", Category.CRASH_LOOP_OTHER),
+    )
     severity = Severity.CRITICAL
     stage = Stage.INIT
     requires = ("pods|container_logs|azureml_logs|text",)

@@ -17,6 +17,8 @@ class PortMismatch(Rule):
     id = "AML005"
     name = "port-mismatch"
     category = Category.WRONG_PORT_OR_PROBE_FAILURE
+    # Probe failures against the wrong port are this rule's finding, not a probe-timing problem.
+    supersedes = ("AML011",)
     severity = Severity.HIGH
     stage = Stage.PROBE
     requires = ("pods|deployments",)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor.engine.signatures import with_signatures
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.views import kube, podfailures, startup
 from aml_doctor.views.errorjson import azureml_errors
 from aml_doctor.engine.rule import excerpt
@@ -20,6 +20,10 @@ class ModelDownloadFailed(Rule):
     id = "AML007"
     name = "model-download-failed"
     category = Category.MODEL_NOT_FOUND
+    modes = (
+        Mode("download-failed", Category.MODEL_NOT_FOUND),
+        Mode("storage-refused", Category.AUTH_ERROR),
+    )
     severity = Severity.CRITICAL
     stage = Stage.DOWNLOAD
     requires = ("azureml_init_logs|container_logs|azureml_logs|text|azureml_service",)

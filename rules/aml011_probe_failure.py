@@ -4,10 +4,9 @@ import re
 from datetime import datetime
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor.views import kube, podfailures, startup
+from aml_doctor.views import kube, podfailures
 from aml_doctor.views.errorjson import azureml_errors
 from aml_doctor.engine.rule import excerpt
-from aml_doctor.rules.aml005_port_mismatch import PortMismatch
 from aml_doctor.evidence.textdoc import TextKind
 
 # v1 liveness defaults (AksWebservice.deploy_configuration, catalogue 1.4).
@@ -25,6 +24,9 @@ class ProbeFailure(Rule):
     severity = Severity.HIGH
     stage = Stage.PROBE
     requires = ("pods|events|text|azureml_service",)
+    # A crash behind the probe failures is the cause: AML004's causes and AML005 declare that
+    # they supersede this rule (``supersedes``); an OOMKilled container is AML008's.
+    defers = {"AML008": "probe failures of a container that was OOMKilled"}
     signals = (
         "probe failed",
         "failed liveness probe",
@@ -97,12 +99,8 @@ class ProbeFailure(Rule):
         )
 
     def _explained_elsewhere(self, ev) -> bool:
-        """A crash behind the probe failures is the cause (AML004, AML008); a port mismatch is AML005's."""
-        if any(startup.classify(doc) for doc in kube.scoring_logs(ev)):
-            return True
-        if any(s.terminated_reason == "OOMKilled" for s in kube.container_states(ev)):
-            return True
-        return any(True for _ in PortMismatch().check(ev)) if ev.has("pods") or ev.has("deployments") else False
+        """An OOMKilled container is the cause of its probe failures (AML008)."""
+        return any(s.terminated_reason == "OOMKilled" for s in kube.container_states(ev))
 
 
 def _liveness(ev) -> tuple[dict, str]:

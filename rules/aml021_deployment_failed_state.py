@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.views import errorjson, platform
 
 # AzureML's generic wrappers (catalogue 2.3, F6/F7, S10): they say that the deployment failed, not why.
@@ -25,6 +25,10 @@ class DeploymentFailedState(Rule):
     id = "AML021"
     name = "deployment-failed-state"
     category = Category.OTHER
+    modes = (
+        Mode("generic-wrapper", Category.OTHER),
+        Mode("crash-loop", Category.CRASH_LOOP_OTHER),
+    )
     severity = Severity.HIGH
     stage = Stage.SERVICE
     requires = ("text|azureml_service|operation",)

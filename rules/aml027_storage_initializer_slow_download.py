@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.views import v2views
 
 # INFERRED threshold: a storage initializer still running after 10 minutes has outlasted what a
@@ -15,6 +15,10 @@ class StorageInitializerSlowDownload(Rule):
     id = "AML027"
     name = "storage-initializer-slow-download"
     category = Category.OTHER
+    modes = (
+        Mode("slow-download", Category.OTHER),
+        Mode("initializer-oom", Category.OOM_KILLED),
+    )
     severity = Severity.HIGH
     stage = Stage.DOWNLOAD
     requires = ("pods",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.views import v2views
 from aml_doctor.engine.rule import excerpt
 from aml_doctor.evidence.textdoc import TextKind
@@ -39,6 +39,10 @@ class V2ScoringHttpStatus(Rule):
     id = "AML032"
     name = "v2-scoring-http-status"
     category = Category.GATEWAY_TIMEOUT_OR_ROUTER_ERROR
+    modes = (
+        Mode("gateway-status", Category.GATEWAY_TIMEOUT_OR_ROUTER_ERROR),
+        Mode("bad-gateway", Category.ENTRY_SCRIPT_RUN_ERROR),
+    )
     severity = Severity.HIGH
     stage = Stage.RUN
     requires = ("text|azureml_logs|container_logs",)

@@ -35,3 +35,18 @@ def aml_doctor_rules():
     ``[tool.aml-doctor.plugins.<plugin name>]`` as ``self.options``.
     """
 
+
+
+@hookspec
+def aml_doctor_signatures():
+    """Return more error signatures for rules this plugin does not own: ``{rule id: signatures}``.
+
+    The signatures are a list in the schema of a rule's ``signatures.yml``
+    (:mod:`aml_doctor.engine.signatures`), or the path of such a YAML file. A signature with
+    ``mode: <sub-id>`` adds a known error text to that failure mode of the rule (its finding is
+    ``AML004[import-error]``); one without is a failure mode of its own, named by its ``id``::
+
+        @aml_doctor.hookimpl
+        def aml_doctor_signatures():
+            return {"AML004": os.path.join(os.path.dirname(__file__), "aml004.signatures.yml")}
+    """

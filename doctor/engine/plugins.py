@@ -99,6 +99,93 @@ def _guest(fn, name: str, deadline: float | None, notes: list[PluginError]):
     return outcome.value, None
 
 
+BUILTIN = "builtin_rules"
+
+
+def _provided(plugin, info: PluginInfo, deadline, errors: list, output: list, trace) -> list | None:
+    """The sound rule classes a plugin's ``aml_doctor_rules`` returns; None when it has no such hook."""
+    impl = getattr(plugin, "aml_doctor_rules", None)
+    if impl is None:
+        return None
+    provided, failed = _guest(lambda: list(impl() or []), f"{info.name}.aml_doctor_rules", deadline, output)
+    if failed:
+        errors.append(PluginError(info.name, failed))
+        trace(f"{info.name}.aml_doctor_rules() raised {failed}")
+        return None
+    trace(f"{info.name}.aml_doctor_rules() -> {', '.join(str(rule_label(r)) for r in provided) or 'no rules'}")
+    sound = []
+    for rule in provided:
+        if not (isinstance(rule, type) and issubclass(rule, Rule)):
+            errors.append(PluginError(info.name, f"aml_doctor_rules returned {rule!r:.200}, not a Rule subclass"))
+            continue
+        problems = rule_problems(rule)
+        if problems:
+            errors.append(PluginError(info.name, f"rule {rule_label(rule)}: {'; '.join(problems)}"))
+            continue
+        rule.requires, rule.signals, rule.links = tuple(rule.requires), tuple(rule.signals), tuple(rule.links)
+        sound.append(rule)
+    return sound
+
+
+def _resolve(provided_by: list[tuple[PluginInfo, list]], errors: list, trace) -> list[type[Rule]]:
+    """One rule per id. The built-in rules come first, whatever the entry points' names sort as;
+    a team's rule replaces a built-in one only by declaring it (``overrides = "AML004"``)."""
+    order = sorted(provided_by, key=lambda pair: pair[0].name != BUILTIN)
+    by_id: dict[str, type[Rule]] = {}
+    owner: dict[str, str] = {}
+    replaced: dict[str, str] = {}  # overridden id -> the plugin that overrode it
+    for info, provided in order:
+        for rule in provided:
+            target = rule.overrides.strip().upper()
+            if target:
+                if target not in by_id or owner[target] != BUILTIN:
+                    errors.append(PluginError(info.name, f"rule {rule.id} overrides {target}, which is not a built-in rule"
+                                              + (f" (already overridden by {replaced[target]})" if target in replaced else "")))
+                    continue
+                if rule.id != target and rule.id in by_id:
+                    errors.append(PluginError(info.name, f"rule id {rule.id} is already provided by {owner[rule.id]}"))
+                    continue
+                del by_id[target]
+                replaced[target], owner[target] = info.name, info.name
+                trace(f"{info.name}: rule {rule.id} overrides the built-in {target}")
+            elif rule.id in by_id or rule.id in replaced:
+                holder = owner.get(rule.id) or replaced[rule.id]
+                errors.append(PluginError(info.name, f"rule id {rule.id} is already provided by {holder}"
+                                          + ("; declare overrides = \"" + rule.id + "\" to replace it" if holder == BUILTIN else "")))
+                continue
+            by_id[rule.id] = rule
+            owner[rule.id] = info.name
+            rule.plugin = info.name
+            info.rules.append(rule.id)
+    return list(by_id.values())
+
+
+def _add_signatures(pm, infos: list[PluginInfo], rules: list, deadline, errors: list, output: list, trace) -> None:
+    """A plugin's ``aml_doctor_signatures``: more signatures for a rule it does not own."""
+    from aml_doctor.engine import signatures
+
+    for info in infos:
+        impl = getattr(pm.get_plugin(info.name), "aml_doctor_signatures", None)
+        if impl is None:
+            continue
+        given, failed = _guest(lambda: dict(impl() or {}), f"{info.name}.aml_doctor_signatures", deadline, output)
+        if failed:
+            errors.append(PluginError(info.name, failed))
+            continue
+        for rid, data in given.items():
+            index = next((i for i, r in enumerate(rules) if isinstance(rid, str) and r.id == rid.upper()), None)
+            if index is None:
+                errors.append(PluginError(info.name, f"signatures for {rid!r}: no loaded rule has that id"))
+                continue
+            try:
+                extra = signatures.parse_for(rules[index], data, f"{info.name}:{rid}")
+            except (signatures.SignatureError, OSError) as exc:
+                errors.append(PluginError(info.name, one_line(exc)))
+                continue
+            rules[index] = signatures.extended(rules[index], extra, info.name)
+            trace(f"{info.name}: {len(extra)} signature(s) added to {rules[index].id}")
+
+
 def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: float | None = None) -> Loaded:
     """``timeout``: the run's deadline in seconds from now (``--timeout``), or None."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -160,34 +247,12 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: flo
             continue
         register(module, name, getattr(module, "__version__", ""), "--rules-dir" if spec not in extra else "--plugin")
 
-    rules: list[type[Rule]] = []
-    seen: dict[str, str] = {}
+    provided_by: list[tuple[PluginInfo, list]] = []
     for info in infos:
-        plugin = pm.get_plugin(info.name)
-        impl = getattr(plugin, "aml_doctor_rules", None)
-        if impl is None:
-            continue
-        provided, failed = _guest(lambda: list(impl() or []), f"{info.name}.aml_doctor_rules", deadline, output)
-        if failed:
-            errors.append(PluginError(info.name, failed))
-            trace(f"{info.name}.aml_doctor_rules() raised {failed}")
-            continue
-        trace(f"{info.name}.aml_doctor_rules() -> {', '.join(str(rule_label(r)) for r in provided) or 'no rules'}")
-        for rule in provided:
-            if not (isinstance(rule, type) and issubclass(rule, Rule)):
-                errors.append(PluginError(info.name, f"aml_doctor_rules returned {rule!r:.200}, not a Rule subclass"))
-                continue
-            problems = rule_problems(rule)
-            if problems:
-                errors.append(PluginError(info.name, f"rule {rule_label(rule)}: {'; '.join(problems)}"))
-                continue
-            rule.requires, rule.signals, rule.links = tuple(rule.requires), tuple(rule.signals), tuple(rule.links)
-            if rule.id in seen:
-                errors.append(PluginError(info.name, f"rule id {rule.id} is already provided by {seen[rule.id]}"))
-                continue
-            seen[rule.id] = info.name
-            rule.plugin = info.name
-            info.rules.append(rule.id)
-            rules.append(rule)
+        provided = _provided(pm.get_plugin(info.name), info, deadline, errors, output, trace)
+        if provided is not None:
+            provided_by.append((info, provided))
+    rules = _resolve(provided_by, errors, trace)
+    _add_signatures(pm, infos, rules, deadline, errors, output, trace)
     rules.sort(key=lambda r: r.id)
     return Loaded(rules, infos, errors + output, pm, deadline)

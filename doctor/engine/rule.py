@@ -20,6 +20,28 @@ present, and ``a|b`` means either will do. When one is missing the engine report
 "not checked" with the reason instead of running it. ``signals`` are plain phrases (not regexes,
 matched without regard to case) the rule looks for in text: they keep the matching lines of a log
 too large to hold whole.
+
+A rule checks one failure mode. Where one symptom has several causes, each cause is a *mode* of the
+rule with a sub-id, written and selected as ``AML004[import-error]`` (as ansible-lint writes
+``name[casing]``)::
+
+    modes = (
+        Mode("init-error", Category.ENTRY_SCRIPT_INIT_ERROR),
+        Mode("import-error", Category.ENTRY_SCRIPT_IMPORT_ERROR),
+    )
+
+A finding's mode follows from its category (a rule's categories are one per mode), or is named
+with ``self.finding(..., mode="import-error")``. Each signature of the rule (``signatures.yml``) is
+a mode of its own. ``--select``, ``--ignore`` and ``[tool.aml-doctor.severity]`` take sub-ids.
+
+Relations between rules are data, never imports of another rule's module:
+
+* ``supersedes``: ids (or ``ID[mode]``) whose findings are dropped when this rule finds something;
+  a rule that stays silent when another reports the cause is superseded by it.
+* ``explains``: ids whose findings this rule's findings explain: ranked after them and linked.
+* ``defers``: ``{id: the case}``, the cases this rule leaves to another rule, said where a reader
+  looks for them.
+* ``overrides``: the id of a built-in rule a team's rule replaces, whatever the plugin's name.
 """
 
 from __future__ import annotations
@@ -28,10 +50,23 @@ import dataclasses
 import inspect
 import math
 import os
+import re
 from typing import Any, ClassVar, Iterable, Sequence
 
 from aml_doctor.evidence.store import Evidence
 from aml_doctor.findings import Category, EvidenceItem, Finding, Fix, Severity, Stage
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """One failure mode of a rule: its sub-id and the one category it concludes."""
+
+    id: str
+    category: Category
+    supersedes: tuple[str, ...] = ()
+
+
+MODE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 class Rule:
@@ -43,6 +78,14 @@ class Rule:
     requires: ClassVar[tuple[str, ...]] = ()
     signals: ClassVar[tuple[str, ...]] = ()
     links: ClassVar[tuple[str, ...]] = ()
+    modes: ClassVar[tuple[Mode, ...]] = ()
+    supersedes: ClassVar[tuple[str, ...]] = ()
+    explains: ClassVar[tuple[str, ...]] = ()
+    defers: ClassVar[dict[str, str]] = {}
+    overrides: ClassVar[str] = ""
+    # Set by selection (``AML004[import-error]``): the modes to keep, or to drop.
+    only_modes: ClassVar[frozenset[str] | None] = None
+    ignored_modes: ClassVar[frozenset[str]] = frozenset()
     # Set by the plugin manager: the plugin this rule came from.
     plugin: ClassVar[str] = ""
 
@@ -67,8 +110,13 @@ class Rule:
         alternatives: Sequence[Category] = (),
         decide: str = "",
         links: Sequence[str] = (),
+        mode: str = "",
     ) -> Finding:
-        """Build a finding stamped with this rule's id, name and defaults."""
+        """Build a finding stamped with this rule's id, name, mode and defaults."""
+        if mode and category is None:
+            category = next((m.category for m in self.all_modes() if m.id == mode), None)
+        elif not mode:
+            mode = self.mode_for(category or self.category)
         return Finding(
             rule=self.id,
             name=self.name,
@@ -85,7 +133,31 @@ class Rule:
             alternatives=tuple(alternatives),
             decide=decide,
             plugin=self.plugin,
+            mode=mode,
         )
+
+    # ------------------------------------------------------------------ failure modes
+    @classmethod
+    def all_modes(cls) -> tuple[Mode, ...]:
+        """The declared modes, then one per signature (``id`` = the signature's id)."""
+        sigs = tuple(
+            Mode(s.id, s.category or cls.category) for s in getattr(cls, "signatures", ()) or ()
+            if not s.mode and not any(m.id == s.id for m in cls.modes)
+        )
+        return tuple(cls.modes) + sigs
+
+    @classmethod
+    def mode_for(cls, category: Category) -> str:
+        """The declared mode that concludes ``category``; "" for a rule of one mode."""
+        return next((m.id for m in cls.modes if m.category is category), "")
+
+    @classmethod
+    def categories(cls) -> dict[str, Category]:
+        """Every failure mode this rule can conclude: sub-id ("" for the rule itself) -> category."""
+        out = {m.id: m.category for m in cls.all_modes()}
+        if not any(m.category is cls.category for m in cls.modes):
+            out[""] = cls.category
+        return out
 
     # ------------------------------------------------------------------ docs
     @classmethod
@@ -169,7 +241,43 @@ def rule_problems(rule: Any) -> list[str]:
             problems.append(f"field {field_name}: expected a tuple of str, got {_kind(value)}")
     if not callable(getattr(rule, "check", None)):
         problems.append("field check: expected a method")
+    problems.extend(_relation_problems(rule))
     return problems
+
+
+def _relation_problems(rule: Any) -> list[str]:
+    problems = []
+    modes = getattr(rule, "modes", ())
+    if not _tuple_of(modes, Mode):
+        return [f"field modes: expected a tuple of Mode, got {_kind(modes)}"]
+    ids = [m.id for m in modes]
+    if any(not isinstance(i, str) or not MODE_ID.fullmatch(i) for i in ids) or len(set(ids)) != len(ids):
+        problems.append("field modes: each mode needs a unique kebab-case id")
+    cats = [m.category for m in modes]
+    if not all(isinstance(c, Category) for c in cats) or len(set(cats)) != len(cats):
+        problems.append("field modes: each mode needs a Category of its own (one category, one mode)")
+    for m in modes:
+        if not _strings(m.supersedes):
+            problems.append(f"field modes[{m.id}].supersedes: expected a tuple of str")
+    for field_name in ("supersedes", "explains"):
+        if not _strings(getattr(rule, field_name, ())):
+            problems.append(f"field {field_name}: expected a tuple of str, got {_kind(getattr(rule, field_name, None))}")
+    defers = getattr(rule, "defers", {})
+    if not isinstance(defers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in defers.items()):
+        problems.append(f"field defers: expected a dict of rule id -> str, got {_kind(defers)}")
+    if not isinstance(getattr(rule, "overrides", ""), str):
+        problems.append(f"field overrides: expected a str, got {_kind(getattr(rule, 'overrides', None))}")
+    return problems
+
+
+def mode_problem(rule: type[Rule], f: Finding) -> str:
+    """A finding whose mode the rule does not declare, or whose category is not its mode's."""
+    known = rule.categories()
+    if f.mode not in known:
+        return f"finding mode {f.mode or '(none)'!r} with category {f.category.value} is not one of the rule's failure modes"
+    if known[f.mode] is not f.category:
+        return f"finding mode {f.rule_mode} concludes {known[f.mode].value}, not {f.category.value}"
+    return ""
 
 
 def rule_label(rule: Any) -> str:
@@ -202,6 +310,7 @@ def finding_problem(f: Any) -> str:
         ("alternatives", _tuple_of(f.alternatives, Category), "a tuple of Category"),
         ("decide", isinstance(f.decide, str), "str"),
         ("plugin", isinstance(f.plugin, str), "str"),
+        ("mode", isinstance(f.mode, str), "str"),
     )
     for name, ok, label in checks:
         if not ok:

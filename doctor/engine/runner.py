@@ -47,14 +47,69 @@ def signals_for(rules: Iterable[type[Rule]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(phrases))
 
 
+def _split_mode(pattern: str) -> tuple[str, str]:
+    """``AML004[import-error]`` -> ("AML004", "import-error"); ``AML004`` -> ("AML004", "")."""
+    if pattern.endswith("]") and "[" in pattern:
+        head, _, mode = pattern[:-1].partition("[")
+        return head, mode.strip().lower()
+    return pattern, ""
+
+
+def _names(rule: type[Rule], head: str) -> bool:
+    return rule.id.startswith(head.upper()) or rule.name == head
+
+
+def _names_exactly(rule: type[Rule], head: str) -> bool:
+    return rule.id == head.upper() or rule.name == head
+
+
 def matches(rule: type[Rule], patterns: Sequence[str]) -> bool:
     """``--select``/``--ignore`` take ids (AML012), id prefixes (AML0) or names (image-pull-backoff)."""
-    return any(rule.id.startswith(p.upper()) or rule.name == p for p in patterns)
+    return any(not _split_mode(p)[1] and _names(rule, p) for p in patterns)
+
+
+def modes_named(rule: type[Rule], patterns: Sequence[str]) -> frozenset[str]:
+    """The sub-ids of ``rule`` that patterns such as ``AML004[import-error]`` name."""
+    out = set()
+    for p in patterns:
+        head, mode = _split_mode(p)
+        if mode and _names_exactly(rule, head):
+            out.add(mode)
+    return frozenset(out)
 
 
 def select_rules(rules: Sequence[type[Rule]], select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list[type[Rule]]:
-    chosen = [r for r in rules if not select or matches(r, select)]
-    return [r for r in chosen if not matches(r, ignore)]
+    """The rules to run. A sub-id (``AML004[init-error]``) selects or ignores that failure mode
+    alone: the rule runs, and only the findings of the modes kept reach the report."""
+    out = []
+    for rule in rules:
+        whole = not select or matches(rule, select)
+        picked = modes_named(rule, select)
+        if (not whole and not picked) or matches(rule, ignore):
+            continue
+        dropped = modes_named(rule, ignore)
+        only = None if whole else picked
+        if only is None and not dropped:
+            out.append(rule)
+            continue
+        out.append(type(rule.__name__, (rule,), {
+            "__module__": rule.__module__, "__qualname__": rule.__qualname__, "__doc__": rule.__doc__,
+            "only_modes": only, "ignored_modes": frozenset(dropped) | rule.ignored_modes,
+        }))
+    return out
+
+
+def mode_kept(rule: type[Rule], f: Finding) -> bool:
+    """Whether selection keeps this finding's failure mode."""
+    if f.mode in rule.ignored_modes:
+        return False
+    return rule.only_modes is None or f.mode in rule.only_modes
+
+
+def severity_for(f: Finding, overrides: dict) -> Severity | None:
+    """The configured severity of the finding's sub-id (``AML004[init-error]``), else of its rule."""
+    upper = {k.upper(): v for k, v in overrides.items()}
+    return upper.get(f.rule_mode.upper()) or upper.get(f.rule.upper())
 
 
 def one_line(exc: BaseException) -> str:
@@ -133,7 +188,7 @@ def run_rules(
             if os.environ.get("AML_DOCTOR_DEBUG"):
                 traceback.print_exception(outcome.error, file=sys.stderr)
             continue
-        produced = outcome.value
+        produced = [f for f in outcome.value if not isinstance(f, Finding) or mode_kept(rule_cls, f)]
         problem = next((p for p in map(finding_problem, produced) if p), "")
         if problem:
             errors.append(RuleError(rule_cls.id, rule_cls.plugin, problem))
@@ -188,10 +243,10 @@ def analyze(
     findings, not_checked, errors, ran = run_rules(ev, rules, options, deadline, run_notes)
     if severity_overrides:
         findings = [
-            dataclasses.replace(f, severity=severity_overrides[f.rule]) if f.rule in severity_overrides else f
+            dataclasses.replace(f, severity=severity_for(f, severity_overrides)) if severity_for(f, severity_overrides) else f
             for f in findings
         ]
-    ranked = ranking.rank(_dedupe(findings))
+    ranked = ranking.rank(ranking.superseded_dropped(_dedupe(findings), rules), rules)
     done = diagnosis.complete(ev, ranked, knowledge)
     m = ev.manifest
     return Report(

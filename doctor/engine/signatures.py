@@ -12,6 +12,8 @@ This module parses and matches; the cause is the rule's, written in its file::
       any: ["ACRTokenExchangeFailed"]          # plain phrases, any of them, case-insensitive
       all: []                                  # optional: phrases that must all appear too (same line)
       unless: []                               # optional: phrases that veto the match (same document)
+      mode: acr-token                          # optional: a failure mode the rule declares; the
+                                               #   finding is then AML006[acr-token], not a mode of its own
       category: image_pull_failure             # optional: defaults to the rule's
       severity: medium                         # optional: defaults to the rule's
       confidence: 0.85
@@ -55,6 +57,7 @@ class Signature:
     verify: tuple[str, ...]
     source: str
     example: str
+    mode: str = ""
 
     @property
     def pattern(self) -> re.Pattern:
@@ -97,13 +100,16 @@ def parse(data, origin: str) -> tuple[Signature, ...]:
         where = f"{origin}[{i}]"
         if not isinstance(item, dict):
             raise SignatureError(f"{where}: a mapping expected")
-        unknown = set(item) - {"id", "any", "all", "unless", "category", "severity", "confidence", "title", "explanation", "fix", "source", "example"}
+        unknown = set(item) - {"id", "mode", "any", "all", "unless", "category", "severity", "confidence", "title", "explanation", "fix", "source", "example"}
         if unknown:
             raise SignatureError(f"{where}: unknown keys {sorted(unknown)}")
         sid = item.get("id")
         if not isinstance(sid, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", sid) or sid in seen:
             raise SignatureError(f"{where}: id must be a unique kebab-case string")
         seen.add(sid)
+        mode = item.get("mode") or ""
+        if not isinstance(mode, str) or (mode and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", mode)):
+            raise SignatureError(f"{where}: mode must be a kebab-case sub-id of the rule")
         fix = item.get("fix") or {}
         if not isinstance(fix, dict) or not isinstance(fix.get("summary"), str):
             raise SignatureError(f"{where}: fix needs a summary")
@@ -133,7 +139,7 @@ def parse(data, origin: str) -> tuple[Signature, ...]:
                 confidence=float(confidence), title=item["title"].strip(), explanation=item["explanation"].strip(),
                 fix_summary=fix["summary"].strip(), fix_v1=_strings(fix.get("v1"), f"{where}.fix.v1"),
                 fix_v2=_strings(fix.get("v2"), f"{where}.fix.v2"), verify=_strings(fix.get("verify"), f"{where}.fix.verify"),
-                source=item["source"].strip(), example=item["example"],
+                source=item["source"].strip(), example=item["example"], mode=mode,
             )
         )
     return tuple(out)
@@ -189,8 +195,25 @@ def findings(rule, ev: Evidence, signatures: Iterable[Signature]) -> Iterator:
             category=sig.category,
             severity=sig.severity,
             links=(sig.source, *getattr(rule, "links", ())),
+            mode=sig.mode or sig.id,
         )
         return
+
+
+def _checking_signatures(original):
+    """``check`` that runs the rule's own ``original`` first and, when it finds nothing, the
+    signatures of the rule's class (a team's added ones included)."""
+    def check(self, ev):
+        found = False
+        for f in original(self, ev) or ():
+            found = True
+            yield f
+        if not found:
+            yield from findings(self, ev, type(self).signatures)
+
+    check.__doc__ = original.__doc__
+    check.checks_signatures = True
+    return check
 
 
 def with_signatures(module_file: str):
@@ -199,21 +222,44 @@ def with_signatures(module_file: str):
         sigs = load(beside(module_file))
         if not sigs:
             return cls
-        original = cls.check
-        phrases = tuple(p for s in sigs for p in s.any)
-
-        def check(self, ev):
-            found = False
-            for f in original(self, ev) or ():
-                found = True
-                yield f
-            if not found:
-                yield from findings(self, ev, sigs)
-
-        check.__doc__ = original.__doc__
-        cls.check = check
+        cls.check = _checking_signatures(cls.check)
         cls.signatures = sigs
-        cls.signals = tuple(dict.fromkeys(tuple(cls.signals) + phrases))
+        cls.signals = tuple(dict.fromkeys(tuple(cls.signals) + tuple(p for s in sigs for p in s.any)))
         return cls
 
     return decorate
+
+
+def parse_for(rule, data, origin: str) -> tuple[Signature, ...]:
+    """A team's signatures for ``rule``: a list in the schema above, or the path of a YAML file.
+    A ``mode`` must be one the rule declares; ids must not repeat the rule's own."""
+    if isinstance(data, (str, os.PathLike)):
+        import yaml
+
+        with open(data, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or []
+    sigs = parse(data, origin)
+    declared = {m.id: m.category for m in getattr(rule, "modes", ())}
+    own = {s.id for s in getattr(rule, "signatures", ())}
+    for sig in sigs:
+        if sig.mode and sig.mode not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise SignatureError(f"{origin}: {sig.id}: {rule.id} has no failure mode {sig.mode!r} (its modes: {known})")
+        if sig.mode and sig.category and sig.category is not declared[sig.mode]:
+            raise SignatureError(f"{origin}: {sig.id}: mode {sig.mode} concludes {declared[sig.mode].value}, not {sig.category.value}")
+        if sig.id in own:
+            raise SignatureError(f"{origin}: {sig.id}: {rule.id} already has a signature with that id")
+    return sigs
+
+
+def extended(rule, extra: tuple[Signature, ...], plugin: str):
+    """``rule`` with ``extra`` signatures after its own, as a subclass: the built-in class is not changed."""
+    attrs = {
+        "__module__": rule.__module__, "__qualname__": rule.__qualname__, "__doc__": rule.__doc__,
+        "signatures": tuple(getattr(rule, "signatures", ())) + tuple(extra),
+        "signals": tuple(dict.fromkeys(tuple(rule.signals) + tuple(p for s in extra for p in s.any))),
+        "signatures_from": tuple(getattr(rule, "signatures_from", ())) + (plugin,),
+    }
+    if not getattr(rule.check, "checks_signatures", False):
+        attrs["check"] = _checking_signatures(rule.check)
+    return type(rule.__name__, (rule,), attrs)
