@@ -180,3 +180,66 @@ def test_a_real_ctrl_c_still_stops_the_run_with_130(bundle, tmp_path):
         proc.kill() if proc.poll() is None else None
     assert proc.returncode == ExitCode.INTERRUPTED, err
     assert b"Traceback" not in err and b"interrupted" in err
+
+
+def test_a_rule_writing_to_file_descriptor_1_is_captured_and_reported(cli, bundle, tmp_path):
+    # os.write(1, ...) bypasses sys.stdout; 200 KB is more than a pipe holds, so a capture that
+    # was not drained would hang the rule instead of finishing it.
+    plugin = _plugin(tmp_path, "", 'os.write(1, b"{ not json\\n" * 20000)\n' + GOOD_FINDING, "return [Bad]",
+                     module_code='os.write(1, b"{ written at import\\n")')
+    result = cli("analyze", bundle, "--format", "json", "--plugin", plugin, env=FAST)
+    report = _json_report(result)
+    assert result.code == ExitCode.FINDINGS
+    assert "BAD001" in {f["rule"] for f in report["findings"]}
+    assert any("BAD001" in n and "220000 characters" in n for n in report["notes"]), report["notes"]
+    assert "not json" not in result.out and "written at import" not in result.out
+
+
+def test_a_rule_left_behind_keeps_writing_to_file_descriptor_1_and_none_reaches_the_report(cli, bundle, tmp_path):
+    body = 'while True:\n    os.write(1, b"{ late write\\n")\n    time.sleep(0.001)'
+    plugin = _plugin(tmp_path, "", body, "return [Bad]")
+    baseline = _json_report(cli("analyze", bundle, "--format", "json"))
+    result = cli("analyze", bundle, "--format", "json", "--plugin", plugin, env=FAST)
+    report = _json_report(result)
+    assert result.code == ExitCode.FINDINGS, result.err
+    assert _builtin_findings(report) == _builtin_findings(baseline) != set()
+    assert "took longer than" in _errors(report)
+    assert "late write" not in result.out
+
+
+CRASH_LOG = """\
+Booting worker with pid: 41
+Invoking user's init function
+User's init function failed
+Encountered Exception Traceback (most recent call last):
+  File "/var/azureml-app/score.py", line 17, in init
+    model_name = os.environ["MODEL_NAME"]
+KeyError: 'MODEL_NAME'
+Worker exiting (pid: 41)
+"""
+
+TEXT_MUTATIONS = {
+    "sets-a-document-attribute": "ev.docs()[0].pod = 'another'",
+    "replaces-the-segments": "ev.docs()[0].segments = ()",
+    "rewrites-a-segment": "ev.docs()[0].segments[0].text = ''",
+    "deletes-a-document-attribute": "del ev.docs()[0].path",
+}
+
+
+@pytest.mark.parametrize("case", sorted(TEXT_MUTATIONS))
+def test_a_rule_that_changes_a_text_document_costs_that_rule_alone(cli, tmp_path, case):
+    from aml_doctor.testing.builders import pod_name
+
+    b = BundleBuilder(service="scorer", workspace="ws1")
+    b.add("pods", crashloop_pod("scorer", "azureml-ws1"))
+    b.log(pod_name("scorer"), "scorer", CRASH_LOG)
+    log_bundle = str(b.write(tmp_path / "bundle"))
+    plugin = _plugin(tmp_path, "", TEXT_MUTATIONS[case] + "\nreturn []", "return [Bad]")
+    baseline = _json_report(cli("analyze", log_bundle, "--format", "json"))
+    result = cli("analyze", log_bundle, "--format", "json", "--plugin", plugin, env=FAST)
+    report = _json_report(result)
+    assert result.code == ExitCode.FINDINGS, result.err
+    assert _builtin_findings(report) == _builtin_findings(baseline) != set()
+    assert "KeyError" in json.dumps(report["findings"])  # the log was read, and still is
+    errors = _errors(report)
+    assert "BAD001" in errors and "read-only" in errors, errors

@@ -8,13 +8,20 @@ is delivered to the main thread, which is only ever waiting in ``join``, so it s
 (https://docs.python.org/3/library/signal.html#signals-and-threads).
 
 What a guest prints with ``print()`` or ``sys.stdout.write`` goes into a buffer of its own, never
-into the report on stdout. Writes to file descriptor 1 itself (``os.write(1, ...)``) bypass
-Python's ``sys.stdout`` and are not caught: see docs/limits.md.
+into the report on stdout. Writes to file descriptor 1 itself (``os.write(1, ...)``, a C
+extension's ``printf``) bypass ``sys.stdout``: while a guest runs, descriptor 1 points at a pipe
+that a daemon thread drains (counted, the first ``KEPT_OUTPUT`` bytes kept), and anything another
+thread writes to ``sys.stdout`` meanwhile is held and written once descriptor 1 is back. A guest
+left behind keeps descriptor 1 on the pipe for the rest of the process, and ``sys.stdout`` then
+writes to a duplicate of the original descriptor (``os.dup``, ``os.dup2``:
+https://docs.python.org/3/library/os.html#os.dup2), so nothing a guest writes reaches the report.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import select
 import sys
 import threading
 from dataclasses import dataclass
@@ -55,6 +62,10 @@ class _RoutedStdout(io.TextIOBase):
     def write(self, s: str) -> int:
         captured = self.guests.get(threading.get_ident())
         if captured is None:
+            with _fd1_lock:
+                if _fd1.held is not None:  # descriptor 1 is the pipe: written when it is back
+                    _fd1.held.append(s)
+                    return len(s)
             return self.real.write(s)
         captured.write(str(s))
         return len(s)
@@ -64,7 +75,7 @@ class _RoutedStdout(io.TextIOBase):
             self.write(line)
 
     def flush(self) -> None:
-        if threading.get_ident() not in self.guests:
+        if threading.get_ident() not in self.guests and _fd1.held is None:
             self.real.flush()
 
     def writable(self) -> bool:
@@ -108,12 +119,160 @@ class Outcome:
     stdout_chars: int = 0
 
 
+class _Fd1Pipe:
+    """The pipe descriptor 1 points at while guests run, drained by a daemon thread so that a
+    guest writing a lot never blocks on a full pipe. Reads happen under ``lock``, so ``take``
+    sees everything written before it was called."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+        self.lock = threading.Lock()
+        self.kept = bytearray()
+        self.total = 0
+        threading.Thread(target=self._drain, name="aml-doctor-fd1", daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            select.select([self.r], [], [])
+            self._read()
+
+    def _read(self) -> None:
+        with self.lock:
+            while True:
+                try:
+                    data = os.read(self.r, 65536)
+                except BlockingIOError:
+                    return
+                if not data:
+                    return
+                self.total += len(data)
+                room = KEPT_OUTPUT - len(self.kept)
+                if room > 0:
+                    self.kept += data[:room]
+
+    def take(self) -> tuple[int, str]:
+        """Bytes written since the last ``take``: how many, and the first ``KEPT_OUTPUT``."""
+        self._read()
+        with self.lock:
+            total, kept = self.total, bytes(self.kept)
+            self.total, self.kept = 0, bytearray()
+        return total, kept.decode("utf-8", "replace")
+
+
+class _Fd1State:
+    def __init__(self) -> None:
+        self.pipe: _Fd1Pipe | None = None
+        self.saved: int | None = None  # the original descriptor 1, while it is diverted
+        self.users = 0  # guests running now (fleet runs may run rules in several threads)
+        self.held: list[str] | None = None  # other threads' sys.stdout writes meanwhile
+        self.stuck = False  # a guest was left behind: descriptor 1 stays on the pipe
+
+
+_fd1_lock = threading.RLock()
+_fd1 = _Fd1State()
+
+
+def _diverted() -> bool:
+    """Descriptor 1 is our pipe (something, a test harness, may have put another file there)."""
+    try:
+        return _fd1.pipe is not None and os.path.samestat(os.fstat(1), os.fstat(_fd1.pipe.w))
+    except OSError:
+        return False
+
+
+def _divert_fd1(router: _RoutedStdout) -> bool:
+    with _fd1_lock:
+        if _fd1.stuck and not _diverted():  # descriptor 1 was replaced since: start again
+            _fd1.stuck, _fd1.saved = False, None
+        if _fd1.stuck:
+            _fd1.users += 1
+            return True
+        if _fd1.users == 0:
+            try:
+                router.flush()
+                saved = os.dup(1)
+            except (OSError, ValueError):
+                return False  # no descriptor 1 at all: nothing to protect
+            if _fd1.pipe is None:
+                _fd1.pipe = _Fd1Pipe()
+            os.dup2(_fd1.pipe.w, 1)
+            _fd1.saved, _fd1.held = saved, []
+        _fd1.users += 1
+        return True
+
+
+def _restore_fd1(router: _RoutedStdout, left_behind: bool) -> None:
+    with _fd1_lock:
+        _fd1.users -= 1
+        if _fd1.stuck:
+            return
+        if left_behind:
+            # Its later writes to descriptor 1 must not reach the report: keep descriptor 1 on
+            # the pipe and give sys.stdout a stream of its own on the original descriptor.
+            _fd1.stuck = True
+            real = router.real
+            if _writes_to_fd1(real):
+                router.real = _stream_on(_fd1.saved, real)
+        elif _fd1.users == 0:
+            os.dup2(_fd1.saved, 1)
+            os.close(_fd1.saved)
+            _fd1.saved = None
+        if _fd1.users == 0 or _fd1.stuck:
+            held, _fd1.held = _fd1.held or [], None
+            for s in held:
+                router.real.write(s)
+
+
+def _writes_to_fd1(stream: Any) -> bool:
+    try:
+        return stream.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _stream_on(fd: int, like: Any) -> io.TextIOWrapper:
+    try:
+        like.flush()
+    except (OSError, ValueError):
+        pass
+    return io.TextIOWrapper(
+        io.FileIO(fd, "w", closefd=False),
+        encoding=getattr(like, "encoding", None) or "utf-8",
+        errors=getattr(like, "errors", None) or "strict",
+        line_buffering=bool(getattr(like, "line_buffering", False)),
+        write_through=True,
+    )
+
+
 def call(fn: Callable[[], Any], budget: float | None, name: str = "guest") -> Outcome:
     """``fn()`` in a daemon thread, waited for at most ``budget`` seconds (None: no limit)."""
     router = _router()
     outcome = Outcome()
     captured = _Captured()
     done = threading.Event()
+    diverted = _divert_fd1(router)
+    finished = False
+    try:
+        finished = _run(fn, budget, name, router, outcome, captured, done)
+    finally:
+        if diverted:
+            _restore_fd1(router, left_behind=not finished)
+    if diverted and _fd1.pipe is not None:
+        total, kept = _fd1.pipe.take()
+        if total:  # written to descriptor 1 while this guest ran
+            captured.write(kept)
+            captured.total += max(0, total - len(kept.encode()))
+    if not finished:
+        # Left behind: its later writes still go to its buffer (the router keeps it), never to
+        # stdout, and whatever it returns later is dropped.
+        return Outcome(timed_out=True, stdout=captured.text, stdout_chars=captured.total)
+    return Outcome(outcome.value, outcome.error, False, captured.text, captured.total)
+
+
+def _run(fn: Callable[[], Any], budget: float | None, name: str, router: _RoutedStdout,
+         outcome: Outcome, captured: _Captured, done: threading.Event) -> bool:
+    """Start the guest's thread and wait for it; True when it finished within ``budget``."""
 
     def target() -> None:
         router.guests[threading.get_ident()] = captured
@@ -128,10 +287,7 @@ def call(fn: Callable[[], Any], budget: float | None, name: str = "guest") -> Ou
     thread.start()
     # Event.wait, like join, is interrupted by a real Ctrl-C in the main thread.
     finished = done.wait(budget if budget is None or budget > 0 else 0)
-    if not finished:
-        # Left behind: its later writes still go to its buffer (the router keeps it), never to
-        # stdout, and whatever it returns later is dropped.
-        return Outcome(timed_out=True, stdout=captured.text, stdout_chars=captured.total)
-    thread.join()
-    router.guests.pop(thread.ident, None)
-    return Outcome(outcome.value, outcome.error, False, captured.text, captured.total)
+    if finished:
+        thread.join()
+        router.guests.pop(thread.ident, None)
+    return finished

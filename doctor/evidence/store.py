@@ -172,8 +172,8 @@ class Evidence:
             return
         self._objects = FrozenDict({k: freeze(v) for k, v in self._objects.items()})
         self.texts = tuple(self.texts)
-        for doc in self.texts:
-            doc.segments = tuple(doc.segments)
+        for doc in (*self.texts, *self.blobs.values()):
+            doc.seal()
         self.service_json = freeze(self.service_json)
         self.storage_index = freeze(self.storage_index)
         self.blobs = FrozenDict(self.blobs)

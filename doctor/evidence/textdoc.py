@@ -19,6 +19,8 @@ from collections import deque
 from typing import BinaryIO, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from aml_doctor.evidence.frozen import ReadOnlyError
+
 FULL_LIMIT = 16 * 1024 * 1024
 HEAD_LIMIT = 2 * 1024 * 1024
 TAIL_LIMIT = 8 * 1024 * 1024
@@ -44,11 +46,30 @@ class TextKind(enum.Enum):
     PASTED = "pasted"  # text/*.txt: whatever a user pasted
 
 
+def _read_only(kind: str):
+    def __setattr__(self, name: str, value) -> None:
+        if getattr(self, "_sealed", False):
+            raise ReadOnlyError(f"evidence is read-only: cannot set {kind}.{name}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if getattr(self, "_sealed", False):
+            raise ReadOnlyError(f"evidence is read-only: cannot delete {kind}.{name}")
+        object.__delattr__(self, name)
+
+    return __setattr__, __delattr__
+
+
 @dataclass
 class _Segment:
     first_line: int
     text: str
     _starts: list[int] | None = None
+
+    __setattr__, __delattr__ = _read_only("segment")
+
+    def seal(self) -> None:
+        object.__setattr__(self, "_sealed", True)
 
     def line_starts(self) -> list[int]:
         if self._starts is None:
@@ -58,7 +79,7 @@ class _Segment:
             while pos != -1:
                 starts.append(pos + 1)
                 pos = find("\n", pos + 1)
-            self._starts = starts
+            object.__setattr__(self, "_starts", starts)  # a cache: allowed once sealed
         return self._starts
 
     def line_count(self) -> int:
@@ -97,6 +118,16 @@ class TextDoc:
     replaced_bytes: bool = False  # some bytes were not UTF-8 and were replaced
     _line_index: dict[int, tuple[int, int]] | None = field(default=None, repr=False)
 
+    __setattr__, __delattr__ = _read_only("TextDoc")
+
+    def seal(self) -> None:
+        """Read-only from now on (before any rule sees it): its segments become a tuple, and
+        setting or deleting an attribute of the document or of a segment raises."""
+        object.__setattr__(self, "segments", tuple(self.segments))
+        for seg in self.segments:
+            seg.seal()
+        object.__setattr__(self, "_sealed", True)
+
     @classmethod
     def from_text(cls, path: str, kind: TextKind, text: str, **kw) -> "TextDoc":
         seg = _Segment(1, text)
@@ -132,10 +163,11 @@ class TextDoc:
 
     def line(self, line_no: int) -> str | None:
         if self._line_index is None:
-            self._line_index = {}
+            index = {}
             for si, seg in enumerate(self.segments):
                 for i in range(seg.line_count()):
-                    self._line_index[seg.first_line + i] = (si, i)
+                    index[seg.first_line + i] = (si, i)
+            object.__setattr__(self, "_line_index", index)  # a cache: allowed once sealed
         where = self._line_index.get(line_no)
         if where is None:
             return None
