@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import os
 import re
-
-import yaml
+from dataclasses import dataclass
+from functools import lru_cache
 
 from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
+from aml_doctor.engine import signatures
+from aml_doctor.engine.signatures import with_signatures
 from aml_doctor.views import kube, startup, targets
 
 # Waiting reasons that belong to earlier stages: their own rules explain them.
@@ -13,9 +15,55 @@ _OTHER_STAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "ContainerCreating",
 _CRASH_REASONS = {"CrashLoopBackOff", "Error", "RunContainerError", "CreateContainerError", "CreateContainerConfigError"}
 _RESTARTS_THAT_MATTER = 3
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
-_DISTRIBUTIONS = yaml.safe_load(open(os.path.splitext(__file__)[0] + ".distributions.yml", encoding="utf-8"))
+# Signatures (``aml004_pod_not_ready.signatures.yml``) that name the cause more exactly than the
+# exception the log shows: read before it. The others are read after it.
+_BEFORE_THE_EXCEPTION = ("flask2-under-old-server", "jinja2-markup-removed", "no-init-function", "no-run-function", "run-signature")
+_LAST = ("worker-boot-failed",)
+# Lines quoted around a signature's line (before, after); (1, 1) for the others.
+_CONTEXT = {
+    "flask2-under-old-server": (3, 1), "jinja2-markup-removed": (3, 1), "worker-boot-failed": (2, 1),
+    "v2-user-script-init-failed": (0, 0), "v2-user-script-import-error": (0, 0), "v2-user-script-function-not-found": (0, 0),
+}
+# What the exception says about the cause: missing model files are model_not_found; a package present
+# in the wrong version is a dependency conflict; a package missing altogether is an import error;
+# anything else init() raised is the user's init error.
+_MODEL_ERRORS = ("ModelNotFoundException",)
+_MODEL_TEXT = re.compile(r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models")
+_VERSION_CLASH = re.compile(
+    r"cannot import name '(\w+)' from '([\w.]+)'|numpy\.core\.multiarray failed to import|"
+    r"size changed, may indicate binary incompatibility|module compiled against API version|"
+    r"Can't get attribute '\w+' on <module '([\w.]+)'"
+)
+# Standard-library modules that newer Pythons removed: distutils in 3.12 (PEP 632), the "dead
+# batteries" in 3.13 (PEP 594), imp and asynchat/asyncore in 3.12.
+REMOVED_STDLIB = frozenset({
+    "distutils", "imp", "asynchat", "asyncore", "smtpd", "aifc", "audioop", "cgi", "cgitb", "chunk", "crypt",
+    "imghdr", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau",
+    "telnetlib", "uu", "xdrlib", "lib2to3",
+})
 
 
+@lru_cache(maxsize=1)
+def _distributions() -> dict:
+    import yaml
+
+    with open(os.path.splitext(__file__)[0] + ".distributions.yml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@dataclass(frozen=True)
+class StartupFailure:
+    category: Category
+    summary: str  # one line: "KeyError: 'MODEL_NAME' in init() at score.py line 17"
+    where: str  # "/var/azureml-app/score.py line 17", or ""
+    evidence: tuple[EvidenceItem, ...]
+    confidence: float
+    package: str = ""  # the module/package to install or re-pin, when known
+    alternatives: tuple[Category, ...] = ()
+    signature: signatures.Signature | None = None
+
+
+@with_signatures(__file__, fallback=False)
 class PodNotReady(Rule):
     id = "AML004"
     name = "pod-not-ready"
@@ -46,13 +94,49 @@ class PodNotReady(Rule):
             yield self._symptom(state, failure)
 
     # ------------------------------------------------------------------ the cause, from logs
-    def _startup_failure(self, ev) -> startup.StartupFailure | None:
-        found = [f for f in (startup.classify(d) for d in kube.scoring_logs(ev)) if f]
+    def _startup_failure(self, ev) -> StartupFailure | None:
+        found = [f for f in (self.classify(d) for d in kube.scoring_logs(ev)) if f]
         if not found:
             return None
         return max(found, key=lambda f: f.confidence)
 
-    def _cause(self, failure: startup.StartupFailure, platform: str = ""):
+    def classify(self, doc) -> StartupFailure | None:
+        """The cause this log shows, the most specific first; None if it shows none."""
+        sigs = type(self).signatures
+        first = [s for s in sigs if s.id in _BEFORE_THE_EXCEPTION]
+        last = [s for s in sigs if s.id in _LAST]
+        middle = [s for s in sigs if s not in first and s not in last]
+        found = self._signed(doc, first)
+        if found:
+            return found
+        log = startup.read(doc)
+        if log.raised:
+            r = log.raised
+            category, package = _category_for(r.exc_type, r.message, r.body)
+            return StartupFailure(category, r.summary, r.where, r.evidence, r.confidence, package)
+        found = self._signed(doc, middle)
+        if found:
+            return found
+        if log.marker:
+            return StartupFailure(Category.ENTRY_SCRIPT_INIT_ERROR, log.marker.line.strip(), "",
+                                  (startup.excerpt(doc, log.marker.line_no, 0, 3),), 0.6)
+        found = self._signed(doc, last)
+        if found and found.signature.id == "worker-boot-failed":
+            # Without the traceback, an init failure and an import failure cannot be told apart.
+            return StartupFailure(found.category, found.summary, "", found.evidence, found.confidence,
+                                  alternatives=(Category.ENTRY_SCRIPT_IMPORT_ERROR, Category.CRASH_LOOP_OTHER), signature=found.signature)
+        return found
+
+    def _signed(self, doc, sigs) -> StartupFailure | None:
+        modes = self.categories()
+        for sig in sigs:
+            hit = signatures.last_hit_in(doc, sig)
+            if hit:
+                category = modes.get(sig.mode or sig.id, self.category)
+                return StartupFailure(category, sig.title, "", (startup.excerpt(doc, hit.line_no, *_CONTEXT.get(sig.id, (1, 1))),), sig.confidence, signature=sig)
+        return None
+
+    def _cause(self, failure: StartupFailure, platform: str = ""):
         title = {
             Category.ENTRY_SCRIPT_IMPORT_ERROR: "The scoring script cannot be imported",
             Category.DEPENDENCY_VERSION_CONFLICT: "A package version clash stops the scoring server",
@@ -65,7 +149,11 @@ class PodNotReady(Rule):
             subject=failure.where or "score.py",
             confidence=failure.confidence,
             category=failure.category,
-            fix=_FIXES.get(failure.category, _FIXES[Category.ENTRY_SCRIPT_INIT_ERROR])(failure, platform),
+            mode=(failure.signature.mode or failure.signature.id) if failure.signature else "",
+            fix=(
+                failure.signature.fix(platform) if failure.signature
+                else _FIXES.get(failure.category, _FIXES[Category.ENTRY_SCRIPT_INIT_ERROR])(failure, platform)
+            ),
             alternatives=failure.alternatives,
             decide=(
                 ""
@@ -75,6 +163,12 @@ class PodNotReady(Rule):
         )
 
     def _explain(self, failure) -> str:
+        said = self._explain_category(failure)
+        if failure.signature and failure.signature.explanation not in said:
+            said += " " + failure.signature.explanation
+        return said
+
+    def _explain_category(self, failure) -> str:
         where = f" at {failure.where}" if failure.where else ""
         if failure.category is Category.ENTRY_SCRIPT_IMPORT_ERROR:
             missing = f" `{failure.package}` is not installed in the environment image." if failure.package else ""
@@ -130,7 +224,7 @@ def _distribution(module: str) -> str:
     this rule, else the import name itself."""
     parts = module.split(".")
     for n in range(len(parts), 0, -1):
-        found = _DISTRIBUTIONS.get(".".join(parts[:n]))
+        found = _distributions().get(".".join(parts[:n]))
         if found:
             return found
     return parts[0]
@@ -188,7 +282,7 @@ def _fix_model(failure, platform=""):
 
 
 def _fix_conflict(failure, platform=""):
-    if failure.package in startup.REMOVED_STDLIB:
+    if failure.package in REMOVED_STDLIB:
         return Fix(
             summary=f"Use a Python the inference server supports: `{failure.package}` was removed from newer Pythons.",
             steps=(
@@ -196,15 +290,6 @@ def _fix_conflict(failure, platform=""):
                 f"or upgrade the package that imports `{failure.package}` to a release that no longer needs it.",
             ),
             verify=(_verify(platform),),
-        )
-    if failure.package in ("flask", "jinja2"):
-        return Fix(
-            summary="Do not pin Flask or jinja2 yourself; use an inference server that supports them.",
-            steps=(
-                "Use azureml-defaults>=1.44 (inference server >= 0.7.0), which supports Flask 2,",
-                "or pin azureml-defaults==1.43 / azureml-inference-server-http~=0.4.13 and remove your Flask/jinja2 pins.",
-            ),
-            verify=("After redeploying: the log banner shows the new server version and init completes.",),
         )
     pkg = failure.package or "<package>"
     return Fix(
@@ -223,3 +308,27 @@ _FIXES = {
     Category.MODEL_NOT_FOUND: _fix_model,
     Category.DEPENDENCY_VERSION_CONFLICT: _fix_conflict,
 }
+
+
+def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str]:
+    """The cause an exception names, and the package to install or re-pin."""
+    short = exc_type.rsplit(".", 1)[-1]
+    text = f"{message}\n{body}"
+    if short in _MODEL_ERRORS or (short in ("FileNotFoundError", "OSError") and _MODEL_TEXT.search(message)):
+        return Category.MODEL_NOT_FOUND, ""
+    clash = _VERSION_CLASH.search(text)
+    if clash:
+        return Category.DEPENDENCY_VERSION_CONFLICT, clash.group(2) or clash.group(3) or ""
+    if short in ("ModuleNotFoundError", "ImportError"):
+        missing = _MISSING_MODULE.search(message)
+        module = missing.group(1) if missing else ""
+        if module.split(".")[0] in REMOVED_STDLIB:
+            # The module was part of Python and a newer Python removed it: the environment's Python
+            # is too new for the package that imports it (PEP 594, PEP 632).
+            return Category.DEPENDENCY_VERSION_CONFLICT, module.split(".")[0]
+        # A private submodule of an installed package (sklearn.ensemble._forest) missing while a model
+        # is unpickled means the model was saved by another version of that library.
+        if module and "." in module and any(part.startswith("_") for part in module.split(".")[1:]):
+            return Category.DEPENDENCY_VERSION_CONFLICT, module.split(".")[0]
+        return Category.ENTRY_SCRIPT_IMPORT_ERROR, module.split(".")[0]
+    return Category.ENTRY_SCRIPT_INIT_ERROR, ""

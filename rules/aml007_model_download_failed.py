@@ -4,7 +4,7 @@ import re
 
 from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
-from aml_doctor.views import kube, podfailures, startup
+from aml_doctor.views import kube, podfailures
 from aml_doctor.views.errorjson import azureml_errors
 from aml_doctor.engine.rule import excerpt
 
@@ -13,6 +13,8 @@ _RESPONSE = re.compile(r"Receiving Response: .*?HTTP Status Code=(\d{3}), Messag
 _REQUEST_PATH = re.compile(r"Outgoing request: Method=\w+, Path=([^,]+)")
 _UNABLE = re.compile(r"Unable to download user model")
 _LAYOUT = re.compile(r"Dir \S*?azureml-models/([^/\s]+)/(\d+) can contain only 1 file or folder\. Found (\[[^\]]*\])?")
+# What the inference server prints when /var/azureml-app holds no code (AML004's no-score-script).
+_NO_CODE = re.compile(r"No score script found|No module named 'main'|not an accessible directory in the container")
 
 
 @with_signatures(__file__)
@@ -27,6 +29,10 @@ class ModelDownloadFailed(Rule):
     severity = Severity.CRITICAL
     stage = Stage.DOWNLOAD
     requires = ("azureml_init_logs|container_logs|azureml_logs|text|azureml_service",)
+    # Said here, not left to comments: the cases this rule stays silent on because another rule reports them.
+    defers = {
+        "AML002": "a model or code blob the storage index shows missing, and a model score.py asks for that the service was not deployed with",
+    }
     signals = (
         "HTTP Status Code=",
         "Outgoing request:",
@@ -204,7 +210,7 @@ def _request_path(doc, line_no: int) -> tuple[str, int]:
 def _code_never_arrived(ev) -> list[EvidenceItem]:
     """The scoring container's `No module named 'main'`: what a failed download looks like from inside."""
     for doc in kube.scoring_logs(ev):
-        hit = doc.last(startup.NO_SCORE_SCRIPT)
+        hit = doc.last(_NO_CODE)
         if hit:
             return [excerpt(doc, hit.line_no)]
     return []

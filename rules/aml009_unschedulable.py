@@ -50,6 +50,11 @@ class Unschedulable(Rule):
     severity = Severity.CRITICAL
     stage = Stage.SCHEDULE
     requires = ("pods|events|text|azureml_service",)
+    # Said here, not left to comments: the cases this rule stays silent on because another rule reports them.
+    defers = {
+        "AML003": "a pod that waits for a volume claim that is not bound",
+        "AML010": "a pod that waits for a GPU the nodes do not have",
+    }
     signals = (
         "FailedScheduling",
         "nodes are available",

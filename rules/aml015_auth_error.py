@@ -23,6 +23,8 @@ class AuthError(Rule):
     severity = Severity.HIGH
     stage = Stage.RUN
     requires = ("text|azureml_logs|container_logs",)
+    # Said here, not left to comments: the cases this rule stays silent on because another rule reports them.
+    defers = {"AML006": "a 401 from the container registry while pulling the image"}
     signals = ("401", "Unauthorized", "refresh_by")
     links = (
         "https://learn.microsoft.com/azure/machine-learning/v1/how-to-deploy-azure-kubernetes-service",

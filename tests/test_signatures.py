@@ -40,8 +40,12 @@ def test_signature_catches_its_example(path, sig):
     assert mine, f"{rule.id}[{sig.id}] did not fire on its example: {sig.example!r}"
     causes = [r.finding for r in report.findings if not r.finding.is_symptom]
     assert causes[0].rule == rule.id, f"ranked first: {causes[0].rule} {causes[0].title}"
-    expected = (sig.category or rule.category).value
+    expected = rule.categories()[sig.mode or sig.id].value
     assert causes[0].category.value == expected
+    # The finding names the failure mode it concludes: the signature's, when the signature made it.
+    assert causes[0].mode in rule.categories()
+    if causes[0].subject == f"signature/{sig.id}" or rule.id == "AML004":
+        assert causes[0].mode == (sig.mode or sig.id)
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,19 @@ def first_hit(ev: Evidence, sig: Signature) -> Hit | None:
     return None
 
 
+def last_hit_in(doc, sig: Signature) -> Hit | None:
+    """The last line of ``doc`` that ``sig`` matches (its ``unless`` phrases veto the document)."""
+    last = None
+    for hit in doc.search(sig.pattern):
+        if not sig.all or sig.matches_line(hit.line):
+            last = hit
+    if last is not None and sig.unless:
+        low = doc.text.lower()
+        if any(p.lower() in low for p in sig.unless):
+            return None
+    return last
+
+
 def excerpt(hit: Hit) -> EvidenceItem:
     window = hit.doc.window(hit.line_no, 1, 2)
     text = "\n".join(line for _, line in window)
@@ -216,13 +229,18 @@ def _checking_signatures(original):
     return check
 
 
-def with_signatures(module_file: str):
-    """Class decorator: give a rule the signatures in the YAML file beside its module."""
+def with_signatures(module_file: str, fallback: bool = True):
+    """Class decorator: give a rule the signatures in the YAML file beside its module. With
+    ``fallback`` they make the finding when the rule's own check finds nothing; without, the
+    rule's check reads ``type(self).signatures`` itself (a team's added ones included)."""
     def decorate(cls):
         sigs = load(beside(module_file))
         if not sigs:
             return cls
-        cls.check = _checking_signatures(cls.check)
+        if fallback:
+            cls.check = _checking_signatures(cls.check)
+        else:
+            cls.check.checks_signatures = True
         cls.signatures = sigs
         cls.signals = tuple(dict.fromkeys(tuple(cls.signals) + tuple(p for s in sigs for p in s.any)))
         return cls
