@@ -129,3 +129,51 @@ def test_a_silent_rule_that_ran_without_lost_evidence_is_partly_checked(tmp_path
     ]
     # Evidence that was never expected (no manifest entry, nothing damaged) is no reason to doubt a pass.
     assert analyze(_evidence(tmp_path / "other"), [QuietOnPods]).not_checked == ()
+
+
+# ---------------------------------------------------------------------- failure modes as sub-ids
+def _findings(cli, *args, env=None):
+    import json as _json
+
+    out = cli("analyze", str(EXAMPLE), "-f", "json", *args, env=env)
+    return [(f["rule"], f["severity"], f["title"]) for f in _json.loads(out.out)["findings"]]
+
+
+EXAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "bundles" / "loan-default-v2.tar.gz"
+
+
+def test_ignoring_one_sub_id_silences_that_failure_mode_and_nothing_else(cli):
+    everything = _findings(cli)
+    mine = [f for f in everything if f[0] == "AML004"]
+    assert mine and any("cannot find the model files" in t for _, _, t in mine)
+    without = _findings(cli, "--ignore", "AML004[model-not-found]")
+    assert without == [f for f in everything if f[0] != "AML004"]
+    # Another mode of the same rule ignored: nothing this bundle shows goes away.
+    assert _findings(cli, "--ignore", "AML004[import-error]") == everything
+
+
+def test_selecting_one_sub_id_runs_that_failure_mode_alone(cli):
+    only = _findings(cli, "--select", "AML004[model-not-found]")
+    assert only and {r for r, _, _ in only} == {"AML004"}
+    assert _findings(cli, "--select", "pod-not-ready[crash-loop]") == []
+
+
+def test_a_severity_override_per_sub_id(cli, tmp_path):
+    (tmp_path / ".aml-doctor.toml").write_text('[severity]\n"AML004[model-not-found]" = "low"\n"AML004[init-error]" = "info"\n')
+    found = _findings(cli)
+    assert {s for r, s, _ in found if r == "AML004"} == {"low"}
+    assert any(r != "AML004" and s == "critical" for r, s, _ in found)
+
+
+def test_sub_id_selection_unit():
+    from aml_doctor.engine.runner import select_rules
+    from aml_doctor.engine.plugins import load_plugins
+
+    rules = load_plugins().rules
+    picked = select_rules(rules, ["AML004[import-error]", "AML006"])
+    assert sorted(r.id for r in picked) == ["AML004", "AML006"]
+    aml004 = next(r for r in picked if r.id == "AML004")
+    assert aml004.only_modes == {"import-error"} and aml004.docs().startswith("# AML004 pod-not-ready")
+    ignored = select_rules(rules, ignore=["AML004[crash-loop]"])
+    assert len(ignored) == len(rules)
+    assert next(r for r in ignored if r.id == "AML004").ignored_modes == {"crash-loop"}

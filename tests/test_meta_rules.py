@@ -53,3 +53,75 @@ def test_ids_and_names_are_unique():
 def test_every_case_file_names_a_known_rule():
     known = {r.id for r in load_plugins().rules}
     assert {c.rule for c in CASES} <= known
+
+
+# ---------------------------------------------------------------------- one failure mode, one sub-id
+def _emitted():
+    """Every finding the built-in rules make over their own cases and the scenario bundles."""
+    import sys
+
+    from aml_doctor.evidence import store as evidence_mod
+    from aml_doctor.engine.runner import analyze, signals_for
+    from aml_doctor.testing import analyze_case
+
+    sys.path.insert(0, str(Path(__file__).parent / "golden"))
+    import snapshot
+
+    for case in CASES:
+        if not case.plugins:
+            yield from (r.finding for r in analyze_case(case).findings)
+    for path in snapshot.scenario_dirs():
+        ev = evidence_mod.load(str(path), signals=signals_for(RULES))
+        yield from (r.finding for r in analyze(ev, RULES).findings)
+
+
+def test_every_rule_declares_its_modes_soundly():
+    from aml_doctor.engine.rule import rule_problems
+
+    for rule in RULES:
+        assert not rule_problems(rule), (rule.id, rule_problems(rule))
+        declared = [m.category for m in rule.modes]
+        # One category, one mode: the category a finding concludes names its sub-id.
+        assert len(set(declared)) == len(declared), rule.id
+        if rule.modes:
+            assert rule.category in declared, f"{rule.id}: the rule's own category needs a mode too"
+
+
+def test_every_emitted_category_belongs_to_exactly_one_rule_mode():
+    seen = {}
+    by_id = {r.id: r for r in RULES}
+    for f in _emitted():
+        if f.rule not in by_id:
+            continue
+        modes = by_id[f.rule].categories()
+        assert f.mode in modes, f"{f.rule_mode}: {f.title!r} concludes {f.category.value} with no declared mode"
+        assert modes[f.mode] is f.category, f"{f.rule_mode} declares {modes[f.mode].value}, the finding says {f.category.value}"
+        seen.setdefault((f.rule, f.category), set()).add(f.mode)
+    # AML004's five causes were seen, each under one sub-id.
+    assert {c.value for r, c in seen if r == "AML004"} >= {
+        "entry_script_init_error", "entry_script_import_error", "dependency_version_conflict", "model_not_found", "crash_loop_other",
+    }
+    for (rule, category), modes in seen.items():
+        own = {m.id for m in by_id[rule].modes}
+        assert len(modes & own) <= 1, f"{rule}: {category.value} reached the report under {sorted(modes)}"
+
+
+def test_relations_name_rules_that_exist():
+    ids = {r.id for r in RULES}
+    modes = {f"{r.id}[{m.id}]" for r in RULES for m in r.all_modes()}
+    for rule in RULES:
+        targets = [*rule.supersedes, *rule.explains, *rule.defers, *(t for m in rule.modes for t in m.supersedes)]
+        for target in targets:
+            assert target in ids or target in modes, f"{rule.id} names {target}, which no built-in rule is"
+
+
+def test_no_rule_imports_another_rule_s_module():
+    import ast
+
+    rules_dir = Path(__file__).parent.parent / "rules"
+    for path in sorted(rules_dir.glob("aml*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] if isinstance(node, ast.Import) else []
+            for name in names:
+                assert not re.search(r"(^|\.)rules\.aml\d{3}", name) and not re.match(r"\.?aml\d{3}_", name), f"{path.name} imports {name}"
