@@ -1,4 +1,4 @@
-"""The seed's manual method beside aml-doctor: wall time and API requests, on the same emulated cluster.
+"""The seed's manual method beside aml-doctor: wall time, API requests and bytes, on the same emulated cluster.
 
 The seed's notes diagnose a deployment by hand with kubectl. This bench runs that walk with the real
 ``kubectl`` against the API-server emulator serving a scenario, and ``aml-doctor SERVICE`` (the live
@@ -15,12 +15,13 @@ against the same state:
     kubectl logs POD --previous
 
 The names are those a person reads off the earlier outputs (the pod's claim, the InitContainerConfig
-variable). The walk runs twice per round: with an empty discovery cache (a fresh HOME, as on a
-machine that has not talked to the cluster in the last ten minutes) and with the cache the previous
-walk left. Requests are counted on the emulator's side. Each round runs the three in turn, after one
-warm-up round that is not counted; the figures are min/median/max over the rounds, and the ratios
-are aml-doctor's median over the walk's median, both measured in this run. The floor rows are the
-process starts alone: eight ``kubectl version --client`` and one ``python -c pass``.
+variable). Requests and response bytes are counted on the emulator's side. The walk runs twice per
+round: with an empty discovery cache (a fresh HOME, as on a machine that has not talked to the
+cluster in the last ten minutes) and with the cache the previous walk left. Each round runs every
+row in turn, after one warm-up round that is not counted; the figures are min/median/max over the
+rounds, and the ratios are aml-doctor's median over the walk's median, both measured in this run.
+The floor rows are the process starts alone: eight ``kubectl version --client`` and one
+``python -c pass``.
 
 Both sides are checked each round: the walk's output must show the scenario's root cause
 (crashloop-init-keyerror: ``KeyError: 'MODEL_NAME'``, in the previous log), and aml-doctor must exit
@@ -156,6 +157,7 @@ def bench(others: int, rounds: int) -> None:
         }
         walls: dict[str, list[float]] = {k: [] for k in sides}
         calls: dict[str, list[int]] = {k: [] for k in sides}
+        sent: dict[str, list[int]] = {k: [] for k in sides}
         for round_ in range(rounds + 1):  # round 0 warms caches (bytecode, discovery) and is not counted
             for label, (fn, where, checked) in sides.items():
                 api.reset_requests()
@@ -167,20 +169,23 @@ def bench(others: int, rounds: int) -> None:
                 if round_:
                     walls[label].append(wall)
                     calls[label].append(len(api.requests))
+                    sent[label].append(api.bytes_sent)
                     if {r.method for r in api.requests} - {"GET"}:
                         raise SystemExit(f"{label}: sent {sorted({r.method for r in api.requests})}")
 
     print(f"\nnamespace {names['namespace']}: the scenario's service and {others} other services; {rounds} rounds")
-    print(f"{'':26}  {'wall s min / median / max':>27}  {'API requests min / med / max':>29}")
+    print(f"{'':26}  {'wall s min / median / max':>27}  {'API requests min / med / max':>29}  {'KiB sent (median)':>17}")
     for label in sides:
         lo, mid, hi = _stats(walls[label])
         clo, cmid, chi = _stats([float(c) for c in calls[label]])
-        print(f"{label:26}  {lo:7.3f} / {mid:7.3f} / {hi:7.3f}  {clo:7.0f} / {cmid:7.0f} / {chi:7.0f}")
-    doctor_wall, doctor_calls = statistics.median(walls["aml-doctor SERVICE"]), statistics.median(calls["aml-doctor SERVICE"])
+        print(f"{label:26}  {lo:7.3f} / {mid:7.3f} / {hi:7.3f}  {clo:7.0f} / {cmid:7.0f} / {chi:7.0f}  "
+              f"{statistics.median(sent[label]) / 1024:17.1f}")
+    doctor = "aml-doctor SERVICE"
     for baseline in ("kubectl walk, cold cache", "kubectl walk, warm cache"):
-        wall_ratio = doctor_wall / statistics.median(walls[baseline])
-        call_ratio = doctor_calls / statistics.median(calls[baseline])
-        print(f"aml-doctor / {baseline}: wall {wall_ratio:.2f}x, API requests {call_ratio:.2f}x")
+        wall_ratio = statistics.median(walls[doctor]) / statistics.median(walls[baseline])
+        call_ratio = statistics.median(calls[doctor]) / statistics.median(calls[baseline])
+        byte_ratio = statistics.median(sent[doctor]) / statistics.median(sent[baseline])
+        print(f"aml-doctor / {baseline}: wall {wall_ratio:.2f}x, API requests {call_ratio:.2f}x, bytes {byte_ratio:.2f}x")
 
 
 def main() -> None:

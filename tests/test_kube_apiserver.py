@@ -437,3 +437,14 @@ def test_lists_page_with_limit_and_continue(api):
     assert "continue" not in rest["metadata"]
     code, _, body = _get(api, f"/api/v1/namespaces/{NS}/pods?limit=2&continue=garbage", "application/json")
     assert (code, body["reason"]) == (400, "BadRequest")
+
+
+def test_bytes_sent_counts_response_bodies(api):
+    api.reset_requests()
+    code, body = _http(api, f"/api/v1/namespaces/{NS}/pods")
+    listed = len(json.dumps(body).encode())
+    assert api.bytes_sent == listed
+    _http(api, f"/api/v1/namespaces/{NS}/pods/x")  # a 404's Status body counts too
+    assert api.bytes_sent > listed
+    api.reset_requests()
+    assert api.bytes_sent == 0

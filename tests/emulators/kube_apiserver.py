@@ -299,6 +299,7 @@ class KubeApiServer:
         self._forbids: list[_Forbid] = []
         self._faults: list[_PathFault] = []
         self._requests: list[RecordedRequest] = []
+        self._bytes_sent = 0  # response bodies, as the client reads them (headers not counted)
         self._installed_groups: set[str] = set()  # of CUSTOM_GROUPS
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -534,9 +535,20 @@ class KubeApiServer:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes of response bodies sent since the start or the last :meth:`reset_requests`."""
+        with self._lock:
+            return self._bytes_sent
+
     def reset_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._bytes_sent = 0
+
+    def _count_sent(self, size: int) -> None:
+        with self._lock:
+            self._bytes_sent += size
 
     # ------------------------------------------------------------------ internals (lock held unless said)
     @staticmethod
@@ -1002,8 +1014,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(last + b"x" * max(0, pad) + b'"}' + tail)
             else:
                 self.wfile.write(b"y" * (size - sent))
+            sent = size
         except (BrokenPipeError, ConnectionResetError):
             pass
+        self.emulator._count_sent(sent)
         self.close_connection = True
 
     def _dribble(self, seconds_per_byte: float) -> None:
@@ -1028,6 +1042,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        self.emulator._count_sent(len(data))  # before the write: a client that has read it sees it counted
         self.wfile.write(data)
 
     def _watch(self, target: _Target, match: Callable[[dict], bool], query: dict[str, str]) -> None:
@@ -1084,6 +1099,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _chunk(self, data: bytes) -> None:
+        self.emulator._count_sent(len(data))
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
