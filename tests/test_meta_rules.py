@@ -125,3 +125,76 @@ def test_no_rule_imports_another_rule_s_module():
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] if isinstance(node, ast.Import) else []
             for name in names:
                 assert not re.search(r"(^|\.)rules\.aml\d{3}", name) and not re.match(r"\.?aml\d{3}_", name), f"{path.name} imports {name}"
+
+
+# ---------------------------------------------------------------------- views parse, rules decide
+DOCTOR = Path(__file__).parent.parent / "doctor"
+# Where a category may be named in doctor/: the report model defines them, and the rule base
+# class gives a rule without one the catch-all.
+MAY_NAME_A_CATEGORY = {"findings.py", "engine/rule.py"}
+
+
+def _category_names_in(path: Path) -> list[str]:
+    import ast
+
+    from aml_doctor.findings import Category
+
+    values = {c.value for c in Category if "_" in c.value}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    # A literal that lists every category (a schema's list of allowed values) chooses none of them.
+    schema = {
+        id(e) for node in ast.walk(tree) if isinstance(node, (ast.Tuple, ast.List, ast.Set))
+        for e in node.elts
+        if values <= {x.value for x in node.elts if isinstance(x, ast.Constant)}
+    }
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in schema:
+            continue
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Category":
+            found.append(f"line {node.lineno}: Category.{node.attr}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in values:
+            found.append(f"line {node.lineno}: {node.value!r}")
+    return found
+
+
+def test_no_module_in_doctor_decides_a_cause():
+    """A module of doctor/ that names no category cannot turn an error string into a cause: the
+    error-string patterns that decide one live in the rules, as their signatures."""
+    offenders = {}
+    for path in sorted(DOCTOR.rglob("*.py")):
+        rel = path.relative_to(DOCTOR).as_posix()
+        if rel in MAY_NAME_A_CATEGORY:
+            continue
+        names = _category_names_in(path)
+        if names:
+            offenders[rel] = names
+    assert not offenders, f"doctor/ modules that decide a category: {offenders}"
+
+
+def test_the_core_check_catches_a_view_that_decides(tmp_path):
+    view = tmp_path / "decides.py"
+    view.write_text('import re\nOOM = re.compile("OOMKilled")\ndef cause(line):\n    return Category.OOM_KILLED if OOM.search(line) else None\n')
+    assert _category_names_in(view) == ["line 4: Category.OOM_KILLED"]
+    view.write_text('def cause(line):\n    return "oom_killed" if "OOMKilled" in line else ""\n')
+    assert _category_names_in(view) == ["line 2: 'oom_killed'"]
+    from aml_doctor.findings import Category
+
+    view.write_text(f"CATEGORIES = {tuple(c.value for c in Category)!r}\n")
+    assert _category_names_in(view) == []
+
+
+def test_no_view_repeats_a_rule_s_signature_phrase():
+    """A signature's phrase belongs to its rule; a view matching it too would decide behind it."""
+    import ast
+
+    phrases = {p.lower() for r in RULES for s in getattr(r, "signatures", ()) for p in s.any if len(p) > 12}
+    # targets.py reads which platform the evidence comes from (v2 error codes mark a v2 cluster), not the cause.
+    for path in sorted(p for p in (DOCTOR / "views").glob("*.py") if p.name != "targets.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = node.value.lower()
+                hits = [p for p in phrases if p in text]
+                assert not hits, f"{path.name} line {node.lineno} holds signature phrases {hits}"
