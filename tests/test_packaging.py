@@ -25,7 +25,7 @@ def test_wheel_has_only_aml_doctor_at_top_level(tmp_path):
     roots = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert roots == {"aml_doctor"}
     for expected in (
-        "aml_doctor/cli.py",
+        "aml_doctor/cli/main.py",
         "aml_doctor/rules/aml004_pod_not_ready.py",
         "aml_doctor/rules/aml004_pod_not_ready.md",
         "aml_doctor/reports/__init__.py",
