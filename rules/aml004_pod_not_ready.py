@@ -45,10 +45,8 @@ REMOVED_STDLIB = frozenset({
 
 @lru_cache(maxsize=1)
 def _distributions() -> dict:
-    import yaml
-
     with open(os.path.splitext(__file__)[0] + ".distributions.yml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return signatures.read_yaml(fh)
 
 
 @dataclass(frozen=True)

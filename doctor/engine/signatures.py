@@ -145,13 +145,20 @@ def parse(data, origin: str) -> tuple[Signature, ...]:
     return tuple(out)
 
 
-def load(path: str) -> tuple[Signature, ...]:
+def read_yaml(fh):
+    """YAML through libyaml's safe loader where PyYAML was built with it: ten times faster than the
+    pure-Python one, and the rules' signatures are read on every run
+    (https://pyyaml.org/wiki/PyYAMLDocumentation, "CLoader")."""
     import yaml
 
+    return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def load(path: str) -> tuple[Signature, ...]:
     if not os.path.exists(path):
         return ()
     with open(path, encoding="utf-8") as fh:
-        return parse(yaml.safe_load(fh) or [], os.path.basename(path))
+        return parse(read_yaml(fh) or [], os.path.basename(path))
 
 
 def beside(module_file: str) -> str:
@@ -252,10 +259,8 @@ def parse_for(rule, data, origin: str) -> tuple[Signature, ...]:
     """A team's signatures for ``rule``: a list in the schema above, or the path of a YAML file.
     A ``mode`` must be one the rule declares; ids must not repeat the rule's own."""
     if isinstance(data, (str, os.PathLike)):
-        import yaml
-
         with open(data, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or []
+            data = read_yaml(fh) or []
     sigs = parse(data, origin)
     declared = {m.id: m.category for m in getattr(rule, "modes", ())}
     own = {s.id for s in getattr(rule, "signatures", ())}
