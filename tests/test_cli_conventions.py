@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from aml_doctor.cli.main import COMMANDS, UsageError, parse
+from aml_doctor.cli.errors import UsageError
+from aml_doctor.cli.main import COMMANDS, parse
 from aml_doctor.cli.config import load_config
 from aml_doctor.common.exitcodes import ExitCode
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from aml_doctor.evidence import store as evidence
-from aml_doctor.cli.main import COMMANDS, build_command_parser, build_parser
+from aml_doctor.cli.main import COMMANDS, build_parser
 from aml_doctor.engine.runner import analyze, signals_for
 from aml_doctor.engine.plugins import load_plugins
 
@@ -33,8 +33,9 @@ def _options(parser: argparse.ArgumentParser) -> set[str]:
     return {o for a in parser._actions for o in a.option_strings}  # noqa: SLF001 - argparse has no public list
 
 
-TOP = _options(build_parser())
-PER_COMMAND = {name: _options(build_command_parser(name)) for name in COMMANDS}
+PARSER = build_parser()
+TOP = _options(PARSER)
+PER_COMMAND = {name: _options(PARSER.commands[name]) for name in COMMANDS}
 
 
 def commands_in(text: str) -> list[str]:

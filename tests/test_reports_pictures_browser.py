@@ -15,7 +15,7 @@ import pytest
 from report_factory import Page
 from test_reports_browser import CHROMIUM, chromium, page_requests, write
 
-from aml_doctor.cli import main as cli
+from aml_doctor.cli import pipeline as cli
 from aml_doctor.evidence import store as evidence
 from aml_doctor.cli.config import Config
 from aml_doctor.engine.plugins import load_plugins

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from report_factory import Page, make_report
 
-from aml_doctor.cli import main as cli
+from aml_doctor.cli import pipeline as cli
 from aml_doctor.evidence import store as evidence
 from aml_doctor.cli.config import Config
 from aml_doctor.findings import Verdict

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aml_doctor.cli.main import load_rules
+from aml_doctor.cli.pipeline import load_rules
 from aml_doctor.cli.live import analyzer
 from aml_doctor.findings import Severity
 from aml_doctor.cli.v2fleet import v2_rows

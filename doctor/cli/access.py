@@ -91,7 +91,7 @@ def _probe(reader, check: Check, namespace: str, service: str) -> str:
 def check_access(args) -> int:
     """Print one line per read and what a refusal leaves unchecked; exit 0 when everything may be
     read, 1 when something may not, 3 when the API server cannot be reached."""
-    from aml_doctor.cli.main import load_rules
+    from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import Reader, api_client_for
     from aml_doctor.collect.part import Part
 
@@ -99,7 +99,7 @@ def check_access(args) -> int:
     namespace = args.namespace or (f"azureml-{args.workspace_name.lower()}" if args.workspace_name else None) \
         or getattr(args, "context_namespace", None)
     if not namespace:
-        from aml_doctor.cli.main import UsageError
+        from aml_doctor.cli.errors import UsageError
 
         raise UsageError("--check-access needs the namespace: -n NAMESPACE (or -w WORKSPACE)")
     _, rules, _ = load_rules(args)

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import argparse
 
+from aml_doctor.cli.options import FORMATS
+
+HELP = "print a shell completion script: bash, zsh or fish"
 PROGRAMS = ("aml-doctor", "kubectl-aml_doctor")
+SHELLS = ("bash", "zsh", "fish")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("shell", choices=SHELLS, help="bash: source <(aml-doctor completion bash); zsh and fish likewise")
 
 
 def _options(parser: argparse.ArgumentParser) -> list[str]:
@@ -29,8 +37,6 @@ def _value_words(parser: argparse.ArgumentParser) -> dict[str, str]:
         if a.choices:
             words = " ".join(a.choices)
         elif a.dest == "format":
-            from aml_doctor.cli.main import FORMATS
-
             words = " ".join(FORMATS)
         elif a.metavar in ("FILE", "DIR", "BUNDLE", "CONFIG_JSON", "MODULE_OR_PATH") or a.dest in ("kubeconfig", "output_file"):
             words = "__file__"
@@ -41,16 +47,13 @@ def _value_words(parser: argparse.ArgumentParser) -> dict[str, str]:
     return out
 
 
-def _tables():
-    from aml_doctor.cli.main import COMMANDS, build_command_parser, build_parser
-
-    top = build_parser()
-    per_command = {name: build_command_parser(name) for name in COMMANDS}
-    return COMMANDS, top, per_command
+def _tables(top):
+    """The command names and helps, the top-level parser, and each command's parser."""
+    return {name: p.description for name, p in top.commands.items()}, top, top.commands
 
 
-def bash() -> str:
-    commands, top, per_command = _tables()
+def bash(parser) -> str:
+    commands, top, per_command = _tables(parser)
     values = _value_words(top)
     for p in per_command.values():
         for option, words in _value_words(p).items():
@@ -97,15 +100,15 @@ complete -o default -F _aml_doctor {' '.join(PROGRAMS)}
 """
 
 
-def zsh() -> str:
+def zsh(parser) -> str:
     # bashcompinit's `complete` registers through compdef, which compinit defines.
     return ("# aml-doctor completion for zsh: source <(aml-doctor completion zsh)\n"
             "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit -u; }\n"
-            "autoload -U +X bashcompinit && bashcompinit\n" + bash().split("\n", 1)[1])
+            "autoload -U +X bashcompinit && bashcompinit\n" + bash(parser).split("\n", 1)[1])
 
 
-def fish() -> str:
-    commands, top, per_command = _tables()
+def fish(parser) -> str:
+    commands, top, per_command = _tables(parser)
     out = ["# aml-doctor completion for fish: aml-doctor completion fish > ~/.config/fish/completions/aml-doctor.fish"]
     names = " ".join(commands)
     for program in PROGRAMS:
@@ -131,5 +134,6 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def script(shell: str) -> str:
-    return {"bash": bash, "zsh": zsh, "fish": fish}[shell]()
+def script(shell: str, parser) -> str:
+    """The completion script for ``shell``, made from ``parser`` (main's, with ``parser.commands``)."""
+    return {"bash": bash, "zsh": zsh, "fish": fish}[shell](parser)

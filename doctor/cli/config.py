@@ -32,6 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from aml_doctor.cli.errors import UsageError
 from aml_doctor.findings import Severity
 
 _KEYS = {"select", "ignore", "fail-on", "rules-dir", "exempt-services", "exempt-namespaces", "severity", "plugins", "redact"}
@@ -103,8 +104,7 @@ def _strings(path: str, key: str, value) -> list[str]:
 
 
 def load_config(explicit: str | None = None) -> Config:
-    from aml_doctor.cli.main import UsageError
-
+    """``--config FILE``, else the closest configuration upwards; a bad one is a :class:`UsageError`."""
     try:
         if explicit:
             if not os.path.isfile(explicit):

@@ -430,7 +430,8 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
     from aml_doctor.reports import render
     from aml_doctor.reports.fleet import render_fleet
 
-    from aml_doctor.cli.main import UsageError, write_output
+    from aml_doctor.cli.errors import UsageError
+    from aml_doctor.cli.output import write_output
     from aml_doctor.collect.kubernetes import api_client_for
     from aml_doctor.collect.part import manifest, render_files
     from aml_doctor.common.exitcodes import ExitCode
@@ -499,7 +500,7 @@ def _write_reports(args, rows: list[FleetRow], render) -> dict[tuple[str, str], 
     """``<service>.<ext>`` per analysed service (``<namespace>.<service>.<ext>`` when a name repeats)."""
     import os
 
-    from aml_doctor.cli.main import write_output
+    from aml_doctor.cli.output import write_output
 
     ext = EXTENSIONS[args.format]
     names = [r.service for r in rows]

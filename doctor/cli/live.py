@@ -168,7 +168,7 @@ def kube_setup(args) -> str | None:
     """Check the live extra and the kubeconfig before any request, so that a setup mistake is
     one line with the next step (exit 2). Returns the chosen context's namespace, if it sets one
     (kubectl uses it when -n is not given)."""
-    from aml_doctor.cli.main import UsageError
+    from aml_doctor.cli.errors import UsageError
 
     try:
         from kubernetes import config
@@ -403,7 +403,7 @@ def _storage_credentials(args, facts: dict) -> dict | None:
 
 def main_live(args, collect_only: bool = False) -> int:
     """``aml-doctor SERVICE...``, ``--all`` and ``collect``, with the arguments cli.parse gave."""
-    from aml_doctor.cli.main import UsageError
+    from aml_doctor.cli.errors import UsageError
 
     if args.all_namespaces and args.namespace:
         raise UsageError("-n/--namespace and -A/--all-namespaces do not go together")
@@ -424,7 +424,9 @@ def main_live(args, collect_only: bool = False) -> int:
 
 
 def _run(args, mode: str, progress: Progress) -> int:
-    from aml_doctor.cli.main import UsageError, _emit, load_rules
+    from aml_doctor.cli.errors import UsageError
+    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import ServiceNotFound
     from aml_doctor.collect.part import manifest, render_files, write_bundle
 
@@ -485,7 +487,7 @@ def _not_found_line(exc, args) -> str:
 
 def analyzer(rules, config, loaded) -> Callable:
     """``analyze_files(files, label) -> Report`` with the configured rules, severities and options."""
-    from aml_doctor.cli.main import diagnose
+    from aml_doctor.cli.pipeline import diagnose
     from aml_doctor.engine.runner import signals_for
     from aml_doctor.evidence.store import load
 
@@ -499,7 +501,7 @@ def analyzer(rules, config, loaded) -> Callable:
 
 def _mode(args, watching: bool) -> str:
     """"watch", "fleet" or "one", from the services and flags given."""
-    from aml_doctor.cli.main import UsageError
+    from aml_doctor.cli.errors import UsageError
 
     if args.check_access:
         if len(args.service) != 1 and not args.namespace:
@@ -531,7 +533,7 @@ def _mode(args, watching: bool) -> str:
 
 
 def _check_target(target: str) -> None:
-    from aml_doctor.cli.main import UsageError
+    from aml_doctor.cli.errors import UsageError
 
     parent = os.path.dirname(os.path.abspath(target.rstrip("/")))
     if not os.path.isdir(parent):

@@ -180,7 +180,7 @@ def collect(args, progress):
 # ----------------------------------------------------------------------------- the command
 def main(args, collect_only: bool = False) -> int:
     """``aml-doctor ENDPOINT -d DEPLOYMENT [...]`` and ``aml-doctor collect ENDPOINT -d DEPLOYMENT -o B``."""
-    from aml_doctor.cli.main import UsageError
+    from aml_doctor.cli.errors import UsageError
     from aml_doctor.cli.live import Progress, captured_sdk_output
 
     if getattr(args, "watch", False) or getattr(args, "until_healthy", False):
@@ -222,7 +222,8 @@ def render(service: str, namespace: str, workspace: str, part, extras: dict, red
 
 
 def finish(args, progress, service, namespace, workspace, part, extras, collect_only: bool) -> int:
-    from aml_doctor.cli.main import _emit, load_rules
+    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.part import write_bundle
     from aml_doctor.cli.live import _check_target, analyzer, setup_error
 

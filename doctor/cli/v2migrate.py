@@ -124,7 +124,8 @@ def workspace_info(args, say) -> tuple[dict, str]:
 
 
 def main(args, prog: str = "aml-doctor") -> int:
-    from aml_doctor.cli.main import _emit, load_rules
+    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import api_client_for
     from aml_doctor.collect.part import Gap, Part, manifest, render_files, write_bundle
     from aml_doctor.cli.live import Progress, _check_target, analyzer, captured_sdk_output, kube_setup
@@ -139,7 +140,7 @@ def main(args, prog: str = "aml-doctor") -> int:
             try:
                 api_client = api_client_for(args.kubeconfig, args.context)
             except Exception as exc:  # noqa: BLE001 - checked by kube_setup; a late failure is one line too
-                from aml_doctor.cli.main import UsageError
+                from aml_doctor.cli.errors import UsageError
 
                 raise UsageError(f"cannot use the kubeconfig: {exc}") from None
             try:

@@ -26,7 +26,8 @@ DEFAULT_INTERVAL = 5.0
 
 
 def run(args) -> int:
-    from aml_doctor.cli.main import _emit, load_rules
+    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import api_client_for
     from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
     from aml_doctor.cli.live import Progress, analyzer, kube_setup

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import queue
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -27,41 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aml_doctor.collect.core import ServiceObjects, claims_of, event_filter, involved, owned_name, template_spec, workspace_namespace
 from aml_doctor.findings import Report, Stage
-from aml_doctor.views.podstage import PodStage, latest_event, pod_stage  # noqa: F401 - PodStage is part of watch's API
+from aml_doctor.views.podstage import DeploymentStage, PodStage, deployment_stage  # noqa: F401 - PodStage is part of watch's API
 
 DECISIVE_CONFIDENCE = 0.7
 MAX_EVENTS = 200  # the service's most recent events; older ones add nothing a rule needs
 MAX_LOG_BYTES = 512 * 1024  # per log, on top of --log-lines
 WATCH_SECONDS = 300  # each watch request's server-side timeout; the loop resumes after it
-
-@dataclass(frozen=True)
-class DeploymentStage:
-    text: str
-    stage: Stage | None  # the least advanced pod's stage; None when there is no pod to hold back
-    healthy: bool
-
-
-def deployment_stage(service: str, deployment: dict | None, pods: list[dict], events_of: Callable[[str, str], list[dict]]) -> DeploymentStage:
-    """The stage of the service as a whole: its least advanced pod, and whether all are Ready."""
-    if deployment is None:
-        return DeploymentStage(f"Waiting for Deployment {service} to appear", None, False)
-    wanted = (deployment.get("spec") or {}).get("replicas", 1)
-    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
-    if wanted == 0:
-        return DeploymentStage("Scaled to 0 replicas", None, True)
-    if not live:
-        failed = latest_event(events_of("ReplicaSet", ""), {"FailedCreate"})
-        why = f" (FailedCreate: {failed.get('message', '')})" if failed else ""
-        return DeploymentStage(f"Deployment created, no pods yet{why}", None, False)
-    stages = [pod_stage(p, events_of("Pod", p["metadata"]["name"])) for p in live]
-    ready = sum(s.ready for s in stages)
-    if ready >= wanted and ready == len(stages):
-        return DeploymentStage(f"Running, ready ({ready}/{wanted})", Stage.RUN, True)
-    behind = min((s for s in stages if not s.ready), key=lambda s: int(s.stage or 0))
-    count = f" ({ready}/{wanted} ready)" if wanted > 1 else ""
-    return DeploymentStage(behind.text + count, behind.stage, False)
-
 
 def decisive_cause(report: Report, where: DeploymentStage):
     """The report's root cause when it is enough to stop on, else None.
@@ -88,9 +60,7 @@ class EvidenceState:
         self.logs: dict[str, bytes] = {}  # bundle path -> tail
         self.max_events, self.max_log_bytes = max_events, max_log_bytes
         self._seen_runs: dict[tuple[str, str], tuple] = {}  # (pod, container) -> (restarts, finishedAt)
-        # ReplicaSet <service>-<pod-template-hash>, Pod <service>-<hash>-<5 chars>: the names the
-        # Deployment controller gives, so events of pods not yet seen are kept too.
-        self._owned = re.compile(rf"^{re.escape(service)}-[a-z0-9]{{4,10}}(-[a-z0-9]{{5}})?$")
+        self._owned = owned_name(service)  # events of pods not yet seen are kept too
 
     def apply(self, resource: str, kind: str, obj: Any) -> bool:
         """One watch event (``ADDED``/``MODIFIED``/``DELETED``) or a re-list (``RESET`` with the items)."""
@@ -128,15 +98,13 @@ class EvidenceState:
         return True
 
     def involves(self, event: dict) -> bool:
-        involved = event.get("involvedObject") or {}
-        kind, name = involved.get("kind"), involved.get("name") or ""
-        if kind in ("Deployment", "Service", "Endpoints"):
-            return name == self.service
-        if kind in ("ReplicaSet", "Pod"):
-            return name in self.pods or bool(self._owned.match(name))
-        if kind == "PersistentVolumeClaim":
-            return name in self._claims()
-        return False
+        """The service's event, by the collectors' one filter, or one of a ReplicaSet or pod of
+        the service that the watch has not seen yet."""
+        objects = ServiceObjects(self.service, self.deployment, (), tuple(self.pods.values()), tuple(self._claims()))
+        if event_filter(objects)(event):
+            return True
+        kind, name, _ = involved(event)
+        return kind in ("ReplicaSet", "Pod") and bool(self._owned.match(name or ""))
 
     def events_of(self, kind: str, name: str) -> list[dict]:
         """Events of one object, oldest first; ``name=""`` for every object of that kind."""
@@ -181,10 +149,9 @@ class EvidenceState:
         files.update(self.logs)
         return files
 
-    def _claims(self) -> set[str]:
-        specs = [((self.deployment or {}).get("spec") or {}).get("template", {}).get("spec") or {}]
-        specs += [p.get("spec") or {} for p in self.pods.values()]
-        return {(v.get("persistentVolumeClaim") or {}).get("claimName") for s in specs for v in s.get("volumes") or []} - {None}
+    def _claims(self) -> list[str]:
+        specs = [template_spec(self.deployment, [])] + [p.get("spec") or {} for p in self.pods.values()]
+        return claims_of(specs)
 
     def _forget_pod(self, name: str) -> None:
         self.pods.pop(name, None)
@@ -207,11 +174,12 @@ class Follower(threading.Thread):
         self.resource, self.method, self.args, self.kwargs = resource, method, args, kwargs
         self.out, self.stop_event, self.request_timeout = out, stop, request_timeout
         self.resumes = self.relists = 0
-        self._watch = None
+        self._response = None
 
     def run(self) -> None:
-        from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
+
+        from aml_doctor.collect.kubeapi import watch_lines
 
         version: str | None = None
         failures = 0
@@ -222,15 +190,18 @@ class Follower(threading.Thread):
                                                     **self.kwargs).data)
                     version = listed["metadata"]["resourceVersion"]
                     self.out.put((self.resource, "RESET", listed.get("items") or []))
-                self._watch = watch.Watch()
-                for event in self._watch.stream(
-                        self.method, *self.args, resource_version=version, timeout_seconds=WATCH_SECONDS,
-                        allow_watch_bookmarks=True, _request_timeout=(self.request_timeout, WATCH_SECONDS + self.request_timeout),
-                        **self.kwargs):
-                    obj = event["raw_object"]
+                self._response = self.method(
+                    *self.args, watch=True, resource_version=version, timeout_seconds=WATCH_SECONDS,
+                    allow_watch_bookmarks=True, _request_timeout=(self.request_timeout, WATCH_SECONDS + self.request_timeout),
+                    **self.kwargs)
+                for line in watch_lines(self._response, self.stop_event):
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":  # a Status in the stream: 410 Gone when the version is too old
+                        raise ApiException(status=obj.get("code"), reason=obj.get("reason") or obj.get("message"))
                     version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                    if event["type"] != "BOOKMARK":
-                        self.out.put((self.resource, event["type"], obj))
+                    if event.get("type") != "BOOKMARK":
+                        self.out.put((self.resource, event.get("type"), obj))
                 if not self.stop_event.is_set():
                     self.resumes += 1  # the stream ended: go on from the last version seen
                 failures = 0
@@ -251,8 +222,16 @@ class Follower(threading.Thread):
         return failures + 1
 
     def close(self) -> None:
-        if self._watch is not None:
-            self._watch.stop()
+        """Unblock the thread's read: shut the socket down (closing the response from here would
+        wait for the lock the blocked read holds); the thread closes the response as it ends."""
+        import socket
+
+        sock = getattr(getattr(self._response, "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -280,19 +259,18 @@ def watch_service(
 ) -> WatchOutcome:
     """Follow ``service`` in ``namespace`` until it is healthy, a root cause is decisive (unless
     ``until_healthy``) or ``timeout`` seconds pass. ``analyze_files`` turns bundle files into a Report."""
-    from kubernetes import client
-
-    from aml_doctor.collect.kubernetes import SERVICE_LABEL
+    from aml_doctor.collect.core import service_selector
+    from aml_doctor.collect.kubeapi import AppsCalls, CoreCalls
 
     started = time.monotonic()
     deadline = started + timeout
-    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    core, apps = CoreCalls(api_client), AppsCalls(api_client)
     changes: queue.Queue = queue.Queue()
     stop = threading.Event()
     followers = [
         Follower("deployments", apps.list_namespaced_deployment, (namespace,), {"field_selector": f"metadata.name={service}"},
                  changes, stop, request_timeout),
-        Follower("pods", core.list_namespaced_pod, (namespace,), {"label_selector": f"{SERVICE_LABEL}={service}"},
+        Follower("pods", core.list_namespaced_pod, (namespace,), {"label_selector": service_selector(service)},
                  changes, stop, request_timeout),
         Follower("events", core.list_namespaced_event, (namespace,), {}, changes, stop, request_timeout),
     ]
@@ -457,7 +435,8 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
     """``aml-doctor SERVICE --watch``: exit 0 when healthy, 1 on a root cause or at --timeout."""
     import sys
 
-    from aml_doctor.cli.main import UsageError, _emit
+    from aml_doctor.cli.errors import UsageError
+    from aml_doctor.cli.output import emit as _emit
     from aml_doctor.collect.kubernetes import (
         ServiceNotFound,
         CallFailed,
@@ -479,7 +458,7 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
         print(f"aml-doctor: error: cannot use {args.kubeconfig or 'the default kubeconfig'}: {exc}", file=sys.stderr)
         return ExitCode.COLLECTION_ERROR
     try:
-        namespace = args.namespace or (f"azureml-{args.workspace_name.lower()}" if args.workspace_name else None)
+        namespace = args.namespace or (workspace_namespace(args.workspace_name) if args.workspace_name else None)
         if namespace is None and not args.all_namespaces:
             namespace = getattr(args, "context_namespace", None)  # kubectl's default: the context's namespace
         if namespace is None:
