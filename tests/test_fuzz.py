@@ -175,3 +175,79 @@ def test_no_rule_errors_on_any_pasted_text(text):
     rules, signals = _rules()
     report = analyze(evidence_mod.from_texts([("pasted.txt", text.encode("utf-8", "surrogatepass"))], signals=signals), rules)
     assert report.rule_errors == ()
+
+
+# ------------------------------------------------------------------------------ text search
+# TextDoc.search runs a pattern only on the lines its literals are on (aml_doctor.evidence.prefilter).
+# The property: it finds exactly what a plain finditer over the whole text finds, for every
+# pattern aml-doctor's own modules compile, on real evidence and on generated text.
+
+
+def _module_patterns():
+    import re
+    import sys
+
+    import aml_doctor.views.errorlines  # noqa: F401 - loaded with the rules anyway
+
+    _rules()
+    found = {}
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith("aml_doctor.") or module is None:
+            continue
+        for value in vars(module).values():
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                for inner in item if isinstance(item, tuple) else (item,):
+                    if isinstance(inner, re.Pattern) and isinstance(inner.pattern, str):
+                        found[(inner.pattern, inner.flags)] = inner
+    return list(found.values())
+
+
+def _plain(regex, text):
+    return [(m.start(), m.end(), m.group()) for m in regex.finditer(text)]
+
+
+def _searched(regex, text):
+    from aml_doctor.evidence.textdoc import TextDoc, TextKind
+
+    doc = TextDoc.from_text("logs/p/c.log", TextKind.CONTAINER_LOG, text)
+    doc.seal()
+    return [(h.match.start(), h.match.end(), h.match.group()) for h in doc.search(regex)]
+
+
+def _scenario_texts():
+    from pathlib import Path
+
+    root = Path(__file__).parent / "scenarios"
+    return [p.read_text(errors="replace") for p in sorted(root.glob("*/**/*")) if p.suffix in (".log", ".txt")]
+
+
+def test_search_finds_what_a_plain_search_finds_on_every_scenario_text():
+    patterns = _module_patterns()
+    assert len(patterns) > 100  # the rules' and views' own
+    text = "\n".join(_scenario_texts())
+    filtered = 0
+    from aml_doctor.evidence import prefilter
+
+    for regex in patterns:
+        plan = prefilter.plan_for(regex)
+        filtered += bool(plan.literals or plan.branches)
+        assert _searched(regex, text) == _plain(regex, text), regex.pattern
+    assert filtered > len(patterns) // 2  # most patterns do run on candidate lines only
+
+
+_WORDS = st.sampled_from([
+    "Traceback (most recent call last):", "KeyError: 'MODEL_NAME'", "ERROR", "error", "Error:", "failed", "FATAL",
+    "OOMKilled", "Back-off", "HTTP/1.1 504 Gateway Time-out", "status code 429", "(ResourceNotFound) x", "  (Code) ",
+    '"code": "BadArgument"', "Listening at: http://127.0.0.1:31311 (10)", "WORKER TIMEOUT (pid:41)", "409 Conflict",
+    "\u0130", "\u0131", "\u017f", "\u212a", "ſtatus", "\tKILLED", "exit code 3", "Jwt is expired", "İnvalid",
+    "POST /score HTTP/1.0\" 200", "INFO", "|", ">", "]", " ", "  ", "x", "0", "504", "\r",
+])
+_TEXTS = st.lists(st.lists(_WORDS, max_size=8).map(" ".join), min_size=1, max_size=60).map(
+    lambda lines: "\n".join(lines) + "\n" + "padding line\n" * 40)
+
+
+@FUZZ
+@given(text=_TEXTS)
+def test_search_finds_what_a_plain_search_finds_on_any_text(text):
+    for regex in _module_patterns():
+        assert _searched(regex, text) == _plain(regex, text), regex.pattern

@@ -16,9 +16,11 @@ import codecs
 import enum
 import re
 from collections import deque
+from functools import lru_cache
 from typing import BinaryIO, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from aml_doctor.evidence import prefilter
 from aml_doctor.evidence.frozen import ReadOnlyError
 
 FULL_LIMIT = 16 * 1024 * 1024
@@ -65,14 +67,20 @@ class _Segment:
     first_line: int
     text: str
     _starts: list[int] | None = None
+    _index: "_LineIndex | None" = field(default=None, repr=False, compare=False)
 
     __setattr__, __delattr__ = _read_only("segment")
+
+    def index(self) -> "_LineIndex":
+        if self._index is None or self._index.text is not self.text:
+            object.__setattr__(self, "_index", _LineIndex(self.text, self.line_starts()))  # a cache
+        return self._index
 
     def seal(self) -> None:
         object.__setattr__(self, "_sealed", True)
 
     def line_starts(self) -> list[int]:
-        if self._starts is None:
+        if self._starts is None or (self._index is not None and self._index.text is not self.text):
             starts = [0]
             find = self.text.find
             pos = find("\n")
@@ -138,7 +146,13 @@ class TextDoc:
 
     @property
     def text(self) -> str:
-        return "\n".join(s.text.rstrip("\n") for s in self.segments)
+        cached = getattr(self, "_text", None)
+        if cached is not None:
+            return cached
+        text = "\n".join(s.text.rstrip("\n") for s in self.segments)
+        if getattr(self, "_sealed", False):
+            object.__setattr__(self, "_text", text)  # a cache: the text no longer changes
+        return text
 
     def lines(self) -> Iterator[tuple[int, str]]:
         for seg in self.segments:
@@ -146,13 +160,32 @@ class TextDoc:
                 yield seg.first_line + i, seg.line_at(i)
 
     def search(self, pattern: str | re.Pattern, flags: int = re.IGNORECASE) -> Iterator[Hit]:
+        """Every match of ``pattern``, in order, with its line. A pattern whose matches stay on one
+        line and need one of a few literals (:mod:`aml_doctor.evidence.prefilter`) runs only on the
+        lines that hold one, found in one scan of the document for all rules' literals."""
         regex = re.compile(pattern, flags) if isinstance(pattern, str) else pattern
+        plan = prefilter.plan_for(regex)
+        if plan.literals is None and not plan.branches:
+            plan = None
+        elif plan not in _LEARNT:
+            _learn(plan)
         for seg in self.segments:
-            starts = None
-            for m in regex.finditer(seg.text):
-                starts = starts or seg.line_starts()
-                index = bisect.bisect_right(starts, m.start()) - 1
-                yield Hit(self, seg.first_line + index, seg.line_at(index), m)
+            lines = None if plan is None or len(seg.text) < _INDEX_FROM else seg.index().candidates(plan, regex)
+            if lines is None:
+                starts = None
+                for m in regex.finditer(seg.text):
+                    starts = starts or seg.line_starts()
+                    index = bisect.bisect_right(starts, m.start()) - 1
+                    yield Hit(self, seg.first_line + index, seg.line_at(index), m)
+                continue
+            if not lines:
+                continue
+            text, starts = seg.text, seg.line_starts()
+            last = len(starts) - 1
+            for index, line_regex in lines:
+                end = starts[index + 1] if index < last else len(text)
+                for m in line_regex.finditer(text, starts[index], end):
+                    yield Hit(self, seg.first_line + index, seg.line_at(index), m)
 
     def first(self, pattern: str | re.Pattern, flags: int = re.IGNORECASE) -> Hit | None:
         return next(self.search(pattern, flags), None)
@@ -182,6 +215,151 @@ class TextDoc:
         return out
 
 
+# A segment shorter than this is searched whole: indexing it costs more than it saves.
+_INDEX_FROM = 512
+# Candidate lines past this share of a segment's lines: the whole segment is searched instead.
+_DENSE = 0.5
+
+_KNOWN: dict[str, None] = {}  # every literal some pattern asked for, in order (a set that keeps order)
+_LEARNT: set = set()  # the plans whose literals are in _KNOWN
+_automaton_state: dict = {"size": -1, "automaton": None, "needles": ()}
+_seeded = False
+
+
+def _learn(plan: prefilter.Plan) -> None:
+    _LEARNT.add(plan)
+    for literals in (plan.literals or (), *(lits or () for _, lits in plan.branches)):
+        for literal in literals:
+            if literal not in _KNOWN:
+                _KNOWN[literal] = None
+
+
+def _seed() -> None:
+    """Learn the literals of the patterns aml-doctor's own modules compiled at import (the rules',
+    the views'), so that a document's one scan finds them all; any other pattern's literals are
+    learnt at its first search and looked for with ``str.find`` in documents already indexed."""
+    global _seeded
+    _seeded = True
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("aml_doctor.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                for inner in item if isinstance(item, tuple) else (item,):
+                    if isinstance(inner, re.Pattern):
+                        plan = prefilter.plan_for(inner)
+                        if plan.literals or plan.branches:
+                            _learn(plan)
+
+
+def _automaton():
+    """One Aho-Corasick automaton (https://pyahocorasick.readthedocs.io) for every literal learnt
+    so far, rebuilt only when a document is indexed after new literals were learnt."""
+    if not _seeded:
+        _seed()
+    state = _automaton_state
+    if state["size"] != len(_KNOWN):
+        needles = tuple(_KNOWN)
+        automaton = None
+        try:
+            import ahocorasick
+        except ImportError:
+            ahocorasick = None
+        if ahocorasick is not None and needles:
+            automaton = ahocorasick.Automaton()
+            for i, needle in enumerate(needles):
+                automaton.add_word(needle, i)
+            automaton.make_automaton()
+        state.update(size=len(needles), automaton=automaton, needles=needles)
+    return state["automaton"], state["needles"]
+
+
+class _LineIndex:
+    """The lines of one segment that hold each literal, from one scan of its lower-cased text."""
+
+    __slots__ = ("text", "lower", "starts", "lines", "cache")
+
+    def __init__(self, text: str, starts: list[int]):
+        self.text = text
+        self.lower = prefilter.lower(text)
+        self.starts = starts
+        self.lines: dict[str, list[int]] = {}
+        self.cache: dict = {}
+        automaton, needles = _automaton()
+        if automaton is None:
+            return
+        found: dict[int, list[int]] = {}
+        bisect_right = bisect.bisect_right
+        for end, which in automaton.iter(self.lower):
+            line = bisect_right(starts, end) - 1
+            got = found.get(which)
+            if got is None:
+                found[which] = [line]
+            elif got[-1] != line:
+                got.append(line)
+        for i, needle in enumerate(needles):
+            self.lines[needle] = found.get(i, [])
+
+    def lines_of(self, literal: str) -> list[int]:
+        got = self.lines.get(literal)
+        if got is None:  # learnt after this segment was indexed
+            got = []
+            find, starts = self.lower.find, self.starts
+            pos = find(literal)
+            while pos != -1:
+                line = bisect.bisect_right(starts, pos) - 1
+                got.append(line)
+                nxt = starts[line + 1] if line + 1 < len(starts) else len(self.lower)
+                pos = find(literal, nxt)
+            self.lines[literal] = got
+        return got
+
+    def candidates(self, plan: prefilter.Plan, regex: re.Pattern) -> list[tuple[int, re.Pattern]] | None:
+        """The lines to search, in order, each with the pattern to search it with; None when
+        they are most of the lines (the whole text is searched then)."""
+        key = (plan, regex)
+        if key in self.cache:
+            return self.cache[key]
+        lines: list[tuple[int, re.Pattern]] | None
+        if plan.literals is not None:
+            found = [f for f in map(self.lines_of, plan.literals) if f]
+            if not found:
+                indexes: list[int] = []
+            elif len(found) == 1:
+                indexes = found[0]
+            else:
+                indexes = sorted(set().union(*found))
+            lines = [(i, regex) for i in indexes]
+        else:
+            lines = self._branch_lines(plan, regex)
+        if lines is not None and len(lines) > _DENSE * len(self.starts):
+            lines = None
+        self.cache[key] = lines
+        return lines
+
+    def _branch_lines(self, plan: prefilter.Plan, regex: re.Pattern) -> list[tuple[int, re.Pattern]] | None:
+        present: dict[int, set[int]] = {}  # line -> the branches that may match on it
+        limit = _DENSE * len(self.starts)
+        for which, (_, literals) in enumerate(plan.branches):
+            for literal in literals or ():
+                for line in self.lines_of(literal):
+                    present.setdefault(line, set()).add(which)
+            if len(present) > limit:
+                return None
+        if plan.rest is not None:
+            rest = {i for i, (_, literals) in enumerate(plan.branches) if literals is None}
+            starts = self.starts
+            for m in plan.rest.finditer(self.text):
+                present.setdefault(bisect.bisect_right(starts, m.start()) - 1, set()).update(rest)
+                if len(present) > limit:
+                    return None
+        if plan.groups:  # renumbering groups would change what callers read from the match
+            return [(line, regex) for line in sorted(present)]
+        return [(line, prefilter.variant(plan, frozenset(which))) for line, which in sorted(present.items())]
+
+
 def _may_hold_a_long_line(text: str) -> bool:
     """False when no line of ``text`` can exceed MAX_LINE_CHARS: a line that long contains a whole
     aligned window of half that width, so a newline in every such window rules it out. That is a
@@ -189,6 +367,21 @@ def _may_hold_a_long_line(text: str) -> bool:
     width = MAX_LINE_CHARS // 2
     find = text.find
     return any(find("\n", start, start + width) == -1 for start in range(0, len(text) - width + 1, width))
+
+
+@lru_cache(maxsize=8)
+def _signal_automaton(needles: tuple[tuple[int, str], ...]):
+    """One automaton per set of signals, shared by every document read with it (a bundle's 500
+    files would otherwise build 500 of the same); None without ``pyahocorasick``."""
+    try:
+        import ahocorasick
+    except ImportError:
+        return None
+    automaton = ahocorasick.Automaton()
+    for i, needle in needles:
+        automaton.add_word(needle, i)
+    automaton.make_automaton()
+    return automaton
 
 
 class _Needles:
@@ -204,18 +397,7 @@ class _Needles:
         self._build()
 
     def _build(self) -> None:
-        self.automaton = None
-        if not self.active:
-            return
-        try:
-            import ahocorasick
-        except ImportError:
-            return
-        automaton = ahocorasick.Automaton()
-        for i, needle in self.active.items():
-            automaton.add_word(needle, i)
-        automaton.make_automaton()
-        self.automaton = automaton
+        self.automaton = _signal_automaton(tuple(self.active.items())) if self.active else None
 
     def drop(self, indexes) -> None:
         """Stop looking for these signals (they are this document's background)."""

@@ -20,13 +20,13 @@ MAX_LINE_CHARS = 400
 # AzureML and ARM error codes, HTTP failure statuses, Kubernetes warning reasons, build failures.
 ERROR_LINE = re.compile(
     r"Traceback \(most recent call last\)"
-    r"|\b[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::|\s*$| \()"
-    r"|\bError\b\s*[:(]|(?-i:\bERROR\b|\bFATAL\b|\bCRITICAL\b)"
+    r"|\b[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::|[^\S\n]*$| \()"
+    r"|\bError\b[^\S\n]*[:(]|(?-i:\bERROR\b|\bFATAL\b|\bCRITICAL\b)"
     r"|\bfail(?:ed|ure|s)?\b|\bunable to\b|\bcannot\b|\bcan't\b|\bcould not\b|\bnot found\b|\bdenied\b|\bforbidden\b"
     r"|\bunauthori[sz]ed\b|\btimed? ?out\b|\bunhealthy\b|\bunschedulable\b|\brefused\b|\bcrash\w*"
     r"|\bBack-?off\b|\bOOMKilled\b|\bEvicted\b|\bkilled\b|\bexit(?:ed)? (?:with )?(?:code|status) [1-9]"
-    r"|\"code\"\s*:\s*\"\w+\"|'code'\s*:\s*'\w+'|^\s*\(\w+\)\s|\bCode:\s*\w+"
-    r"|\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?: code)?:?|statusCode\"?:?)\s*(?:4\d\d|5\d\d)\b"
+    r"|\"code\"[^\S\n]*:[^\S\n]*\"\w+\"|'code'[^\S\n]*:[^\S\n]*'\w+'|^[^\S\n]*\(\w+\)[^\S\n]|\bCode:[^\S\n]*\w+"
+    r"|\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?: code)?:?|statusCode\"?:?)[^\S\n]*(?:4\d\d|5\d\d)\b"
     r"|\b(?:400|401|403|404|408|409|413|429|500|502|503|504) (?:Bad|Unauthori|Forbidden|Not Found|Request Timeout|Conflict|"
     r"Payload|Too Many|Internal|Bad Gateway|Service Unavailable|Gateway Time)",
     re.IGNORECASE | re.MULTILINE,
