@@ -64,3 +64,49 @@ def test_new_rule_scaffold_gives_a_listed_rule_with_passing_cases(cli, tmp_path)
     again = cli("new-rule", "ACME002", "gpu-pool-required")
     assert again.code == ExitCode.USAGE_ERROR and "already exists" in again.err
     assert cli("new-rule", "acme2", "x").code == ExitCode.USAGE_ERROR
+
+
+def _walkthrough_files() -> dict[str, str]:
+    """The fenced blocks of docs/writing-rules.md's "A new failure mode in three files", by the
+    path each names on its first line."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "writing-rules.md").read_text(encoding="utf-8")
+    section = doc.split("## A new failure mode in three files", 1)[1].split("\n## ", 1)[0]
+    files = {}
+    for block in re.findall(r"```(?:python|yaml)\n(.*?)```", section, re.DOTALL):
+        first, _, rest = block.partition("\n")
+        files[first.lstrip("# ").strip()] = block
+    return files
+
+
+def test_the_writing_rules_walkthrough_runs_as_written(tmp_path):
+    from aml_doctor.testing import analyze_case, check_case, collect_cases
+
+    files = _walkthrough_files()
+    assert len(files) == 3 and any(p.startswith("tests/cases/") for p in files), sorted(files)
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    cases = collect_cases(tmp_path / "tests" / "cases")
+    assert [c.id for c in cases] == ["ACME003-init_cannot_unpickle_the_model"]
+    check_case(cases[0], str(tmp_path / "run"))
+    report = analyze_case(cases[0], str(tmp_path / "again"))
+    # The declared supersedes is what keeps AML004's vaguer "init() raised" out of this report.
+    assert not [r for r in report.findings if r.finding.rule_mode == "AML004[init-error]"]
+    assert report.findings[0].finding.rule_mode == "ACME003[protocol-5-on-old-python]"
+
+
+def test_the_walkthrough_rule_is_found_by_the_command_too(cli, tmp_path):
+    files = _walkthrough_files()
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    import yaml
+
+    case = yaml.safe_load(files[next(p for p in files if p.startswith("tests/cases/"))])
+    (tmp_path / "get_logs.txt").write_text(case["cases"][0]["evidence"]["text"]["get_logs.txt"])
+    out = cli("analyze", "--text", str(tmp_path / "get_logs.txt"), "--rules-dir", str(tmp_path / "team_rules"))
+    assert out.code == 1, out.err
+    assert "pickled with protocol 5" in out.out.split("Other findings")[0], out.out

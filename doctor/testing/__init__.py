@@ -1,15 +1,11 @@
-"""A test kit for rule authors: run a rule against a scenario bundle or a YAML case, and build
-realistic Kubernetes evidence in a few lines. The built-in rules are tested with it.
+"""A test kit for rule authors, and only that: cases as data, builders of realistic Kubernetes
+evidence, and a runner. The built-in rules are tested with it. The emulators aml-doctor's own tests
+use (API server, Azurite, MMS) live in the repository's ``tests/emulators/`` and are not shipped.
 
     # tests/test_my_rules.py of a team plugin
-    import pytest
-    from aml_doctor.testing import collect_cases, check_case
+    from aml_doctor.testing import case_tests
 
-    CASES = collect_cases("tests/cases")
-
-    @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-    def test_rule(case, tmp_path):
-        check_case(case, str(tmp_path))
+    test_case = case_tests("tests/cases")
 """
 
 from aml_doctor.testing.builders import (  # noqa: F401
@@ -23,3 +19,4 @@ from aml_doctor.testing.builders import (  # noqa: F401
     pod_name,
 )
 from aml_doctor.testing.cases import Case, CaseError, analyze_case, check_case, collect_cases, load_case_file  # noqa: F401
+from aml_doctor.testing.runner import case_tests  # noqa: F401
