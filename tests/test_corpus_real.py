@@ -98,3 +98,23 @@ def test_the_compiled_knowledge_is_the_corpus_as_it_stands():
     assert {c.id for c in index_.cases} == {c.id for c in CASES if c.confirmed and not c.control}
     assert priors_.by_symptom == priors.build(CASES).by_symptom
     assert priors_.by_target == priors.build(CASES).by_target
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I thought so too, but got rpy2 module not found error during deployment with latest code.",
+        "ModuleNotFoundError: No module named 'azureml.monitoring'",
+        "The first time, it was complaining about not being able to find scipy.",
+    ],
+)
+def test_a_missing_module_told_in_prose_or_pasted_is_a_symptom_with_base_rates(text):
+    # The three texts are from corpus cases; the base rates behind the symptom leave each case's
+    # thread out when it is measured (bench/bench_corpus.py).
+    assert "missing-module" in priors.symptoms_in(text)
+    shares = priors.build(CASES).shares({"missing-module"})
+    assert max(shares, key=shares.get) == "entry_script_import_error"
+
+
+def test_a_module_word_alone_is_not_a_missing_module():
+    assert "missing-module" not in priors.symptoms_in("Loading module 'score' from /var/azureml-app")

@@ -24,6 +24,12 @@ SYMPTOMS = {
     "http-503": re.compile(r"\b503\b|Service Unavailable", re.I),
     "http-504": re.compile(r"\b504\b|Gateway Time-?out", re.I),
     "internal-server-error": re.compile(r"InternalServerError|Internal Server Error|\b500\b", re.I),
+    # A missing module, pasted or told in prose ("got rpy2 module not found error during deployment").
+    "missing-module": re.compile(
+        r"\bmodule not found\b|No module named|ModuleNotFoundError|ImportError|not (?:being )?able to find \w+|"
+        r"cannot find module|could not import",
+        re.I,
+    ),
 }
 
 
