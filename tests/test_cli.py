@@ -164,3 +164,34 @@ def test_a_weak_lead_is_a_possible_cause_not_a_diagnosis(cli):
     assert report["findings"][0]["confidence"] < 0.5
     assert report["findings"][-1]["rule"] == "AML019"
     assert "Possible cause" in cli("analyze", "--text", path).out
+
+
+def _pytest_in(project) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_new_rule_with_brackets_in_its_phrase_passes_its_own_cases_under_plain_pytest(cli, tmp_path):
+    """The phrase is plain text: brackets, parentheses and a star are matched as written, not as a
+    regular expression, and the pytest runner new-rule writes beside the cases runs them."""
+    phrase = "Licence check failed (code [42]): see /opt/*.lic"
+    made = cli("new-rule", "ACME007", "licence-check-failed", "--phrase", phrase, "--summary", 'The "licence" check\\ failed')
+    assert made.code == ExitCode.OK, made.err
+    assert "wrote tests/test_cases.py" in made.out
+    run = _pytest_in(tmp_path)
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout + run.stderr
+    # A second rule's cases join the same runner, which is left as it was.
+    runner = (tmp_path / "tests" / "test_cases.py").read_text()
+    again = cli("new-rule", "ACME008", "weights-missing", "--phrase", "weights file [model.pt] (v2) missing")
+    assert again.code == ExitCode.OK and "test_cases.py" not in again.out
+    assert (tmp_path / "tests" / "test_cases.py").read_text() == runner
+    run = _pytest_in(tmp_path)
+    assert run.returncode == 0 and "4 passed" in run.stdout, run.stdout + run.stderr
+    assert "ACME008" in json.dumps(json.loads(cli("rules", "--rules-dir", "team_rules", "-o", "json").out))
+
+
+def test_new_rule_refuses_a_phrase_that_is_not_one_line(cli, tmp_path):
+    for phrase in ("two\nlines", "ab", "bell\x07"):
+        result = cli("new-rule", "ACME009", "bad-phrase", "--phrase", phrase)
+        assert result.code == ExitCode.USAGE_ERROR and "--phrase" in result.err
+    assert not (tmp_path / "team_rules").exists()
