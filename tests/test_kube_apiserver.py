@@ -448,3 +448,17 @@ def test_bytes_sent_counts_response_bodies(api):
     assert api.bytes_sent > listed
     api.reset_requests()
     assert api.bytes_sent == 0
+
+
+def test_a_table_watch_sends_the_columns_once(api):
+    rv = _http(api, f"/api/v1/namespaces/{NS}/pods")[1]["metadata"]["resourceVersion"]
+    api.add(_pod("a-4", {"azuremlappname": "a"}))
+    api.add(_pod("a-5", {"azuremlappname": "a"}))
+    request = urllib.request.Request(f"{api.url}/api/v1/namespaces/{NS}/pods?watch=true&resourceVersion={rv}&timeoutSeconds=1",
+                                     headers={"Accept": TABLE})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        events = [json.loads(line) for line in resp.read().splitlines()]
+    assert [(e["type"], e["object"]["kind"], e["object"]["rows"][0]["cells"][0]) for e in events] == [
+        ("ADDED", "Table", "a-4"), ("ADDED", "Table", "a-5")]
+    assert events[0]["object"]["columnDefinitions"][0]["name"] == "Name"
+    assert events[1]["object"]["columnDefinitions"] is None

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,29 @@ def test_kubectl_pages_a_large_namespace(serve):
     assert len([n for n in names if n.startswith("configmap/filler-")]) == 1203
     pages = [r for r in kubectl.api.requests if r.path.endswith("/configmaps")]
     assert len(pages) == 3 and all(r.query.get("limit") == "500" for r in pages)
+
+
+def test_kubectl_get_watch_prints_each_change(serve):
+    """``kubectl get pods -w``: the list, then one row per change, from Table watch events."""
+    kubectl, namespace, objects = serve("crashloop-init-keyerror")
+    pod_name = next(n for kind, _, n in objects if kind == "Pod")
+    proc = subprocess.Popen([KUBECTL, "get", "pods", "-w"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=kubectl.env)
+    try:
+        deadline = time.monotonic() + 60  # a bound for a stuck kubectl, not a timing the test checks
+        while (not any(r.query.get("watch") == "true" for r in kubectl.api.requests) and proc.poll() is None
+               and time.monotonic() < deadline):
+            time.sleep(0.05)  # until the watch request has arrived (the list came before it)
+        pod = kubectl.api.get("Pod", pod_name, namespace)
+        status = pod["status"]["containerStatuses"][0]
+        status.update(state={"running": {"startedAt": "2020-09-17T16:03:00Z"}}, ready=True, restartCount=8)
+        kubectl.api.modify(pod)  # kubectl watches from the list's resourceVersion: this change is replayed
+        kubectl.api.drop_watches()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], err
+    assert [r[:4] for r in rows[1:]] == [[pod_name, "0/1", "CrashLoopBackOff", "7"], [pod_name, "1/1", "Running", "8"]]

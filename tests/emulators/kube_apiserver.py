@@ -978,7 +978,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 match = _matcher(rtype.plural, query)
                 if watch:
-                    self._watch(target, match, query)
+                    self._watch(target, match, query, as_table)
                 else:
                     listed = em._list(target, match, query)
                     if as_table:
@@ -1045,8 +1045,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.emulator._count_sent(len(data))  # before the write: a client that has read it sees it counted
         self.wfile.write(data)
 
-    def _watch(self, target: _Target, match: Callable[[dict], bool], query: dict[str, str]) -> None:
+    def _watch(self, target: _Target, match: Callable[[dict], bool], query: dict[str, str], as_table: str | None = None) -> None:
         """Stream events as newline-delimited JSON over chunked encoding, as the API server does.
+
+        Asked for a Table (``kubectl get -w``), each event's object is a Table of one row; only the
+        first carries the column definitions, as the real server sends them.
 
         Without ``resourceVersion`` (or with "0") the stream starts with an ADDED event for every
         matching object; with one, it replays the changes after it. It ends at ``timeoutSeconds``,
@@ -1073,6 +1076,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 cursor = int(since)
                 pending = []
+        headers_sent = False
         deadline = threading.Event()
         timer = threading.Timer(timeout, lambda: (deadline.set(), _notify(em)))
         timer.daemon = True
@@ -1081,7 +1085,16 @@ class _Handler(BaseHTTPRequestHandler):
             while True:
                 for event in pending:
                     if wanted(event):
-                        self._chunk(json.dumps({"type": event.type, "object": event.obj}).encode() + b"\n")
+                        obj = event.obj
+                        if as_table:
+                            rtype = target.rtype
+                            obj = table(plural, [obj], kind=rtype.kind, group_version=rtype.group_version, table_version=as_table,
+                                        include_object=query.get("includeObject") or "Metadata",
+                                        list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+                            if headers_sent:
+                                obj["columnDefinitions"] = None
+                            headers_sent = True
+                        self._chunk(json.dumps({"type": event.type, "object": obj}).encode() + b"\n")
                 with em._lock:
                     while True:
                         pending = [e for e in em._events if e.resource_version > cursor]
