@@ -15,7 +15,8 @@ against the same state:
     kubectl logs POD --previous
 
 The names are those a person reads off the earlier outputs (the pod's claim, the InitContainerConfig
-variable). Requests and response bytes are counted on the emulator's side. The walk runs twice per
+variable). The seed's ``kubectl config set-context --current --namespace=...`` sends no request and
+is not timed: the kubeconfig already names the namespace. Requests and response bytes are counted on the emulator's side. The walk runs twice per
 round: with an empty discovery cache (a fresh HOME, as on a machine that has not talked to the
 cluster in the last ten minutes) and with the cache the previous walk left. Each round runs every
 row in turn, after one warm-up round that is not counted; the figures are min/median/max over the
