@@ -29,6 +29,20 @@ from typing import Any
 
 from aml_doctor.views.kube import config_blob_paths, config_document, scoring_container_in
 from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.collect.core import (
+    SERVICE_LABEL,
+    ServiceObjects,
+    claims_of,
+    event_field_selectors,
+    every_log,
+    log_path,
+    owned_replicasets,
+    service_events,
+    service_selector,
+    template_spec,
+    workspace_namespace,
+)
+from aml_doctor.collect.kubeapi import AppsCalls, CoreCalls
 from aml_doctor.collect.part import Gap, Part
 
 RESOURCES = (
@@ -37,7 +51,6 @@ RESOURCES = (
 )
 FRONTEND_PODS = "frontend-pods"  # kubernetes/frontend-pods.json: the azureml-fe pods of the cluster
 FRONTEND_NAMESPACES = ("default", "azureml")  # v1 installs azureml-fe in default, the v2 extension in azureml
-SERVICE_LABEL = "azuremlappname"
 PREVIOUS_MISSING = re.compile(r"previous terminated container .* not found")
 _RBAC = re.compile(r'User "([^"]*)" cannot (\w+) resource "([^"]+)" in API group "[^"]*" '
                    r'(at the cluster scope|in the namespace "([^"]+)")')
@@ -78,10 +91,8 @@ class Reader:
     each waiting for its own timeout."""
 
     def __init__(self, api_client: Any, timeout: float, part: Part, deadline: float | None = None):
-        from kubernetes import client
-
-        self.core = client.CoreV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
+        self.core = CoreCalls(api_client)
+        self.apps = AppsCalls(api_client)
         self.host = api_client.configuration.host
         self.timeout = timeout
         self.part = part
@@ -114,7 +125,7 @@ class Reader:
             return body
         except ApiException as exc:
             if not exc.status:  # the client's wrapper for TLS failures
-                self.unreachable = f"TLS error talking to the API server at {self.host}: {_first_line(exc.reason)}"
+                self.unreachable = f"TLS error talking to the API server at {self.host}: {first_line(exc.reason)}"
                 raise CallFailed(self.unreachable, None) from None
             raise CallFailed(_http_line(exc.status, exc.body), exc.status) from None
         except (HTTPError, OSError) as exc:  # urllib3 and socket errors: the request never got an answer
@@ -159,7 +170,7 @@ class Reader:
             parsed = None
         if not isinstance(parsed, dict):  # a proxy's HTML page, say, where the API server should be
             text = data.decode("utf-8", errors="replace")
-            raise CallFailed(f"the answer from {self.host} is not a Kubernetes object: {_first_line(text)[:120]}", None)
+            raise CallFailed(f"the answer from {self.host} is not a Kubernetes object: {first_line(text)[:120]}", None)
         return parsed
 
     def try_json(self, what: str, method: Callable, *args: Any, **kwargs: Any) -> dict | None:
@@ -176,12 +187,12 @@ class Reader:
         reason = exc.reason if isinstance(exc, ux.MaxRetryError) else exc
         if isinstance(reason, (ux.NewConnectionError, ConnectionRefusedError)):
             text = str(reason).split("Failed to establish a new connection: ", 1)[-1]
-            return f"cannot reach the API server at {self.host}: {_first_line(text)}", True
+            return f"cannot reach the API server at {self.host}: {first_line(text)}", True
         if isinstance(reason, ux.ConnectTimeoutError):
             return f"cannot reach the API server at {self.host}: connection timed out after {self.timeout:g} s", True
         if isinstance(reason, (ux.ReadTimeoutError, TimeoutError)):
             return f"timed out after {self.timeout:g} s waiting for the API server at {self.host}", False
-        return f"no answer from the API server at {self.host}: {_first_line(reason)}", False
+        return f"no answer from the API server at {self.host}: {first_line(reason)}", False
 
 
 def _socket_of(response: Any) -> Any:
@@ -191,7 +202,7 @@ def _socket_of(response: Any) -> Any:
     return sock if hasattr(sock, "settimeout") else None
 
 
-def _first_line(text: Any) -> str:
+def first_line(text: Any) -> str:
     return str(text).strip().splitlines()[0] if str(text).strip() else "no detail"
 
 
@@ -201,7 +212,7 @@ def _http_line(status: int, body: str | None) -> str:
     try:
         message = json.loads(body or "").get("message", "")
     except (ValueError, AttributeError):
-        message = _first_line(body or "")
+        message = first_line(body or "")
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     if status == 401:
         return "401 Unauthorized: the API server rejected the kubeconfig's credentials (expired token or certificate?)"
@@ -267,13 +278,12 @@ def collect_kubernetes(
             api_client = api_client_for(kubeconfig, context)
         except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
             where = kubeconfig or "the default kubeconfig"
-            return _nothing_collected(part, f"cannot use {where}: {_first_line(exc)}")
+            return _nothing_collected(part, f"cannot use {where}: {first_line(exc)}")
     try:
         reader = Reader(api_client, request_timeout, part, deadline)
         deployment = None
         if namespace is None and workspace:
-            # The v1 namespace is azureml-<workspace>; Kubernetes names are lower case.
-            namespace = f"azureml-{workspace.lower()}"
+            namespace = workspace_namespace(workspace)
         if namespace is None:
             say(f"searching the azureml-* namespaces for Deployment {service}")
             try:
@@ -320,7 +330,7 @@ class _Collection:
     def __init__(self, reader: Reader, service: str, namespace: str, log_lines: int, say: Callable[[str], None]):
         self.r, self.service, self.ns, self.log_lines, self.say = reader, service, namespace, log_lines, say
         self.part = reader.part
-        self.selector = f"{SERVICE_LABEL}={service}"
+        self.selector = service_selector(service)
 
     def run(self, deployment: dict | None) -> None:
         """``deployment`` is given when the namespace search has already read it."""
@@ -333,8 +343,7 @@ class _Collection:
             return
         replicasets = self._replicasets(deployment)
         pods = self._pods()
-        spec = ((deployment or {}).get("spec", {}).get("template", {}).get("spec")
-                or (pods[0].get("spec") if pods else None) or {})
+        spec = template_spec(deployment, pods)
         if spec:
             self._configmap(spec)
             claims = self._claims(spec, pods)
@@ -380,10 +389,7 @@ class _Collection:
         data = self.r.try_json("replicasets", self.r.apps.list_namespaced_replica_set, self.ns, label_selector=self.selector)
         if data is None:
             return []
-        items = data.get("items", [])
-        if deployment is not None:  # another controller's ReplicaSet could carry the same label
-            uid = deployment["metadata"].get("uid")
-            items = [rs for rs in items if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])]
+        items = owned_replicasets(deployment, data.get("items", []))
         self._store("replicasets", items)
         return items
 
@@ -415,12 +421,7 @@ class _Collection:
         record_configmap(self.part, name, configmap)
 
     def _claims(self, spec: dict, pods: list[dict]) -> list[str]:
-        claims: list[str] = []
-        for s in [spec] + [p.get("spec") or {} for p in pods]:
-            for volume in s.get("volumes") or []:
-                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-                if claim and claim not in claims:
-                    claims.append(claim)
+        claims = claims_of([spec] + [p.get("spec") or {} for p in pods])
         pvcs = []
         for claim in claims:
             self.say(f"reading PersistentVolumeClaim {claim}")
@@ -445,23 +446,30 @@ class _Collection:
             self._store(resource, [obj])
 
     def _events(self, deployment: dict | None, replicasets: list[dict], pods: list[dict], claims: list[str]) -> None:
-        """One list of the namespace's events, kept when they involve one of the service's objects.
-
-        A field selector cannot say "any of these names", and one call per object would grow with
-        the number of pods; so the filter runs here."""
-        self.say(f"listing events in {self.ns}")
-        data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns)
-        if data is None:
-            return
-        involved = {("Deployment", self.service), ("Service", self.service), ("Endpoints", self.service)}
-        involved |= {("ReplicaSet", rs["metadata"]["name"]) for rs in replicasets}
-        involved |= {("Pod", p["metadata"]["name"]) for p in pods}
-        involved |= {("PersistentVolumeClaim", c) for c in claims}
-        uids = {o["metadata"].get("uid") for o in [deployment or {"metadata": {}}] + replicasets + pods} - {None}
-        kept = [e for e in data.get("items", [])
-                if (e.get("involvedObject") or {}).get("uid") in uids
-                or ((e.get("involvedObject") or {}).get("kind"), (e.get("involvedObject") or {}).get("name")) in involved]
-        self._store("events", kept)
+        """The events of the service's own objects: field-selected by involved name when that takes
+        a few calls (the bytes read then do not grow with the namespace), else one list of the
+        namespace's events; either way kept by the one event filter."""
+        objects = ServiceObjects(self.service, deployment, tuple(replicasets), tuple(pods), tuple(claims))
+        selectors = event_field_selectors(objects)
+        if selectors is None:
+            self.say(f"listing events in {self.ns}")
+            data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns)
+            if data is None:
+                return
+            items = data.get("items", [])
+        else:
+            self.say(f"listing the events of {len(selectors)} object name(s) in {self.ns}")
+            items, seen = [], set()
+            for selector in selectors:
+                data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns, field_selector=selector)
+                if data is None:
+                    return
+                for event in data.get("items", []):
+                    key = (event.get("metadata") or {}).get("uid") or id(event)
+                    if key not in seen:
+                        seen.add(key)
+                        items.append(event)
+        self._store("events", service_events(items, objects))
 
     def _nodes(self) -> None:
         self.say("listing nodes")
@@ -481,28 +489,24 @@ class _Collection:
         failures: dict[str, list[str]] = {}  # one line -> the logs it cost
         for pod in pods:
             name = pod["metadata"]["name"]
-            spec = pod.get("spec") or {}
-            containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
-            restarted = _restarted_containers(pod)
-            self.say(f"reading logs of {name} ({', '.join(containers)})")
-            for container in containers:
-                # Only a container that restarted has a previous instance to read.
-                for previous in (False, True) if container in restarted else (False,):
-                    path = f"logs/{name}/{container}{'.previous' if previous else ''}.log"
-                    try:
-                        self.part.files[path] = self.r.raw(
-                            self.r.core.read_namespaced_pod_log, name, self.ns, container=container,
-                            tail_lines=self.log_lines or None, previous=previous or None,
-                            limit=MAX_LOG_BYTES, cut_ok=True)
-                        if self.r.cut:
-                            failures.setdefault(self.r.cut, []).append(path)
-                    except CallFailed as failed:
-                        if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
-                            continue  # the container never restarted: there is no previous log
-                        failures.setdefault(failed.line, []).append(path)
-                        if failed.status is None:  # a timeout or a lost server: the other logs would wait too
-                            self._log_gaps(failures)
-                            return
+            wanted = every_log(pod)
+            self.say(f"reading logs of {name} ({', '.join(dict.fromkeys(c for c, _ in wanted))})")
+            for container, previous in wanted:
+                path = log_path(name, container, previous)
+                try:
+                    self.part.files[path] = self.r.raw(
+                        self.r.core.read_namespaced_pod_log, name, self.ns, container=container,
+                        tail_lines=self.log_lines or None, previous=previous or None,
+                        limit=MAX_LOG_BYTES, cut_ok=True)
+                    if self.r.cut:
+                        failures.setdefault(self.r.cut, []).append(path)
+                except CallFailed as failed:
+                    if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
+                        continue  # the container never restarted: there is no previous log
+                    failures.setdefault(failed.line, []).append(path)
+                    if failed.status is None:  # a timeout or a lost server: the other logs would wait too
+                        self._log_gaps(failures)
+                        return
         self._log_gaps(failures)
 
     def _log_gaps(self, failures: dict[str, list[str]]) -> None:
@@ -511,15 +515,6 @@ class _Collection:
         for line, paths in failures.items():
             more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
             self.part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
-
-
-def _restarted_containers(pod: dict) -> set[str]:
-    status = pod.get("status") or {}
-    return {
-        cs.get("name")
-        for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
-        if cs.get("restartCount") or (cs.get("lastState") or {}).get("terminated")
-    }
 
 
 def kubectl_list(resource: str, items: list[dict]) -> dict:

@@ -40,11 +40,11 @@ from aml_doctor.collect.kubernetes import (
     PREVIOUS_MISSING,
     CallFailed,
     Reader,
-    _first_line,
-    _restarted_containers,
+    first_line,
     api_client_for,
     node_summary,
 )
+from aml_doctor.collect.core import restarted_containers
 from aml_doctor.collect.part import Gap, Part
 
 GROUP = "amlarc.azureml.com"
@@ -86,12 +86,12 @@ class V2Reader:
     """The calls this collector makes, on top of :class:`Reader` (CoreV1 and AppsV1 there)."""
 
     def __init__(self, api_client: Any, timeout: float, part: Part, deadline: float | None = None):
-        from kubernetes import client
+        from aml_doctor.collect.kubeapi import CustomCalls, NetworkingCalls
 
         self.r = Reader(api_client, timeout, part, deadline)
-        self.custom = client.CustomObjectsApi(api_client)
-        self.networking = client.NetworkingV1Api(api_client)
-        self.apis = client.ApisApi(api_client)
+        self.custom = CustomCalls(api_client)
+        self.networking = NetworkingCalls(api_client)
+        self.apis = self.custom  # GET /apis
         self.version = ""
 
     def group_version(self) -> str:
@@ -224,7 +224,7 @@ def collect_v2_kubernetes(
             api_client = api_client_for(kubeconfig, context)
         except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
             for what in RESOURCES + ("container_logs",):
-                part.gaps.append(Gap(what, f"cannot use {kubeconfig or 'the default kubeconfig'}: {_first_line(exc)}"))
+                part.gaps.append(Gap(what, f"cannot use {kubeconfig or 'the default kubeconfig'}: {first_line(exc)}"))
             return part
     try:
         v = V2Reader(api_client, request_timeout, part, deadline)
@@ -398,7 +398,7 @@ class _Collection:
             name = _name(pod)
             spec = pod.get("spec") or {}
             containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
-            restarted = _restarted_containers(pod)
+            restarted = restarted_containers(pod)
             for container in containers:
                 if ns == EXTENSION_NAMESPACE:
                     extension_logs += 1

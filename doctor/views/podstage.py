@@ -6,6 +6,7 @@ Read from the pod's status and, for what the status does not say, its events. On
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aml_doctor.findings import Stage
@@ -85,3 +86,31 @@ def latest_event(events: list[dict], reasons: set[str]) -> dict | None:
     return next((e for e in reversed(events) if e.get("reason") in reasons), None)
 
 
+@dataclass(frozen=True)
+class DeploymentStage:
+    """Where a service is as a whole: its least advanced pod's stage, and whether all pods are Ready."""
+
+    text: str
+    stage: Stage | None  # the least advanced pod's stage; None when there is no pod to hold back
+    healthy: bool
+
+
+def deployment_stage(service: str, deployment: dict | None, pods: list[dict], events_of: Callable[[str, str], list[dict]]) -> DeploymentStage:
+    """The stage of the service as a whole: its least advanced pod, and whether all are Ready."""
+    if deployment is None:
+        return DeploymentStage(f"Waiting for Deployment {service} to appear", None, False)
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    if wanted == 0:
+        return DeploymentStage("Scaled to 0 replicas", None, True)
+    if not live:
+        failed = latest_event(events_of("ReplicaSet", ""), {"FailedCreate"})
+        why = f" (FailedCreate: {failed.get('message', '')})" if failed else ""
+        return DeploymentStage(f"Deployment created, no pods yet{why}", None, False)
+    stages = [pod_stage(p, events_of("Pod", p["metadata"]["name"])) for p in live]
+    ready = sum(s.ready for s in stages)
+    if ready >= wanted and ready == len(stages):
+        return DeploymentStage(f"Running, ready ({ready}/{wanted})", Stage.RUN, True)
+    behind = min((s for s in stages if not s.ready), key=lambda s: int(s.stage or 0))
+    count = f" ({ready}/{wanted} ready)" if wanted > 1 else ""
+    return DeploymentStage(behind.text + count, behind.stage, False)
