@@ -118,3 +118,9 @@ def test_a_missing_module_told_in_prose_or_pasted_is_a_symptom_with_base_rates(t
 
 def test_a_module_word_alone_is_not_a_missing_module():
     assert "missing-module" not in priors.symptoms_in("Loading module 'score' from /var/azureml-app")
+
+
+def test_authentication_told_in_prose_is_a_symptom():
+    # From a corpus case (MLOpsPython#269), where the reporter tells the problem instead of pasting it.
+    assert "auth" in priors.symptoms_in("The issue was with the web service authentication - they weren't sure how to access the authentication key")
+    assert "auth" not in priors.symptoms_in("Scaled up replica set recsys-ranker-tr2ks7vqp to 1")

@@ -30,6 +30,8 @@ SYMPTOMS = {
         r"cannot find module|could not import",
         re.I,
     ),
+    # Authentication, told or pasted: a key, a token, a 401 or a 403.
+    "auth": re.compile(r"authenticat\w*|unauthori[sz]ed|\b401\b|\b403\b|\bforbidden\b|api[- ]key|auth(?:entication)? key", re.I),
 }
 
 
