@@ -177,3 +177,8 @@ def test_sub_id_selection_unit():
     ignored = select_rules(rules, ignore=["AML004[crash-loop]"])
     assert len(ignored) == len(rules)
     assert next(r for r in ignored if r.id == "AML004").ignored_modes == {"crash-loop"}
+
+
+def test_a_sub_id_the_rule_does_not_have_is_said_on_stderr(cli):
+    out = cli("analyze", str(EXAMPLE), "-f", "json", "--select", "AML004[model-not-fuond]")
+    assert "AML004 has no failure mode 'model-not-fuond'" in out.err and "model-not-found" in out.err

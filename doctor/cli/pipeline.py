@@ -13,7 +13,7 @@ def load_rules(args):
     """Plugins and the configuration, resolved into ``(loaded, rules to run, config)``."""
     from aml_doctor.cli.config import load_config
     from aml_doctor.engine.plugins import load_plugins
-    from aml_doctor.engine.runner import select_rules
+    from aml_doctor.engine.runner import select_rules, unknown_modes
     from aml_doctor.evidence import redact
 
     config = load_config(getattr(args, "config", None))
@@ -24,6 +24,8 @@ def load_rules(args):
     rules = select_rules(loaded.rules, select, ignore)
     for err in loaded.errors:
         print(f"aml-doctor: warning: plugin {err.plugin} not loaded: {err.error}", file=sys.stderr)
+    for problem in unknown_modes(loaded.rules, [*select, *ignore]):
+        print(f"aml-doctor: warning: {problem}", file=sys.stderr)
     return loaded, rules, config
 
 

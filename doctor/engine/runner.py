@@ -11,6 +11,7 @@ import traceback
 from typing import Iterable, Sequence
 
 from aml_doctor import __version__
+from aml_doctor.common.text import error_line
 from aml_doctor.engine import diagnosis, guard, ranking
 from aml_doctor.evidence.store import Evidence
 from aml_doctor.findings import CollectionGap, Finding, NotChecked, Report, RuleError, Severity
@@ -99,6 +100,18 @@ def select_rules(rules: Sequence[type[Rule]], select: Sequence[str] = (), ignore
     return out
 
 
+def unknown_modes(rules: Sequence[type[Rule]], patterns: Sequence[str]) -> list[str]:
+    """Sub-id patterns that name a loaded rule but none of its failure modes, each as one line."""
+    out = []
+    for p in patterns:
+        head, mode = _split_mode(p)
+        for rule in rules:
+            if mode and _names_exactly(rule, head) and mode not in {m.id for m in rule.all_modes()}:
+                known = ", ".join(m.id for m in rule.all_modes()) or "none: it checks one failure mode"
+                out.append(f"{rule.id} has no failure mode {mode!r} (its modes: {known})")
+    return out
+
+
 def mode_kept(rule: type[Rule], f: Finding) -> bool:
     """Whether selection keeps this finding's failure mode."""
     if f.mode in rule.ignored_modes:
@@ -110,12 +123,6 @@ def severity_for(f: Finding, overrides: dict) -> Severity | None:
     """The configured severity of the finding's sub-id (``AML004[init-error]``), else of its rule."""
     upper = {k.upper(): v for k, v in overrides.items()}
     return upper.get(f.rule_mode.upper()) or upper.get(f.rule.upper())
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one report line: its type and the first line of its message."""
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def rule_budget() -> float:
@@ -184,7 +191,7 @@ def run_rules(
             errors.append(RuleError(rule_cls.id, rule_cls.plugin, f"took longer than {over}; skipped"))
             continue
         if outcome.error is not None:
-            errors.append(RuleError(rule_cls.id, rule_cls.plugin, one_line(outcome.error)))
+            errors.append(RuleError(rule_cls.id, rule_cls.plugin, error_line(outcome.error)))
             if os.environ.get("AML_DOCTOR_DEBUG"):
                 traceback.print_exception(outcome.error, file=sys.stderr)
             continue
