@@ -10,7 +10,7 @@ from aml_doctor.engine.rule import excerpt
 # status as `Response Code: 409`; v2 cancels a pre-empted operation with OperationCanceled.
 _CONFLICT = re.compile(
     r"an operation is already in progress|Response Code: 409\b|\b409\b[^\n]{0,30}\bconflict|\bconflict\b[^\n]{0,30}\b409\b|"
-    r"[\"']statusCode[\"']\s*:\s*409\b",
+    r"[\"']statusCode[\"'][^\S\n]*:[^\S\n]*409\b",
     re.IGNORECASE,
 )
 

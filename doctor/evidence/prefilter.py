@@ -33,6 +33,8 @@ except ImportError:  # pragma: no cover
 
 # Fewer characters than this make a literal useless as a filter (it is on most lines).
 MIN_LITERAL = 3
+# Required sets kept per pattern or branch, for the index to choose from.
+CHOICES = 3
 # A product of alternatives larger than this is not expanded (``[ab][cd][ef]...``).
 MAX_ALTERNATIVES = 64
 
@@ -58,7 +60,8 @@ class Plan:
     line only the branches that can match there are tried (see :func:`variant`)."""
 
     literals: tuple[str, ...] | None
-    branches: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
+    branches: tuple[tuple[str, tuple[tuple[str, ...], ...] | None], ...] = ()
+    choices: tuple[tuple[str, ...], ...] = ()  # ``literals`` first, then other required sets
     rest: re.Pattern | None = None
     flags: int = 0
     groups: int = 0
@@ -85,12 +88,17 @@ def plan(pattern: str, flags: int) -> Plan:
     try:
         if _can_cross_lines(tree, flags):
             return Plan(None)
-        found = _useful(_required(tree))
+        choices = _choices(tree)
     except (_Unknown, RecursionError):
         return Plan(None)
-    if found is not None:
-        return Plan(found)
-    return _plan_branches(pattern, flags, tree.state.groups - 1)
+    # An alternation is filtered branch by branch: each branch on the lines of its own sparsest
+    # literals, which finds fewer lines than the literals of all branches together.
+    branched = _plan_branches(pattern, flags, tree.state.groups - 1)
+    if branched.branches:
+        return branched
+    if choices:
+        return Plan(choices[0], choices=choices)
+    return Plan(None)
 
 
 def _useful(found: set[str] | None) -> tuple[str, ...] | None:
@@ -110,11 +118,11 @@ def _plan_branches(pattern: str, flags: int, groups: int) -> Plan:
     branches, rest = [], []
     for source in sources:
         try:
-            literals = _useful(_required(sre_parse.parse(source, flags)))
+            choices = _choices(sre_parse.parse(source, flags)) or None
         except (re.error, _Unknown, RecursionError, OverflowError):
             return Plan(None)
-        branches.append((source, literals))
-        if literals is None:
+        branches.append((source, choices))
+        if choices is None:
             rest.append(source)
     if len(rest) == len(sources):
         return Plan(None)
@@ -122,7 +130,7 @@ def _plan_branches(pattern: str, flags: int, groups: int) -> Plan:
         rest_re = re.compile("|".join(rest), flags) if rest else None
     except re.error:
         return Plan(None)
-    return Plan(None, tuple(branches), rest_re, flags, groups)
+    return Plan(None, branches=tuple(branches), rest=rest_re, flags=flags, groups=groups)
 
 
 def split_branches(pattern: str) -> list[str]:
@@ -283,6 +291,11 @@ def _required(tree) -> set[str] | None:
     Consecutive items with exact strings join into one run (``Err`` ``(?:or|no)`` gives ``error``,
     ``errno``); every run, and every group that must match at least once, is a candidate, and the
     one whose shortest string is longest wins."""
+    candidates = _candidates(tree)
+    return max(candidates, key=_quality) if candidates else None
+
+
+def _candidates(tree) -> list[set[str]]:
     candidates: list[set[str]] = []
     run = {""}
     for op, av in tree:
@@ -300,10 +313,18 @@ def _required(tree) -> set[str] | None:
         if sub:
             candidates.append(sub)
     candidates.append(run)
-    candidates = [c for c in candidates if c and "" not in c]
-    if not candidates:
-        return None
-    return max(candidates, key=_quality)
+    return [c for c in candidates if c and "" not in c]
+
+
+def _choices(tree) -> tuple[tuple[str, ...], ...]:
+    """Every useful required set of the top-level sequence, best first (at most ``CHOICES``):
+    any one of them is exact, and a document's index picks the one on the fewest lines."""
+    out: list[tuple[str, ...]] = []
+    for candidate in sorted(_candidates(tree), key=_quality, reverse=True):
+        useful = _useful(candidate)
+        if useful and useful not in out:
+            out.append(useful)
+    return tuple(out[:CHOICES])
 
 
 def _required_item(op, av) -> set[str] | None:

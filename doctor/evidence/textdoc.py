@@ -228,10 +228,11 @@ _seeded = False
 
 def _learn(plan: prefilter.Plan) -> None:
     _LEARNT.add(plan)
-    for literals in (plan.literals or (), *(lits or () for _, lits in plan.branches)):
-        for literal in literals:
-            if literal not in _KNOWN:
-                _KNOWN[literal] = None
+    for choices in (plan.choices, *(c or () for _, c in plan.branches)):
+        for literals in choices:
+            for literal in literals:
+                if literal not in _KNOWN:
+                    _KNOWN[literal] = None
 
 
 def _seed() -> None:
@@ -319,12 +320,12 @@ class _LineIndex:
     def candidates(self, plan: prefilter.Plan, regex: re.Pattern) -> list[tuple[int, re.Pattern]] | None:
         """The lines to search, in order, each with the pattern to search it with; None when
         they are most of the lines (the whole text is searched then)."""
-        key = (plan, regex)
+        key = regex
         if key in self.cache:
             return self.cache[key]
         lines: list[tuple[int, re.Pattern]] | None
         if plan.literals is not None:
-            found = [f for f in map(self.lines_of, plan.literals) if f]
+            found = self._sparsest(plan.choices)
             if not found:
                 indexes: list[int] = []
             elif len(found) == 1:
@@ -339,17 +340,28 @@ class _LineIndex:
         self.cache[key] = lines
         return lines
 
+    def _sparsest(self, choices: tuple[tuple[str, ...], ...]) -> list[list[int]]:
+        """The line lists of the required set found on the fewest lines of this segment."""
+        best: list[list[int]] | None = None
+        for literals in choices:
+            found = [f for f in map(self.lines_of, literals) if f]
+            if best is None or sum(map(len, found)) < sum(map(len, best)):
+                best = found
+            if not best:
+                break
+        return best or []
+
     def _branch_lines(self, plan: prefilter.Plan, regex: re.Pattern) -> list[tuple[int, re.Pattern]] | None:
         present: dict[int, set[int]] = {}  # line -> the branches that may match on it
         limit = _DENSE * len(self.starts)
-        for which, (_, literals) in enumerate(plan.branches):
-            for literal in literals or ():
-                for line in self.lines_of(literal):
+        for which, (_, choices) in enumerate(plan.branches):
+            for lines in self._sparsest(choices) if choices else ():
+                for line in lines:
                     present.setdefault(line, set()).add(which)
             if len(present) > limit:
                 return None
         if plan.rest is not None:
-            rest = {i for i, (_, literals) in enumerate(plan.branches) if literals is None}
+            rest = {i for i, (_, choices) in enumerate(plan.branches) if choices is None}
             starts = self.starts
             for m in plan.rest.finditer(self.text):
                 present.setdefault(bisect.bisect_right(starts, m.start()) - 1, set()).update(rest)
