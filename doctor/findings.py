@@ -300,8 +300,3 @@ class Report:
         if self.findings and not self.findings[0].finding.is_symptom:
             return self.findings[0].finding
         return None
-
-    def worst_severity(self) -> Severity | None:
-        if not self.findings:
-            return None
-        return max((r.finding.severity for r in self.findings), key=lambda s: s.rank)

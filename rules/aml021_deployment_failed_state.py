@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
+from aml_doctor.common.text import first_line
 from aml_doctor.views import errorjson, platform
 
 # AzureML's generic wrappers (catalogue 2.3, F6/F7, S10): they say that the deployment failed, not why.
@@ -59,7 +60,7 @@ class DeploymentFailedState(Rule):
         if bad_state:
             evidence.append(EvidenceItem(bad_state[1], f"current service state: {bad_state[0]}"))
         for c in _one_per_code(wrappers)[:2]:
-            evidence.append(EvidenceItem(c.locator, f"{c.code}: {_first_line(c.message)}"[:400]))
+            evidence.append(EvidenceItem(c.locator, f"{c.code}: {first_line(c.message)}"[:400]))
         evidence += [EvidenceItem(e.locator, f"{e.type} {e.reason} {e.kind}/{e.name}: {e.message}".strip()) for e in telling[:3]]
 
         what = " / ".join(codes) if codes else f"state {bad_state[0]}"
@@ -136,7 +137,3 @@ def _one_per_code(wrappers):
             seen.add(c.code)
             out.append(c)
     return out
-
-
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[0]

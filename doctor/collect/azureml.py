@@ -17,11 +17,12 @@ import inspect
 import json
 import logging
 import re
-import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from aml_doctor.common.threads import call_before
 from aml_doctor.evidence import redact
 from aml_doctor.common.termsafe import safe_progress
 from aml_doctor.collect.part import Gap, Part
@@ -253,22 +254,12 @@ def _call_with_deadline(fn: Callable[[], Any], timeout: float, what: str) -> Any
     azureml-core sends most of its requests without a timeout and retries them, so a hung
     endpoint would hang the diagnosis; a thread left waiting is abandoned (daemon) instead.
     """
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # reported to the caller as one line
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, name=f"azureml: {what}", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
+    outcome = call_before(fn, time.monotonic() + timeout, f"azureml: {what}")
+    if not outcome.started or outcome.timed_out:
         raise _Failed(f"no answer within {timeout:g} s (the request timeout)")
-    if "error" in outcome:
-        raise _Failed(describe_error(outcome["error"]))
-    return outcome.get("value")
+    if outcome.error is not None:
+        raise _Failed(describe_error(outcome.error))
+    return outcome.value
 
 
 def describe_error(exc: BaseException) -> str:

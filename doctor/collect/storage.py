@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from aml_doctor.common.text import first_line
 from aml_doctor.evidence import redact
 from aml_doctor.common.termsafe import safe_progress
 from aml_doctor.collect.part import Gap, Part
@@ -331,15 +332,15 @@ def describe_error(
             "(a wrong or rotated account key, an expired SAS, or no data-plane role)"
         )
     elif isinstance(exc, ClientAuthenticationError):  # no token from azure-identity, a key that is not base64
-        text = f"could not authenticate to {place}: {_first_line(exc)}"
+        text = f"could not authenticate to {place}: {first_line(exc, type(exc).__name__)}"
     elif isinstance(exc, HttpResponseError):
-        text = f"{status} {code}: {_first_line(exc)}".strip()
+        text = f"{status} {code}: {first_line(exc, type(exc).__name__)}".strip()
     elif isinstance(exc, TimeoutError):  # Reader.within: the whole call, body included
         text = f"no answer from {place} within {request_timeout:g} s"
     elif isinstance(exc, ImportError):
-        text = f"the Azure SDK is not installed (pip install 'aml-doctor[live]'): {_first_line(exc)}"
+        text = f"the Azure SDK is not installed (pip install 'aml-doctor[live]'): {first_line(exc, type(exc).__name__)}"
     else:
-        text = f"{type(exc).__name__}: {_first_line(exc)}"
+        text = f"{type(exc).__name__}: {first_line(exc, type(exc).__name__)}"
     return redact.redact_text(text)
 
 
@@ -349,12 +350,7 @@ def _socket_reason(exc: BaseException) -> str:
         match = re.search(pattern, message)
         if match:
             return match.group(0).strip()
-    return _first_line(exc)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    return first_line(exc, type(exc).__name__)
 
 
 def _public_url(url: str) -> str:

@@ -23,15 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aml_doctor.collect.part import Gap, Part
+from aml_doctor.common.text import error_line
 
 SOURCES = ("azureml_service", "azureml_logs", "azureml_init_logs")
 NO_SDK = "azure-ai-ml is not installed: pip install 'aml-doctor[v2]'"
 ARM_SCOPE = "https://management.azure.com/.default"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'no detail'}"
 
 
 def _value(x: Any) -> Any:
@@ -73,13 +69,13 @@ def collect_v2_azureml(
         else:
             ml = MLClient.from_config(credential, path=config_path, **options)
     except Exception as exc:  # noqa: BLE001 - a missing config.json, a bad id: one line
-        part.gaps.extend(Gap(what, f"cannot open the workspace: {_first_line(exc)}") for what in SOURCES)
+        part.gaps.extend(Gap(what, f"cannot open the workspace: {error_line(exc, 'no detail')}") for what in SOURCES)
         return part
     part.facts["workspace"] = getattr(ml, "workspace_name", workspace_name) or ""
     try:
         ep = ml.online_endpoints.get(endpoint)
     except Exception as exc:  # noqa: BLE001
-        part.gaps.extend(Gap(what, f"online endpoint {endpoint}: {_first_line(exc)}") for what in SOURCES)
+        part.gaps.extend(Gap(what, f"online endpoint {endpoint}: {error_line(exc, 'no detail')}") for what in SOURCES)
         return part
     compute_id = getattr(ep, "compute", None) or ""
     kubernetes = bool(compute_id)
@@ -101,11 +97,11 @@ def collect_v2_azureml(
             if namespace:
                 part.facts["namespace"] = namespace
         except Exception as exc:  # noqa: BLE001 - the namespace is then searched for in the cluster
-            say(f"azure-ai-ml: compute {compute}: {_first_line(exc)}; searching the cluster instead")
+            say(f"azure-ai-ml: compute {compute}: {error_line(exc, 'no detail')}; searching the cluster instead")
     try:
         d = ml.online_deployments.get(deployment, endpoint)
     except Exception as exc:  # noqa: BLE001
-        part.gaps.extend(Gap(what, f"deployment {deployment} of {endpoint}: {_first_line(exc)}") for what in SOURCES)
+        part.gaps.extend(Gap(what, f"deployment {deployment} of {endpoint}: {error_line(exc, 'no detail')}") for what in SOURCES)
         return part
     service = _service_json(ep, d, endpoint, deployment, kubernetes, traffic, part.facts.get("compute", ""))
     operation = _operation_error(ml, credential, d, request_timeout, say)
@@ -124,7 +120,7 @@ def collect_v2_azureml(
             part.files[path] = ml.online_deployments.get_logs(deployment, endpoint, log_lines, container_type=container) or ""
             part.collected.append(what)
         except Exception as exc:  # noqa: BLE001
-            part.gaps.append(Gap(what, f"get_logs {container}: {_first_line(exc)}"))
+            part.gaps.append(Gap(what, f"get_logs {container}: {error_line(exc, 'no detail')}"))
     return part
 
 
@@ -184,7 +180,7 @@ def _operation_error(ml, credential, d, request_timeout: float, say) -> tuple[di
                 return None
             body = response.json()
     except Exception as exc:  # noqa: BLE001 - an expired operation or a lost network: the state alone then
-        say(f"azure-ai-ml: the operation could not be read: {_first_line(exc)}")
+        say(f"azure-ai-ml: the operation could not be read: {error_line(exc, 'no detail')}")
         return None
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or str(body.get("status", "")).lower() != "failed":

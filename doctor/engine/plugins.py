@@ -26,7 +26,8 @@ from importlib import metadata
 import pluggy
 
 from aml_doctor.engine import guard, hookspecs
-from aml_doctor.engine.runner import _env_seconds, one_line
+from aml_doctor.common.text import error_line
+from aml_doctor.engine.runner import _env_seconds
 from aml_doctor.engine.rule import Rule, rule_label, rule_problems
 from aml_doctor.common.termsafe import escape
 
@@ -59,7 +60,6 @@ class Loaded:
     rules: list[type[Rule]]
     plugins: list[PluginInfo]
     errors: list[PluginError]
-    manager: pluggy.PluginManager
     # time.monotonic() by which the whole run must end (from --timeout), or None.
     deadline: float | None = None
 
@@ -95,7 +95,7 @@ def _guest(fn, name: str, deadline: float | None, notes: list[PluginError]):
     if outcome.timed_out:
         return None, f"took longer than {budget:g} s; left out"
     if outcome.error is not None:
-        return None, one_line(outcome.error)
+        return None, error_line(outcome.error)
     return outcome.value, None
 
 
@@ -180,7 +180,7 @@ def _add_signatures(pm, infos: list[PluginInfo], rules: list, deadline, errors: 
             try:
                 extra = signatures.parse_for(rules[index], data, f"{info.name}:{rid}")
             except (signatures.SignatureError, OSError) as exc:
-                errors.append(PluginError(info.name, one_line(exc)))
+                errors.append(PluginError(info.name, error_line(exc)))
                 continue
             rules[index] = signatures.extended(rules[index], extra, info.name)
             trace(f"{info.name}: {len(extra)} signature(s) added to {rules[index].id}")
@@ -212,8 +212,8 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: flo
         except Exception as exc:  # noqa: BLE001 - a plugin's failure must not end the run
             if pm.is_registered(obj):
                 pm.unregister(obj)
-            errors.append(PluginError(name, one_line(exc)))
-            trace(f"{name}: not registered: {one_line(exc)}")
+            errors.append(PluginError(name, error_line(exc)))
+            trace(f"{name}: not registered: {error_line(exc)}")
             return
         infos.append(PluginInfo(name, version, source))
         trace(f"{name} {version} registered from {source} ({getattr(obj, '__file__', obj)})")
@@ -255,4 +255,4 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: flo
     rules = _resolve(provided_by, errors, trace)
     _add_signatures(pm, infos, rules, deadline, errors, output, trace)
     rules.sort(key=lambda r: r.id)
-    return Loaded(rules, infos, errors + output, pm, deadline)
+    return Loaded(rules, infos, errors + output, deadline)
