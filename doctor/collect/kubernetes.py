@@ -29,6 +29,7 @@ from typing import Any
 
 from aml_doctor.views.kube import config_blob_paths, config_document, scoring_container_in
 from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.common.text import first_line
 from aml_doctor.collect.core import (
     SERVICE_LABEL,
     ServiceObjects,
@@ -44,6 +45,8 @@ from aml_doctor.collect.core import (
 )
 from aml_doctor.collect.kubeapi import AppsCalls, CoreCalls
 from aml_doctor.collect.part import Gap, Part
+
+NO_DETAIL = "no detail"  # an error without a message, in a gap or error line
 
 RESOURCES = (
     "deployments", "replicasets", "pods", "configmaps", "persistentvolumeclaims", "persistentvolumes",
@@ -125,7 +128,7 @@ class Reader:
             return body
         except ApiException as exc:
             if not exc.status:  # the client's wrapper for TLS failures
-                self.unreachable = f"TLS error talking to the API server at {self.host}: {first_line(exc.reason)}"
+                self.unreachable = f"TLS error talking to the API server at {self.host}: {first_line(exc.reason, NO_DETAIL)}"
                 raise CallFailed(self.unreachable, None) from None
             raise CallFailed(_http_line(exc.status, exc.body), exc.status) from None
         except (HTTPError, OSError) as exc:  # urllib3 and socket errors: the request never got an answer
@@ -170,7 +173,7 @@ class Reader:
             parsed = None
         if not isinstance(parsed, dict):  # a proxy's HTML page, say, where the API server should be
             text = data.decode("utf-8", errors="replace")
-            raise CallFailed(f"the answer from {self.host} is not a Kubernetes object: {first_line(text)[:120]}", None)
+            raise CallFailed(f"the answer from {self.host} is not a Kubernetes object: {first_line(text, NO_DETAIL)[:120]}", None)
         return parsed
 
     def try_json(self, what: str, method: Callable, *args: Any, **kwargs: Any) -> dict | None:
@@ -187,12 +190,12 @@ class Reader:
         reason = exc.reason if isinstance(exc, ux.MaxRetryError) else exc
         if isinstance(reason, (ux.NewConnectionError, ConnectionRefusedError)):
             text = str(reason).split("Failed to establish a new connection: ", 1)[-1]
-            return f"cannot reach the API server at {self.host}: {first_line(text)}", True
+            return f"cannot reach the API server at {self.host}: {first_line(text, NO_DETAIL)}", True
         if isinstance(reason, ux.ConnectTimeoutError):
             return f"cannot reach the API server at {self.host}: connection timed out after {self.timeout:g} s", True
         if isinstance(reason, (ux.ReadTimeoutError, TimeoutError)):
             return f"timed out after {self.timeout:g} s waiting for the API server at {self.host}", False
-        return f"no answer from the API server at {self.host}: {first_line(reason)}", False
+        return f"no answer from the API server at {self.host}: {first_line(reason, NO_DETAIL)}", False
 
 
 def _socket_of(response: Any) -> Any:
@@ -202,17 +205,13 @@ def _socket_of(response: Any) -> Any:
     return sock if hasattr(sock, "settimeout") else None
 
 
-def first_line(text: Any) -> str:
-    return str(text).strip().splitlines()[0] if str(text).strip() else "no detail"
-
-
 def _http_line(status: int, body: str | None) -> str:
     """``403 Forbidden: User "u" cannot list persistentvolumes at the cluster scope (needs ...)``."""
     message = ""
     try:
         message = json.loads(body or "").get("message", "")
     except (ValueError, AttributeError):
-        message = first_line(body or "")
+        message = first_line(body or "", NO_DETAIL)
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     if status == 401:
         return "401 Unauthorized: the API server rejected the kubeconfig's credentials (expired token or certificate?)"
@@ -278,7 +277,7 @@ def collect_kubernetes(
             api_client = api_client_for(kubeconfig, context)
         except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
             where = kubeconfig or "the default kubeconfig"
-            return _nothing_collected(part, f"cannot use {where}: {first_line(exc)}")
+            return _nothing_collected(part, f"cannot use {where}: {first_line(exc, NO_DETAIL)}")
     try:
         reader = Reader(api_client, request_timeout, part, deadline)
         deployment = None

@@ -35,12 +35,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.common.text import first_line
 from aml_doctor.collect.kubernetes import (
     MAX_LOG_BYTES,
     PREVIOUS_MISSING,
     CallFailed,
     Reader,
-    first_line,
     api_client_for,
     node_summary,
 )
@@ -224,7 +224,7 @@ def collect_v2_kubernetes(
             api_client = api_client_for(kubeconfig, context)
         except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
             for what in RESOURCES + ("container_logs",):
-                part.gaps.append(Gap(what, f"cannot use {kubeconfig or 'the default kubeconfig'}: {first_line(exc)}"))
+                part.gaps.append(Gap(what, f"cannot use {kubeconfig or 'the default kubeconfig'}: {first_line(exc, 'no detail')}"))
             return part
     try:
         v = V2Reader(api_client, request_timeout, part, deadline)
