@@ -92,26 +92,24 @@ def check_access(args) -> int:
     """Print one line per read and what a refusal leaves unchecked; exit 0 when everything may be
     read, 1 when something may not, 3 when the API server cannot be reached."""
     from aml_doctor.cli.pipeline import load_rules
-    from aml_doctor.collect.kubernetes import Reader, api_client_for
+    from aml_doctor.cli.live import kube_client
+    from aml_doctor.collect.core import workspace_namespace
+    from aml_doctor.collect.kubernetes import Reader
     from aml_doctor.collect.part import Part
 
     service = args.service[0] if args.service else ""
-    namespace = args.namespace or (f"azureml-{args.workspace_name.lower()}" if args.workspace_name else None) \
+    namespace = args.namespace or (workspace_namespace(args.workspace_name) if args.workspace_name else None) \
         or getattr(args, "context_namespace", None)
     if not namespace:
         from aml_doctor.cli.errors import UsageError
 
         raise UsageError("--check-access needs the namespace: -n NAMESPACE (or -w WORKSPACE)")
     _, rules, _ = load_rules(args)
-    api_client = api_client_for(args.kubeconfig, args.context)
-    try:
-        reader = Reader(api_client, args.request_timeout, Part())
-        results = [(c, _probe(reader, c, namespace, service)) for c in CHECKS]
-        if reader.unreachable:
-            print(f"aml-doctor: error: {reader.unreachable}", file=sys.stderr)
-            return ExitCode.COLLECTION_ERROR
-    finally:
-        api_client.close()
+    reader = Reader(kube_client(args), args.request_timeout, Part())  # closed when the run ends
+    results = [(c, _probe(reader, c, namespace, service)) for c in CHECKS]
+    if reader.unreachable:
+        print(f"aml-doctor: error: {reader.unreachable}", file=sys.stderr)
+        return ExitCode.COLLECTION_ERROR
     out = [f"Access of the current identity in namespace {namespace} (the reads aml-doctor makes; it never writes):"]
     for c, answer in results:
         scope = f"-n {namespace}" if c.namespaced else "(cluster)"

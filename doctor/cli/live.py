@@ -105,7 +105,7 @@ class _Records(logging.Handler):
 class _SdkStdout:
     """sys.stdout while collecting, and after: every write goes to ``printed``, except the main
     thread's once collection is over (the report). A collector thread left running past --timeout
-    (collect's _with_deadline) may still print later; that must not land in the report either."""
+    (collect's with_deadline) may still print later; that must not land in the report either."""
 
     def __init__(self, real, printed: io.StringIO):
         self.real, self.printed, self.collecting = real, printed, True
@@ -234,13 +234,33 @@ def setup_error(line: str, args) -> tuple[str, int] | None:
     return None
 
 
+def kube_client(args):
+    """The run's one ApiClient, made on first use: every Kubernetes call of a run (the v2 check,
+    the collection, a watch or a scan) goes through its one connection pool and reads the
+    kubeconfig once. :func:`close_kube_client` closes it at the end of the run."""
+    client = getattr(args, "kube_client", None)
+    if client is None:
+        from aml_doctor.collect.kubernetes import api_client_for
+
+        client = api_client_for(args.kubeconfig, args.context)
+        args.kube_client = client
+    return client
+
+
+def close_kube_client(args) -> None:
+    client = getattr(args, "kube_client", None)
+    if client is not None:
+        args.kube_client = None
+        client.close()
+
+
 def namespace_exists(args, namespace: str) -> bool | None:
     """One GET, only after a service was not found there: True, False, or None when it cannot tell."""
-    from aml_doctor.collect.kubernetes import CallFailed, Reader, api_client_for
+    from aml_doctor.collect.kubernetes import CallFailed, Reader
     from aml_doctor.collect.part import Part
 
     try:
-        api_client = api_client_for(args.kubeconfig, args.context)
+        api_client = kube_client(args)
     except Exception:  # noqa: BLE001 - checked by kube_setup already; here it only decides the wording
         return None
     try:
@@ -249,35 +269,23 @@ def namespace_exists(args, namespace: str) -> bool | None:
         return True
     except CallFailed as failed:
         return False if failed.status == 404 else None
-    finally:
-        api_client.close()
 
 
-def _with_deadline(label: str, fn: Callable, deadline: float, progress: Progress):
+def with_deadline(label: str, fn: Callable, deadline: float, progress: Progress):
     """Run ``fn`` until the run's deadline; past it, leave the thread behind and return None."""
     from aml_doctor.collect.part import Part
 
-    result: dict = {}
+    from aml_doctor.common.threads import call_before
 
-    def target():
-        try:
-            result["part"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - reported as a gap by the caller
-            result["error"] = exc
-
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
+    outcome = call_before(fn, deadline, f"collect-{label}")
+    if not outcome.started:
         return None, f"{label}: not started, --timeout reached"
-    thread = threading.Thread(target=target, name=f"collect-{label}", daemon=True)
-    thread.start()
-    thread.join(remaining)
-    if thread.is_alive():
+    if outcome.timed_out:
         progress(f"{label}: still running at the --timeout deadline; going on without it")
         return None, f"{label}: timed out (--timeout)"
-    if "error" in result:
-        return None, result["error"]
-    part = result.get("part")
-    return (part if isinstance(part, Part) else None), None
+    if outcome.error is not None:
+        return None, outcome.error  # reported as a gap by the caller
+    return (outcome.value if isinstance(outcome.value, Part) else None), None
 
 
 def collect(args, progress: Progress):
@@ -294,7 +302,7 @@ def collect(args, progress: Progress):
         progress("azureml: reading the workspace and the web service")
         from aml_doctor.collect.azureml import collect_azureml
 
-        got, err = _with_deadline(
+        got, err = with_deadline(
             "azureml",
             lambda: collect_azureml(
                 args.service,
@@ -308,13 +316,14 @@ def collect(args, progress: Progress):
             deadline,
             progress,
         )
-        _merge(part, got, err, _AZUREML_SOURCES)
+        merge_part(part, got, err, _AZUREML_SOURCES)
         facts.update(part.facts)
     else:
         for what in _AZUREML_SOURCES:
             part.gaps.append(Gap(what, "no workspace given (--workspace-name, or a config.json here / --workspace-config)"))
 
     # 2. Kubernetes: the pods, their events and logs, the ConfigMap, the volume.
+    from aml_doctor.collect.core import workspace_namespace
     from aml_doctor.collect.kubernetes import ServiceNotFound, collect_kubernetes
 
     workspace = args.workspace_name or facts.get("workspace", "")
@@ -322,8 +331,13 @@ def collect(args, progress: Progress):
     # context's own namespace as kubectl would; -A or nothing at all searches the azureml-* namespaces.
     namespace = args.namespace or facts.get("namespace") or (
         None if workspace or args.all_namespaces else getattr(args, "context_namespace", None))
-    progress(f"kubernetes: collecting {args.service} in {namespace or ('azureml-' + workspace if workspace else 'the azureml-* namespaces')}")
-    got, err = _with_deadline(
+    where = namespace or (workspace_namespace(workspace) if workspace else "the azureml-* namespaces")
+    progress(f"kubernetes: collecting {args.service} in {where}")
+    try:
+        api_client = kube_client(args)
+    except Exception:  # noqa: BLE001 - an unusable kubeconfig: the collector makes it the gap it always was
+        api_client = None
+    got, err = with_deadline(
         "kubernetes",
         lambda: collect_kubernetes(
             args.service,
@@ -331,6 +345,7 @@ def collect(args, progress: Progress):
             workspace=workspace or None,
             kubeconfig=args.kubeconfig,
             context=args.context,
+            api_client=api_client,
             log_lines=args.log_lines,
             request_timeout=args.request_timeout,
             progress=progress,
@@ -344,11 +359,11 @@ def collect(args, progress: Progress):
         # AzureML knows the service but the cluster has no Deployment: the deployment never
         # started (an image build failure, say). Diagnose from what AzureML and storage show.
         err = f"{err} (AzureML knows the service: its deployment may never have reached the cluster)"
-    _merge(part, got, err, ("pods", "events", "configmaps", "container_logs"))
+    merge_part(part, got, err, ("pods", "events", "configmaps", "container_logs"))
     facts.update(part.facts)
 
     # 3. Storage: every model and code blob, and the image build log's tail.
-    storage = _storage_credentials(args, facts)
+    storage = storage_credentials(args, facts)
     if storage is None:
         part.gaps.append(Gap("storage_index", "no storage account given (--account-name, --connection-string or a workspace)"))
         part.gaps.append(Gap("build_log", "no storage account given (--account-name, --connection-string or a workspace)"))
@@ -357,7 +372,7 @@ def collect(args, progress: Progress):
 
         progress("storage: checking model and code blobs and the build log")
         hint = facts.get("image_location") or facts.get("scoring_image")
-        got, err = _with_deadline(
+        got, err = with_deadline(
             "storage",
             lambda: collect_storage(
                 blob_paths=list(facts.get("blob_paths") or []),
@@ -370,12 +385,12 @@ def collect(args, progress: Progress):
             deadline,
             progress,
         )
-        _merge(part, got, err, ("storage_index", "build_log"))
+        merge_part(part, got, err, ("storage_index", "build_log"))
     part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
     return args.service, facts.get("namespace", namespace or ""), workspace, part
 
 
-def _merge(part, got, err, sources: tuple[str, ...]) -> None:
+def merge_part(part, got, err, sources: tuple[str, ...]) -> None:
     from aml_doctor.collect.part import Gap
     from aml_doctor.evidence.redact import redact_text
 
@@ -387,7 +402,7 @@ def _merge(part, got, err, sources: tuple[str, ...]) -> None:
         part.gaps.append(Gap(what, redact_text(cut_credential_chain(line))))
 
 
-def _storage_credentials(args, facts: dict) -> dict | None:
+def storage_credentials(args, facts: dict) -> dict | None:
     if args.connection_string:
         return {"connection_string": args.connection_string}
     account = args.account_name or facts.get("storage_account")
@@ -410,17 +425,20 @@ def main_live(args, collect_only: bool = False) -> int:
     watching = not collect_only and (args.watch or args.until_healthy)
     if args.timeout is None:
         args.timeout = 1200.0 if watching else 120.0
-    mode = "collect" if collect_only else _mode(args, watching)
-    args.context_namespace = kube_setup(args)
-    if mode == "access":
-        from aml_doctor.cli.access import check_access
-
-        return check_access(args)
-    progress = Progress(args.quiet)
     try:
-        return _run(args, mode, progress)
+        mode = "collect" if collect_only else _mode(args, watching)
+        args.context_namespace = kube_setup(args)
+        if mode == "access":
+            from aml_doctor.cli.access import check_access
+
+            return check_access(args)
+        progress = Progress(args.quiet)
+        try:
+            return _run(args, mode, progress)
+        finally:
+            progress.close()
     finally:
-        progress.close()
+        close_kube_client(args)
 
 
 def _run(args, mode: str, progress: Progress) -> int:
@@ -464,7 +482,7 @@ def _run(args, mode: str, progress: Progress) -> int:
     progress(f"collected {len(files)} files; {len(part.gaps)} not collected")
     target = args.output_file if collect_only else args.save_bundle
     if target:
-        _check_target(target)
+        check_target(target)
         write_bundle(target, files)
         progress(f"wrote {target}")
     if collect_only:
@@ -532,7 +550,7 @@ def _mode(args, watching: bool) -> str:
     return "one"
 
 
-def _check_target(target: str) -> None:
+def check_target(target: str) -> None:
     from aml_doctor.cli.errors import UsageError
 
     parent = os.path.dirname(os.path.abspath(target.rstrip("/")))

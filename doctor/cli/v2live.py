@@ -55,36 +55,34 @@ def is_v2_endpoint(args, name: str) -> bool:
     the extension costs one GET (the API groups), one with it three (the endpoints by name, the v1
     Deployments by label)."""
     try:
-        from aml_doctor.collect.kubernetes import CallFailed, Reader, api_client_for
+        from aml_doctor.cli.live import kube_client
+        from aml_doctor.collect.kubernetes import CallFailed, Reader
         from aml_doctor.collect.part import Part
         from aml_doctor.collect.v2kubernetes import ExtensionMissing, V2Reader
     except ImportError:  # no [live] extra: the v1 path says what to install
         return False
     try:
-        api_client = api_client_for(args.kubeconfig, args.context)
+        api_client = kube_client(args)  # the run's one client: the diagnosis that follows uses it too
     except Exception:  # noqa: BLE001 - an unusable kubeconfig is reported by the v1 path as it always was
         return False
     # The question costs at most DETECT_SECONDS of the run's --timeout: a server too slow to answer
     # it is reported by the v1 path that follows, within what is left.
     limit = min(args.request_timeout, DETECT_SECONDS, args.timeout or DETECT_SECONDS)
+    v = V2Reader(api_client, limit, Part(), deadline=time.monotonic() + limit)
     try:
-        v = V2Reader(api_client, limit, Part(), deadline=time.monotonic() + limit)
-        try:
-            v.group_version()
-            found = v.custom_list("onlineendpoints", getattr(args, "namespace", None) or None,
-                                  field_selector=f"metadata.name={name}").get("items", [])
-        except (ExtensionMissing, CallFailed):
-            return False
-        if not found:
-            return False
-        reader = Reader(api_client, limit, Part(), deadline=time.monotonic() + limit)
-        try:
-            v1 = reader.json(reader.apps.list_deployment_for_all_namespaces, label_selector=f"azuremlappname={name}").get("items", [])
-        except CallFailed:
-            v1 = []
-        return not v1
-    finally:
-        api_client.close()
+        v.group_version()
+        found = v.custom_list("onlineendpoints", getattr(args, "namespace", None) or None,
+                              field_selector=f"metadata.name={name}").get("items", [])
+    except (ExtensionMissing, CallFailed):
+        return False
+    if not found:
+        return False
+    reader = Reader(api_client, limit, Part(), deadline=time.monotonic() + limit)
+    try:
+        v1 = reader.json(reader.apps.list_deployment_for_all_namespaces, label_selector=f"azuremlappname={name}").get("items", [])
+    except CallFailed:
+        v1 = []
+    return not v1
 
 
 def wanted(args) -> bool:
@@ -105,7 +103,7 @@ def wanted(args) -> bool:
 def collect(args, progress):
     """Run the v2 collectors; return (service, namespace, workspace, Part, manifest extras)."""
     from aml_doctor.collect.part import Gap, Part
-    from aml_doctor.cli.live import _merge, _with_deadline, cut_credential_chain
+    from aml_doctor.cli.live import merge_part, with_deadline, cut_credential_chain
 
     deadline = time.monotonic() + args.timeout
     endpoint = endpoint_of(args)
@@ -120,11 +118,11 @@ def collect(args, progress):
         progress(f"azure-ai-ml: reading online endpoint {endpoint}")
         from aml_doctor.collect.v2azureml import collect_v2_azureml
 
-        got, err = _with_deadline("azure-ai-ml", lambda: collect_v2_azureml(
+        got, err = with_deadline("azure-ai-ml", lambda: collect_v2_azureml(
             endpoint, deployment, config_path=args.workspace_config, subscription_id=args.subscription,
             resource_group=args.resource_group, workspace_name=args.workspace_name, log_lines=args.log_lines,
             request_timeout=args.request_timeout, progress=progress), deadline, progress)
-        _merge(part, got, err, AZUREML_SOURCES)
+        merge_part(part, got, err, AZUREML_SOURCES)
         facts.update(part.facts)
         deployment = deployment or facts.get("deployment")
         platform = facts.get("platform", "")
@@ -143,31 +141,31 @@ def collect(args, progress):
         namespace = args.namespace or facts.get("namespace") or None
         progress(f"kubernetes: collecting online endpoint {endpoint}" + (f" deployment {deployment}" if deployment else "")
                  + f" in {namespace or 'the namespace that holds it'}")
-        got, err = _with_deadline("kubernetes", lambda: collect_v2_kubernetes(
+        got, err = with_deadline("kubernetes", lambda: collect_v2_kubernetes(
             endpoint, deployment, namespace=namespace, kubeconfig=args.kubeconfig, context=args.context,
             log_lines=args.log_lines, request_timeout=args.request_timeout, progress=progress), deadline, progress)
         if isinstance(err, (EndpointNotFound, ExtensionMissing)) and "azureml_service" not in part.collected:
             raise err
         if isinstance(err, (EndpointNotFound, ExtensionMissing)):
             err = f"{err} (AzureML knows the deployment: it may never have reached the cluster)"
-        _merge(part, got, err, CLUSTER_SOURCES)
+        merge_part(part, got, err, CLUSTER_SOURCES)
         facts.update(part.facts)
         platform = platform or "k8s_online_v2"
         progress(f"found Kubernetes online endpoint {endpoint} in namespace {facts.get('namespace', '?')}")
 
     # 3. Storage: the manifest blob, the files it lists, the build log an ImageBuildFailure names.
     from aml_doctor.collect.v2storage import build_log_path, collect_v2_storage
-    from aml_doctor.cli.live import _storage_credentials
+    from aml_doctor.cli.live import storage_credentials
 
     texts = [str(v) for k, v in part.files.items() if k.startswith("azureml/") and isinstance(v, (str, bytes))]
     build_log = build_log_path([t if isinstance(t, str) else t.decode("utf-8", "replace") for t in texts])
     manifests = list(facts.get("storage_manifests") or [])
     if manifests or build_log:
-        credentials = _storage_credentials(args, facts) or {}
-        got, err = _with_deadline("storage", lambda: collect_v2_storage(
+        credentials = storage_credentials(args, facts) or {}
+        got, err = with_deadline("storage", lambda: collect_v2_storage(
             manifest_urls=manifests, build_log=build_log, request_timeout=args.request_timeout, progress=progress,
             **credentials), deadline, progress)
-        _merge(part, got, err, ("storage_index", "build_log"))
+        merge_part(part, got, err, ("storage_index", "build_log"))
     elif platform != "managed_online_v2":
         part.gaps.append(Gap("storage_index", "no storage initializer with a STORAGE_MANIFEST_URL was found"))
     part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
@@ -180,6 +178,15 @@ def collect(args, progress):
 # ----------------------------------------------------------------------------- the command
 def main(args, collect_only: bool = False) -> int:
     """``aml-doctor ENDPOINT -d DEPLOYMENT [...]`` and ``aml-doctor collect ENDPOINT -d DEPLOYMENT -o B``."""
+    from aml_doctor.cli.live import close_kube_client
+
+    try:
+        return _main(args, collect_only)
+    finally:
+        close_kube_client(args)  # the one the v2 check may have opened
+
+
+def _main(args, collect_only: bool) -> int:
     from aml_doctor.cli.errors import UsageError
     from aml_doctor.cli.live import Progress, captured_sdk_output
 
@@ -225,7 +232,7 @@ def finish(args, progress, service, namespace, workspace, part, extras, collect_
     from aml_doctor.cli.output import emit as _emit
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.part import write_bundle
-    from aml_doctor.cli.live import _check_target, analyzer, setup_error
+    from aml_doctor.cli.live import check_target, analyzer, setup_error
 
     if not part.collected:
         why = next((g.error for g in part.gaps if g.what in ("pods", "onlineendpoints")), part.gaps[0].error if part.gaps else "")
@@ -239,7 +246,7 @@ def finish(args, progress, service, namespace, workspace, part, extras, collect_
     progress(f"collected {len(files)} files; {len(part.gaps)} not collected")
     target = args.output_file if collect_only else getattr(args, "save_bundle", None)
     if target:
-        _check_target(target)
+        check_target(target)
         write_bundle(target, files)
         progress(f"wrote {target}")
     if collect_only:

@@ -90,6 +90,7 @@ def workspace_info(args, say) -> tuple[dict, str]:
     except ImportError:
         return {}, "azure-ai-ml is not installed: pip install 'aml-doctor[v2]'"
     from aml_doctor.collect import v2azureml
+    from aml_doctor.common.text import error_line
 
     credential = v2azureml.make_credential()
     try:
@@ -98,7 +99,7 @@ def workspace_info(args, say) -> tuple[dict, str]:
         else:
             ml = MLClient.from_config(credential, path=args.workspace_config, retry_total=0)
     except Exception as exc:  # noqa: BLE001
-        return {}, f"cannot open the workspace: {v2azureml._first_line(exc)}"
+        return {}, f"cannot open the workspace: {error_line(exc, 'no detail')}"
     from azure.core.pipeline import Pipeline
     from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
     from azure.core.pipeline.transport import RequestsTransport
@@ -117,7 +118,7 @@ def workspace_info(args, say) -> tuple[dict, str]:
                 return {}, f"GET the workspace: {response.status_code} {response.text()[:200]}"
             props = (response.json() or {}).get("properties") or {}
     except Exception as exc:  # noqa: BLE001
-        return {}, f"GET the workspace: {v2azureml._first_line(exc)}"
+        return {}, f"GET the workspace: {error_line(exc, 'no detail')}"
     return {"name": ml.workspace_name, "v1_legacy_mode": bool(props.get("v1LegacyMode")),
             "public_network_access": props.get("publicNetworkAccess") or "",
             "private_endpoints": len(props.get("privateEndpointConnections") or [])}, ""
@@ -128,7 +129,7 @@ def main(args, prog: str = "aml-doctor") -> int:
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import api_client_for
     from aml_doctor.collect.part import Gap, Part, manifest, render_files, write_bundle
-    from aml_doctor.cli.live import Progress, _check_target, analyzer, captured_sdk_output, kube_setup
+    from aml_doctor.cli.live import Progress, check_target, analyzer, captured_sdk_output, kube_setup
     from aml_doctor.findings import Verdict
 
     args.select, args.ignore = ",".join(RULES), getattr(args, "ignore", "")
@@ -160,7 +161,7 @@ def main(args, prog: str = "aml-doctor") -> int:
         data.update({"mode": "migrate-check", "platform": "aks_v1", "compute_namespace": args.namespace or "", "workspace_info": info})
         files = render_files(data, part)
         if args.save_bundle:
-            _check_target(args.save_bundle)
+            check_target(args.save_bundle)
             write_bundle(args.save_bundle, files)
         loaded, rules, config = load_rules(args)
         progress(f"migrate-check: read in {time.monotonic() - started:.1f} s; running {', '.join(r.id for r in rules)}")

@@ -442,8 +442,8 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
         CallFailed,
         find_namespace,
         Reader,
-        api_client_for,
     )
+    from aml_doctor.cli.live import kube_client
     from aml_doctor.collect.part import Part
     from aml_doctor.cli.config import load_config
     from aml_doctor.common.exitcodes import ExitCode
@@ -453,26 +453,23 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
 
     progress = safe_progress(progress)  # pod, event and stage texts come from the cluster
     try:
-        api_client = api_client_for(args.kubeconfig, args.context)
+        api_client = kube_client(args)  # the run's one client, closed when the run ends
     except Exception as exc:  # noqa: BLE001 - the config loader raises many types, all meaning "unusable kubeconfig"
         print(f"aml-doctor: error: cannot use {args.kubeconfig or 'the default kubeconfig'}: {exc}", file=sys.stderr)
         return ExitCode.COLLECTION_ERROR
-    try:
-        namespace = args.namespace or (workspace_namespace(args.workspace_name) if args.workspace_name else None)
-        if namespace is None and not args.all_namespaces:
-            namespace = getattr(args, "context_namespace", None)  # kubectl's default: the context's namespace
-        if namespace is None:
-            try:
-                namespace, _ = find_namespace(Reader(api_client, args.request_timeout, Part()), service)
-            except (ServiceNotFound, CallFailed) as exc:
-                raise UsageError(f"{exc}; --watch needs --namespace or --workspace-name while the Deployment does not exist yet") from None
-        progress(f"watching {service} in {namespace} (up to {args.timeout:g} s)")
-        outcome = watch_service(
-            service, namespace, api_client, lambda files: analyze_files(files, f"watch: {service}"),
-            timeout=args.timeout, until_healthy=args.until_healthy, log_lines=args.log_lines,
-            request_timeout=args.request_timeout, workspace=args.workspace_name or "", progress=progress)
-    finally:
-        api_client.close()
+    namespace = args.namespace or (workspace_namespace(args.workspace_name) if args.workspace_name else None)
+    if namespace is None and not args.all_namespaces:
+        namespace = getattr(args, "context_namespace", None)  # kubectl's default: the context's namespace
+    if namespace is None:
+        try:
+            namespace, _ = find_namespace(Reader(api_client, args.request_timeout, Part()), service)
+        except (ServiceNotFound, CallFailed) as exc:
+            raise UsageError(f"{exc}; --watch needs --namespace or --workspace-name while the Deployment does not exist yet") from None
+    progress(f"watching {service} in {namespace} (up to {args.timeout:g} s)")
+    outcome = watch_service(
+        service, namespace, api_client, lambda files: analyze_files(files, f"watch: {service}"),
+        timeout=args.timeout, until_healthy=args.until_healthy, log_lines=args.log_lines,
+        request_timeout=args.request_timeout, workspace=args.workspace_name or "", progress=progress)
     cause = outcome.report.root_cause
     if outcome.result == "healthy":
         progress(f"healthy after {outcome.seconds:.1f} s: {outcome.stage}")
