@@ -25,7 +25,7 @@ from azure.storage.blob import (  # noqa: E402
 from aml_doctor.collect.storage import (  # noqa: E402
     WriteAttempted,
     collect_storage,
-    describe_error,
+    describe_storage_error,
     image_id_from_hint,
     open_service_client,
 )
@@ -468,7 +468,7 @@ def test_error_text_quoting_a_request_url_loses_the_sas():
     url = reader.get_blob_client("azureml", MODEL_PATH).url
     assert "sig=c2VjcmV0" in url  # the SDK's own request URL
 
-    error = describe_error(RuntimeError(f"GET {url} failed"), None, 2)
+    error = describe_storage_error(RuntimeError(f"GET {url} failed"), None, 2)
     assert "c2VjcmV0" not in error and error.startswith("RuntimeError: GET http://127.0.0.1:1/")
 
 

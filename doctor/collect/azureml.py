@@ -109,7 +109,7 @@ def _collect(service: str, open_workspace: Callable, Webservice, request_timeout
     try:
         service_json = service_document(webservice)
     except Exception as exc:  # a payload this SDK version cannot serialize
-        return _nothing_collected(part, f"cannot read web service '{service}': {describe_error(exc)}")
+        return _nothing_collected(part, f"cannot read web service '{service}': {describe_azureml_error(exc)}")
     part.files["azureml/service.json"] = service_json
     part.collected.append("azureml_service")
     _service_facts(service_json, part)
@@ -258,11 +258,11 @@ def _call_with_deadline(fn: Callable[[], Any], timeout: float, what: str) -> Any
     if not outcome.started or outcome.timed_out:
         raise _Failed(f"no answer within {timeout:g} s (the request timeout)")
     if outcome.error is not None:
-        raise _Failed(describe_error(outcome.error))
+        raise _Failed(describe_azureml_error(outcome.error))
     return outcome.value
 
 
-def describe_error(exc: BaseException) -> str:
+def describe_azureml_error(exc: BaseException) -> str:
     """One redacted line for an azureml-core, msrest or requests error."""
     try:
         line = _one_line(exc)

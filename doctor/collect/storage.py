@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from aml_doctor.common.text import first_line
+from aml_doctor.common.text import error_line, first_line
 from aml_doctor.evidence import redact
 from aml_doctor.common.termsafe import safe_progress
 from aml_doctor.collect.part import Gap, Part
@@ -69,7 +69,7 @@ def collect_storage(
             client_options=client_options,
         )
     except Exception as exc:  # a malformed connection string or URL, a missing azure package
-        error = describe_error(exc, _public_url(account_url) if account_url else None, request_timeout)
+        error = describe_storage_error(exc, _public_url(account_url) if account_url else None, request_timeout)
         part.gaps += [Gap("storage_index", error), Gap("build_log", error)]
         return part
 
@@ -143,7 +143,7 @@ class Reader:
         self.say = say
 
     def describe(self, exc: BaseException) -> str:
-        return describe_error(exc, self.where, self.request_timeout, container=self.container)
+        return describe_storage_error(exc, self.where, self.request_timeout, container=self.container)
 
     def within(self, fn: Callable):
         """``fn()`` given up after the request timeout, however slowly its answer arrives."""
@@ -296,7 +296,7 @@ def _not_found_message(container: str, image_id_hint: str | None, service: str) 
 
 
 # ------------------------------------------------------------------ errors
-def describe_error(
+def describe_storage_error(
     exc: BaseException,
     where: str | None,
     request_timeout: float,
@@ -340,7 +340,7 @@ def describe_error(
     elif isinstance(exc, ImportError):
         text = f"the Azure SDK is not installed (pip install 'aml-doctor[live]'): {first_line(exc, type(exc).__name__)}"
     else:
-        text = f"{type(exc).__name__}: {first_line(exc, type(exc).__name__)}"
+        text = error_line(exc)
     return redact.redact_text(text)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aml_doctor.collect.part import Gap, Part
-from aml_doctor.collect.storage import Reader, describe_error, open_service_client
+from aml_doctor.collect.storage import Reader, describe_storage_error, open_service_client
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_LISTED = 200
@@ -100,7 +100,7 @@ def collect_v2_storage(
                                       request_timeout=request_timeout, client_options=client_options)
     except Exception as exc:  # noqa: BLE001 - a bad connection string or credential: one line
         for what in ("storage_index", "build_log"):
-            part.gaps.append(Gap(what, f"cannot open the storage account: {describe_error(exc, account_url or 'the account', request_timeout)}"))
+            part.gaps.append(Gap(what, f"cannot open the storage account: {describe_storage_error(exc, account_url or 'the account', request_timeout)}"))
         return part
     index: dict[str, dict] = {}
     for url in manifest_urls[:4]:
