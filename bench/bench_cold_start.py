@@ -71,13 +71,19 @@ def _installed_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "aml_doctor"]
 
 
+def _quiet(argv: list[str]) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{' '.join(argv[:4])} ... failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+
+
 def _wheel_venv(tmp: Path) -> tuple[str, list[str]]:
     """A venv holding the wheel built from this checkout, with the dependencies of a bare install."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"), str(ROOT)], check=True)
+    _quiet([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"), str(ROOT)])
     wheel = next((tmp / "dist").glob("aml_doctor-*.whl"))
-    subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True)
+    _quiet([sys.executable, "-m", "venv", str(tmp / "venv")])
     python = str(tmp / "venv" / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)], check=True)
+    _quiet([python, "-m", "pip", "install", "-q", str(wheel)])
     return python, [str(tmp / "venv" / "bin" / "aml-doctor")]
 
 
