@@ -42,7 +42,7 @@ _SEVERITY_ORDER = list(Severity)
 
 
 class Category(enum.Enum):
-    """The root-cause categories of ``shared/research/categories.md``. A finding carries exactly one."""
+    """The root-cause categories (``aml-doctor rules`` shows each rule's). A finding carries exactly one."""
 
     IMAGE_BUILD_FAILURE = "image_build_failure"
     IMAGE_PULL_FAILURE = "image_pull_failure"

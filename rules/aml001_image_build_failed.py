@@ -24,7 +24,8 @@ _REGISTRY_AUTH = re.compile(
 )
 _KUBELET_PULL = re.compile(r"Failed to pull image|ErrImagePull|ImagePullBackOff|Back-off pulling image|failed to pull and unpack image", re.I)
 _BUILD_FAILED = re.compile(r"Docker image build failed|Container failed during run|Image build failed")
-# The old Image API's answer when the workspace Key Vault's access policy was wiped (catalogue F2, S3b).
+# The old Image API's answer when the workspace Key Vault's access policy was wiped, as the
+# 2019 version of https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment quotes it (MicrosoftDocs/azure-docs@0013172).
 _KEY_VAULT = re.compile(r'Create image "[^"]*": An internal server error occurred')
 _OPERATION_BUILD = re.compile(
     r"Image creation polling reached non-successful terminal state|ImageBuildFailure|"

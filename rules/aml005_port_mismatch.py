@@ -8,7 +8,8 @@ from aml_doctor.evidence.textdoc import TextKind
 
 _LISTENING = re.compile(r"Listening at: https?://([\d.]+|\[[^\]]+\]|[\w.-]+):(\d+)")
 _NGINX = re.compile(r"\bnginx/run\b")
-# The v1 image: nginx serves this port and proxies to gunicorn on 127.0.0.1:31311 (catalogue 1.3).
+# The v1 image: nginx serves this port and proxies to gunicorn on 127.0.0.1:31311
+# (https://liupeirong.github.io/amlKubernetesDeployment, https://liupeirong.github.io/amlDockerImage).
 V1_NGINX_PORT = 5001
 _LOOPBACK = ("127.", "localhost", "[::1]")
 

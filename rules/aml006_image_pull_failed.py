@@ -11,7 +11,7 @@ from aml_doctor.evidence.textdoc import TextKind
 
 _PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "ImagePullFailed"}
 _PULL_TEXT = re.compile(r"ErrImagePull|ImagePullBackOff|Back-off pulling image|Failed to pull image|Image pull failed", re.IGNORECASE)
-# v2 Kubernetes-endpoint codes (catalogue F3/F23) and the cause each one names.
+# v2 Kubernetes-endpoint codes and the cause each one names (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints).
 _V2_CODES = {
     "ImagePullLoopBackOff": "",
     "ACRSecretError": "identity",
@@ -21,7 +21,8 @@ _V2_CODES = {
 _IMAGE = re.compile(r'(?:pull(?:ing)? image|image) "([^"]+)"', re.IGNORECASE)
 _ACR = re.compile(r"\b([a-z0-9]+)\.azurecr\.io/([^:@\s\"]+)")
 
-# The registry's or kubelet's words, most specific first (catalogue F3).
+# The registry's or kubelet's words, most specific first
+# (https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/connectivity/cannot-pull-image-from-acr-to-aks-cluster).
 _CAUSES = (
     ("platform", re.compile(r"no match for platform in manifest", re.IGNORECASE)),
     ("qps", re.compile(r"pull QPS exceeded", re.IGNORECASE)),

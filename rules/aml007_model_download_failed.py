@@ -8,7 +8,8 @@ from aml_doctor.views import kube, podfailures
 from aml_doctor.views.errorjson import azureml_errors
 from aml_doctor.engine.rule import excerpt
 
-# The azure-storage SDK's log lines in the init container (catalogue F5, I20).
+# The azure-storage SDK's log lines in the init container
+# (https://github.com/Azure/azureml-sdk-for-r/issues/373).
 _RESPONSE = re.compile(r"Receiving Response: .*?HTTP Status Code=(\d{3}), Message=(.*?\.?)(?:, Headers=|$)")
 _REQUEST_PATH = re.compile(r"Outgoing request: Method=\w+, Path=([^,]+)")
 _UNABLE = re.compile(r"Unable to download user model")

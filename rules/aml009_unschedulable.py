@@ -11,7 +11,7 @@ from aml_doctor.evidence.textdoc import TextKind
 
 # Owned elsewhere: a claim that is not bound is AML003's (volume), a GPU shortage AML010's.
 _NOT_MINE = re.compile(r"unbound immediate PersistentVolumeClaims|nvidia\.com/gpu")
-# AzureML's own wording (catalogue F9): v1 state messages, the SDK pre-check, v2 OutOfQuota.
+# AzureML's own wording: v1 state messages, the SDK pre-check (https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment), v2 OutOfQuota (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints).
 _AZUREML_TEXT = re.compile(
     r"Couldn't Schedule because the kubernetes cluster didn't have available resources[^\n\"]*|"
     r"Unschedulable: CPU/Memory resource insufficient[^\n\"]*|"

@@ -9,7 +9,7 @@ from aml_doctor.views.errorjson import azureml_errors
 from aml_doctor.engine.rule import excerpt
 from aml_doctor.evidence.textdoc import TextKind
 
-# v1 liveness defaults (AksWebservice.deploy_configuration, catalogue 1.4).
+# v1 liveness defaults (AksWebservice.deploy_configuration: https://learn.microsoft.com/azure/machine-learning/v1/how-to-deploy-azure-kubernetes-service).
 V1_PROBE = {"initialDelaySeconds": 310, "periodSeconds": 10, "failureThreshold": 3}
 _PROBE_FAILED = re.compile(r"(Liveness|Readiness|Startup) probe failed|failed (liveness|startup) probe")
 _INIT_STARTED = re.compile(r"Invoking user's init function")

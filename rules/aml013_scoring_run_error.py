@@ -7,7 +7,7 @@ from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.views import kube, platform
 from aml_doctor.engine.rule import excerpt
 
-# The inference server's answer when run() raises (catalogue F12, S17), and the azureml-fe 502.
+# The inference server's answer when run() raises (https://github.com/microsoft/azureml-inference-server), and the azureml-fe 502.
 _HTTP_500_BODY = re.compile(r"An unexpected error occurred in scoring script")
 _RUN_FAILED_HEADER = re.compile(r"x-ms-run-function-failed")
 _REPLICA_CLOSED = re.compile(r"Replica closed connection before replying")

@@ -7,7 +7,7 @@ from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.views import kube, platform, pytraceback
 from aml_doctor.engine.rule import excerpt
 
-# Exact strings (catalogue F13/F14): the server's own timeout, gunicorn killing a worker, the client
+# Exact strings (https://github.com/microsoft/azureml-inference-server, https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment): the server's own timeout, gunicorn killing a worker, the client
 # or azureml-fe giving up, and azureml-fe's queue.
 _SERVER_TIMEOUT = re.compile(r"Scoring timeout after (\d+) ms|Script failed to finish execution within the allocated time: ?([\d.]+) ?ms")
 _WORKER_TIMEOUT = re.compile(r"WORKER TIMEOUT \(pid:\s*(\d+)\)|worker timed out, killing gunicorn")
@@ -19,7 +19,7 @@ _HTTP_503 = re.compile(r"\b503\b.{0,40}Service Unavailable|^HTTP/[\d.]+ 503\b", 
 _OVERLOADED = re.compile(r"Too many requests for service \S+ \(overloaded\)")
 _SCORE_URL = re.compile(r"/score\b|/api/v1/service/")
 _CONFIGURED_TIMEOUT = re.compile(r"Scoring timeout is found from os\.environ: (\d+) ms|Scoring timeout setting is not found\. Use default timeout: (\d+) ms")
-# The catalogue's user-reported cap for scoring_timeout_ms on AKS (I16).
+# A user-reported cap for scoring_timeout_ms on AKS (https://github.com/Azure/MachineLearningNotebooks/issues/1624).
 MAX_SCORING_TIMEOUT_MS = 300000
 
 

@@ -6,7 +6,7 @@ from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.views import errorjson, kube, platform
 from aml_doctor.engine.rule import excerpt
 
-# The extension's health check for a bad TLS secret (catalogue F17/F19, S19).
+# The extension's health check for a bad TLS secret (https://github.com/Azure/AML-Kubernetes/blob/master/docs/troubleshooting.md).
 _INVALID_SSL = re.compile(r"\bE40007\b|INVALID_SSL_SETTING")
 # What a user or a script writes when configuring TLS on a v1 cluster (S7): parameter names and plain words.
 # The CrashLoopBackOff help text mentions a custom certificate too; platform.outside_help_text drops it.

@@ -24,7 +24,8 @@ class _Failure:
 _FE_PODS = "kubectl get pods -A -l azuremlappname=azureml-fe -o wide"
 # A failed v2 deployment answers every retry with InferencingClientCallFailed around this phrase.
 _UNRECOVERABLE_RETRY = re.compile(r"failed during initial provisioning and is in an unrecoverable state", re.IGNORECASE)
-# Exact strings and codes (catalogue F19, S6/S10/S11/S19). E40007 (TLS) belongs to AML017.
+# Exact strings and codes (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints, https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-kubernetes-compute,
+# https://github.com/Azure/AML-Kubernetes/blob/master/docs/troubleshooting.md). E40007 (TLS) belongs to AML017.
 _FAILURES = (
     _Failure(
         "scoring-fe",

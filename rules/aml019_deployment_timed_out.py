@@ -6,7 +6,8 @@ from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.views import errorjson, kube, platform
 from aml_doctor.engine.rule import excerpt
 
-# Exact texts (catalogue 2.2/2.3, F20): MMS gave up (DeploymentTimedOut, 504), or the SDK's own poll did.
+# Exact texts (https://github.com/Azure/MachineLearningNotebooks/issues/1767,
+# https://github.com/Azure/azureml-sdk-for-r/issues/252, azureml-core's webservice.py): MMS gave up (DeploymentTimedOut, 504), or the SDK's own poll did.
 _TIMED_OUT_TEXT = re.compile(
     r"polling has TimedOut|Timed out waiting for AKS deployment to complete|Deployment polling exceeded timeout override of \d+s"
 )

@@ -6,7 +6,7 @@ from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.views import kube, platform
 from aml_doctor.engine.rule import excerpt
 
-# Catalogue F21: v1 answers 409 while "an operation is already in progress"; the SDK prints the MMS
+# v1 answers 409 while "an operation is already in progress" (https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment); the SDK prints the MMS
 # status as `Response Code: 409`; v2 cancels a pre-empted operation with OperationCanceled.
 _CONFLICT = re.compile(
     r"an operation is already in progress|Response Code: 409\b|\b409\b[^\n]{0,30}\bconflict|\bconflict\b[^\n]{0,30}\b409\b|"

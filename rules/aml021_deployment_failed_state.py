@@ -6,7 +6,7 @@ from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.common.text import first_line
 from aml_doctor.views import errorjson, platform
 
-# AzureML's generic wrappers (catalogue 2.3, F6/F7, S10): they say that the deployment failed, not why.
+# AzureML's generic wrappers (azureml-core's webservice.py, https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints): they say that the deployment failed, not why.
 _CRASH_CODES = ("CrashLoopBackOff", "DeploymentCrashLoopBackOff", "KubernetesCrashLoopBackOff")
 _WRAPPER_CODES = ("KubernetesDeploymentFailed", "AciDeploymentFailed", "ResourceNotReady", "InternalServerError", "BadArgument") + _CRASH_CODES
 # BadArgument also wraps errors that are not about the deployment's container (the I12 quota error).

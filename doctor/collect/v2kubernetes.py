@@ -49,7 +49,7 @@ from aml_doctor.collect.part import Gap, Part
 
 GROUP = "amlarc.azureml.com"
 EXTENSION_NAMESPACE = "azureml"
-HEALTHCHECK_CONFIGMAP = "arcml-healthcheck"  # catalogue §1.5 (AML-Kubernetes troubleshooting)
+HEALTHCHECK_CONFIGMAP = "arcml-healthcheck"  # https://github.com/Azure/AML-Kubernetes/blob/master/docs/troubleshooting.md
 RESOURCES = ("onlineendpoints", "onlinedeployments", "instancetypes", "deployments", "replicasets", "pods", "events", "nodes",
              "networkpolicies", "extension-pods", "extension-deployments", "extension-events")
 _KINDS = {

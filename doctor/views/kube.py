@@ -229,7 +229,8 @@ def service_healthy(ev: Evidence) -> bool:
     return bool(states) and all(s.running and s.ready for s in states)
 
 
-# v2's init container (catalogue 1.5); the v1 one is not named in any source, so it is found
+# v2's init container (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints);
+# the v1 one is not named in any source, so it is found
 # through the pods' status and spec instead.
 _INIT_CONTAINER_NAMES = ("storage-initializer", "storageinitializer")
 

@@ -19,8 +19,9 @@ from aml_doctor.evidence.store import Evidence
 from aml_doctor.views.pytraceback import INIT_COMPLETED, INIT_STARTED, Traceback, request_tracebacks, tracebacks  # noqa: F401
 from aml_doctor.evidence.textdoc import Hit, TextDoc
 
-# AzureML prints this help text under every v1 CrashLoopBackOff (catalogue F6/F17): it is boilerplate,
-# never evidence of a certificate or DNS problem on its own.
+# AzureML prints this help text under every v1 CrashLoopBackOff (as users pasted it in
+# https://github.com/MicrosoftDocs/azure-docs/issues/91587): it is boilerplate, never evidence of a
+# certificate or DNS problem on its own.
 CRASH_HELP_TEXT = re.compile(
     r"Your container application crashed|For AKS deployment with custom certificate, you need to update your DNS record",
     re.IGNORECASE,

@@ -319,7 +319,8 @@ def health_failures(ev: Evidence) -> list[tuple[str, str, str, str, str]]:
         for hit in doc.search(HEALTH_LINE):
             checker, code, message = hit.match.groups()
             out.append((checker, code, message.strip(), _health_severity(code), hit.locator))
-    # The health check's ConfigMap (arcml-healthcheck: reports-test, reports-pre-install, ...; catalogue §1.5).
+    # The health check's ConfigMap (arcml-healthcheck: reports-test, reports-pre-install, ...;
+    # https://github.com/Azure/AML-Kubernetes/blob/master/docs/troubleshooting.md).
     for cm in ev.objects("extension-configmaps"):
         for key, value in ((cm.get("data") or {}).items()):
             for m in HEALTH_LINE.finditer(str(value)):
