@@ -1,8 +1,8 @@
 """The live Kubernetes collector, run with the real ``kubernetes`` client against the API-server
 emulator on 127.0.0.1 (nothing is mocked: the client sends real HTTP and parses real answers).
 
-The cluster below is a v1 AzureML web service as the research describes it: Deployment named after
-the service in ``azureml-<workspace>``, pods labelled ``azuremlappname``, the scoring container's
+The cluster below is a v1 AzureML web service as https://liupeirong.github.io/amlKubernetesDeployment
+describes it: Deployment named after the service in ``azureml-<workspace>``, pods labelled ``azuremlappname``, the scoring container's
 ``InitContainerConfig`` env var naming the ``<service><id>-config`` ConfigMap, the ``staging``
 PVC bound to a blobfuse FlexVolume PV on container ``azureml``.
 """
