@@ -29,7 +29,7 @@ from pathlib import Path
 
 from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.engine.runner import analyze, signals_for
-from aml_doctor.evidence import store as evidence
+from aml_doctor.evidence import redact, store as evidence
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "scenarios" / "crashloop-init-keyerror"
@@ -135,6 +135,7 @@ def main() -> int:
                         fh.read().decode("utf-8", "replace")
 
             def analysis() -> None:
+                redact.reset()  # a fresh run: new salt, nothing remembered from the run before
                 analyze(evidence.load(str(bundle), signals), rules)
 
             analysis()  # warm: the rules' patterns compiled, the literal automaton built

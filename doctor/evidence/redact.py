@@ -22,6 +22,7 @@ import hmac
 import os
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Iterator
 from urllib.parse import unquote
 
@@ -43,6 +44,10 @@ class _State:
         self.key = os.urandom(16)
         self.user_rules: tuple[Rule, ...] = ()
         self.anonymize = False
+        # text -> (its redacted form, (kind, rules) per secret): the same string recurs thousands
+        # of times in a namespace's objects (images, paths, messages), and redacts the same way
+        # within one run (one salt, one set of patterns).
+        self.memo: dict[str, tuple[str, tuple[tuple[str, frozenset[str]], ...]]] = {}
 
 
 _state = _State()
@@ -57,6 +62,7 @@ def configure(*, patterns: list[str] | None = None, anonymize: bool | None = Non
         _state.anonymize = anonymize
     if salt is not None:
         _state.key = salt
+    _state.memo = {}
 
 
 def reset() -> None:
@@ -173,8 +179,9 @@ def secret_spans(text: str) -> list[tuple[int, int, str, set[str]]]:
     """The merged spans of secrets in ``text``: (start, end, kind, names of the rules that fired)."""
     lower = text.lower()
     found: list[tuple[int, int, str, str]] = []
-    for rule in (*RULES, *_state.user_rules):
-        if rule.phrases and not any(p in lower for p in rule.phrases):
+    size = len(text)
+    for rule in _rules_to_try(lower):
+        if size < _min_width(rule.pattern):
             continue
         found += [(s, e, k, rule.name) for s, e, k in rule.spans(text, lower) if e > s]
     if not found:
@@ -190,6 +197,81 @@ def secret_spans(text: str) -> list[tuple[int, int, str, set[str]]]:
         else:
             merged.append((start, end, kind, {name}))
     return merged
+
+
+_widths: dict[re.Pattern, int] = {}
+
+
+def _min_width(pattern: re.Pattern) -> int:
+    """The fewest characters a match of ``pattern`` takes (its parse tree's width): a shorter text
+    cannot hold one, so the 32-character key rule skips the many short strings of a pod."""
+    width = _widths.get(pattern)
+    if width is None:
+        try:
+            width = int(sre_parse.parse(pattern.pattern, pattern.flags).getwidth()[0])
+        except Exception:  # noqa: BLE001 - any doubt: try the pattern
+            width = 0
+        _widths[pattern] = width
+    return width
+
+
+def _rules_to_try(lower: str) -> list[Rule]:
+    """The rules whose phrases ``lower`` holds (and those without phrases), in their order: one
+    Aho-Corasick pass (https://pyahocorasick.readthedocs.io) over the text for all rules' phrases,
+    instead of a substring test per phrase, which made redaction most of a large bundle's
+    analysis (tens of thousands of short strings times 80 phrases)."""
+    rules, automaton, always = _phrase_automaton(_state.user_rules)
+    if automaton is None:
+        return [r for r in rules if not r.phrases or any(p in lower for p in r.phrases)]
+    present = set(always)
+    for _, which in automaton.iter(lower):
+        present.add(which)
+    if not present:
+        return []
+    return [rules[i] for i in sorted(present)]
+
+
+_automata: dict = {}
+
+
+def _phrase_automaton(user_rules: tuple[Rule, ...]):
+    """(rules, automaton of their phrases to the rule's index, indexes of rules without phrases),
+    built once per set of user patterns; the automaton is None without ``pyahocorasick``."""
+    key = user_rules
+    if key not in _automata:
+        rules = (*RULES, *user_rules)
+        always = frozenset(i for i, r in enumerate(rules) if not r.phrases)
+        try:
+            import ahocorasick
+        except ImportError:
+            _automata[key] = (rules, None, always)
+            return _automata[key]
+        automaton = ahocorasick.Automaton()
+        owners: dict[str, list[int]] = {}
+        for i, rule in enumerate(rules):
+            for phrase in rule.phrases:
+                owners.setdefault(phrase, []).append(i)
+        if owners:
+            for phrase, indexes in owners.items():
+                automaton.add_word(phrase, tuple(indexes))
+            automaton.make_automaton()
+        else:
+            automaton = None
+        _automata.clear()  # one run has one set of user patterns
+        _automata[key] = (rules, _Flatten(automaton) if automaton is not None else None, always)
+    return _automata[key]
+
+
+class _Flatten:
+    """An automaton whose values are tuples of rule indexes, iterated as single indexes."""
+
+    def __init__(self, automaton) -> None:
+        self.automaton = automaton
+
+    def iter(self, text: str):
+        for end, indexes in self.automaton.iter(text):
+            for i in indexes:
+                yield end, i
 
 
 def _outside_tokens(text: str, found: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
@@ -210,20 +292,45 @@ def _outside_tokens(text: str, found: list[tuple[int, int, str, str]]) -> list[t
     return out
 
 
+# Strings up to this length are remembered (see _State.memo), at most MEMO_ENTRIES of them.
+MEMO_CHARS = 2048
+MEMO_ENTRIES = 1 << 16
+
+
 def redact_text(text: str) -> str:
     """``text`` with every recognised secret replaced by its token."""
     if len(text) < 6:
         return text
+    memo = _state.memo if len(text) <= MEMO_CHARS else None
+    if memo is not None:
+        known = memo.get(text)
+        if known is not None:
+            for kind, names in known[1]:
+                _count(kind, names)
+            return known[0]
     spans = secret_spans(text)
     if not spans:
+        if memo is not None:
+            _remember(memo, text, text, ())
         return text
     out, last = [], 0
+    counted = []
     for start, end, kind, names in spans:
         out += [text[last:start], token(text[start:end])]
         last = end
         _count(kind, names)
+        counted.append((kind, frozenset(names)))
     out.append(text[last:])
-    return "".join(out)
+    result = "".join(out)
+    if memo is not None:
+        _remember(memo, text, result, tuple(counted))
+    return result
+
+
+def _remember(memo: dict, text: str, result: str, counted: tuple) -> None:
+    if len(memo) >= MEMO_ENTRIES:
+        memo.clear()
+    memo[text] = (result, counted)
 
 
 # ---------------------------------------------------------------------------------- objects
@@ -231,10 +338,14 @@ def is_secret_name(name: str) -> bool:
     return name_strength(name) == "strong"
 
 
+# A name's strength depends on the name alone; a namespace's objects repeat a few hundred names.
+_strength = lru_cache(maxsize=4096)(name_strength)
+
+
 def _redact_value(name: str, value: str) -> str:
     """A JSON string under ``name``: a strong name's value goes whatever it is; a weak name's
     (``key``, ``token``) only when it looks generated; anything else is searched as text."""
-    strength = name_strength(name) if name else ""
+    strength = _strength(name) if name else ""
     if value and strength and not is_placeholder(value) and not TOKEN_RE.fullmatch(value):
         if strength == "strong" or looks_generated(value):
             _count(_kind_of(name), {"named-field"})
@@ -249,6 +360,7 @@ def redact_object(obj: Any) -> Any:
     so a YAML document whose aliases share one node many times costs that node once."""
     seen: set[int] = set()
     stack = [obj]
+    strength = _strength
     while stack:
         node = stack.pop()
         if id(node) in seen:
@@ -257,17 +369,30 @@ def redact_object(obj: Any) -> Any:
         if isinstance(node, dict):
             # Kubernetes env entries and az acr credential show: {"name": "ACR_PASSWORD", "value": "..."}
             name = node.get("name")
-            for key in list(node):
-                value = node[key]
+            env_name = name if isinstance(name, str) and strength(name) else None
+            for key, value in node.items():  # values are replaced in place: the dict keeps its size
                 if isinstance(value, str):
-                    field = name if key == "value" and isinstance(name, str) and name_strength(name) else key
-                    node[key] = redact_text(value) if key == "name" else _redact_value(str(field), value)
+                    if key == "name":
+                        new = redact_text(value)
+                    else:
+                        field = env_name if key == "value" and env_name is not None else key
+                        if not strength(str(field)):
+                            if len(value) < 6:
+                                continue
+                            new = redact_text(value)
+                        else:
+                            new = _redact_value(str(field), value)
+                    if new is not value:
+                        node[key] = new
                 elif isinstance(value, (dict, list)):
                     stack.append(value)
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 if isinstance(value, str):
-                    node[i] = redact_text(value)
+                    if len(value) >= 6:
+                        new = redact_text(value)
+                        if new is not value:
+                            node[i] = new
                 elif isinstance(value, (dict, list)):
                     stack.append(value)
     return obj

@@ -440,7 +440,7 @@ RULES: tuple[Rule, ...] = (
         "cli-flag",
         "secret",
         re.compile(rf"(?<![\w\-])(?P<n>-[pP]|--[A-Za-z][A-Za-z0-9\-]{{0,40}})(?:=|[ \t]{{1,3}}){Q}?(?!-){VALUE}"),
-        ("-",),
+        ("-p", "--"),  # the flag's own start, lower-cased: every match holds one
         _pick_flag,
     ),
     # {"name": "password2", "value": "..."} (az acr credential show, env lists printed as JSON)

@@ -1,0 +1,140 @@
+"""Redaction's share of analysing a large bundle: 1,000 pods and 10,000 events.
+
+    python bench/bench_redact.py [--repeat 5] [--pods 1000] [--events 10000]
+
+The bundle is one service's crash-looping pod among 999 other pods of the namespace (the
+builders' realistic pod objects, each with its env), 10,000 events (pulls, probes, back-offs;
+every 500th carries a SAS URL), and the crashed container's log. "Analysis" is
+``evidence.load`` + ``analyze`` + rendering the JSON report, in this process. Redaction's share
+is the time spent inside the redaction entry points (``redact_text``, ``redact_object``;
+nested calls counted once) over the analysis time, per run; printed as min/median/max, beside
+the analysis time and, as a baseline from the same run, ``json.loads`` of the same files.
+Target (issue 12): redaction at most 10 % of the analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aml_doctor.engine.plugins import load_plugins
+from aml_doctor.engine.runner import analyze, signals_for
+from aml_doctor.evidence import redact, store as evidence
+from aml_doctor.reports import render
+from aml_doctor.testing import BundleBuilder, crashloop_pod
+from aml_doctor.testing.builders import event, pod, pod_name
+
+NS = "azureml-ws1"
+SAS = "https://amlws1store.blob.core.windows.net/azureml/x.tgz?sv=2019-02-02&sr=b&sig=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A%3D&se=2026-11-21"
+LOG = """Booting worker with pid: 41
+Invoking user's init function
+Encountered Exception Traceback (most recent call last):
+  File "/var/azureml-app/score.py", line 17, in init
+    model_name = os.environ["MODEL_NAME"]
+KeyError: 'MODEL_NAME'
+Worker exiting (pid: 41)
+"""
+
+
+def build(target: Path, pods: int, events: int) -> Path:
+    b = BundleBuilder(service="scorer", workspace="ws1", namespace=NS)
+    b.add("pods", crashloop_pod("scorer", NS))
+    others = [pod(f"svc{i:04d}", NS) for i in range(pods - 1)]
+    b.add("pods", *others)
+    reasons = [("Pulled", "Container image \"amlws1acr.azurecr.io/azureml/azureml_0f3e@sha256:9a1\" already present on machine", "Normal"),
+               ("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 502", "Warning"),
+               ("BackOff", "Back-off restarting failed container", "Warning"),
+               ("Scheduled", "Successfully assigned azureml-ws1/x to aks-agentpool-31415926-vmss000000", "Normal")]
+    evs = []
+    for i in range(events):
+        reason, message, kind = reasons[i % len(reasons)]
+        if i % 500 == 0:
+            message = f"Failed to download {SAS}"
+        name = others[i % len(others)]["metadata"]["name"] if others else pod_name("scorer")
+        evs.append(event(NS, "Pod", name, reason, message, type=kind))
+    b.add("events", *evs)
+    b.log(pod_name("scorer"), "scorer", LOG)
+    return Path(b.write(target))
+
+
+class _Timer:
+    """Wall time inside the redaction entry points, nested calls counted once."""
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.depth = 0
+        self.originals = {}
+
+    def install(self) -> None:
+        for name in ("redact_text", "redact_object"):
+            original = getattr(redact, name)
+            self.originals[name] = original
+            setattr(redact, name, self._wrap(original))
+        # Modules that imported the names themselves.
+        from aml_doctor.reports import sanitize
+
+        self.originals["sanitize.redact_text"] = sanitize.redact_text
+        sanitize.redact_text = redact.redact_text
+
+    def _wrap(self, fn):
+        def timed(*args, **kw):
+            if self.depth:
+                return fn(*args, **kw)
+            self.depth += 1
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                self.spent += time.perf_counter() - start
+                self.depth -= 1
+        return timed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--pods", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=10000)
+    args = parser.parse_args()
+    rules = load_plugins().rules
+    signals = signals_for(rules)
+    timer = _Timer()
+    timer.install()
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = build(Path(tmp) / "bundle", args.pods, args.events)
+        files = sorted((bundle / "kubernetes").glob("*.json"))
+
+        def analysis() -> str:
+            redact.reset()  # a fresh run: new salt, nothing remembered from the run before
+            return render(analyze(evidence.load(str(bundle), signals), rules), "json")
+
+        out = analysis()  # warm
+        assert "sig=Zm9v" not in out, "a secret reached the report"
+        totals, shares, loads = [], [], []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            for f in files:
+                json.loads(f.read_bytes())
+            loads.append(time.perf_counter() - start)
+            timer.spent = 0.0
+            start = time.perf_counter()
+            analysis()
+            total = time.perf_counter() - start
+            totals.append(total)
+            shares.append(timer.spent / total)
+        size = sum(f.stat().st_size for f in files) / 2**20
+        print(f"{args.pods} pods, {args.events} events ({size:.1f} MiB of JSON), {args.repeat} runs")
+        print(f"  json.loads of the files  min {min(loads) * 1000:7.1f}  median {statistics.median(loads) * 1000:7.1f}  max {max(loads) * 1000:7.1f} ms")
+        print(f"  analysis                 min {min(totals) * 1000:7.1f}  median {statistics.median(totals) * 1000:7.1f}  max {max(totals) * 1000:7.1f} ms"
+              f"  ({statistics.median(totals) / statistics.median(loads):.1f}x json.loads)")
+        print(f"  redaction's share        min {min(shares):7.1%}  median {statistics.median(shares):7.1%}  max {max(shares):7.1%}   (target: <= 10%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
