@@ -12,6 +12,7 @@ import argparse
 import difflib
 import os
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Sequence
 
 from aml_doctor.cli import (
@@ -55,7 +56,7 @@ class Parser(argparse.ArgumentParser):
     ``commands`` holds the parser of each command (the top-level parser's only).
     """
 
-    commands: dict[str, argparse.ArgumentParser] = {}
+    commands: Mapping[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str):  # noqa: D102 - argparse's hook
         raise UsageError(f"{message} (see: {self.prog} --help)")
@@ -66,18 +67,40 @@ def _parser(prog: str, **kw) -> Parser:
     return Parser(prog=prog, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
 
 
+class CommandParsers(Mapping):
+    """Each command's parser, built the first time it is asked for: a run builds only its own."""
+
+    def __init__(self, builders: dict[str, Callable[[], Parser]]):
+        self._builders = builders
+        self._built: dict[str, Parser] = {}
+
+    def __getitem__(self, name: str) -> Parser:
+        if name not in self._built:
+            self._built[name] = self._builders[name]()
+        return self._built[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self._builders
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+
 class Dispatch(argparse.Action):
     """The top-level parser's one positional (nargs=REMAINDER: the first word and all after it).
 
     A first word that names a command is parsed by that command's parser, into a namespace of its
     own. Any other words are the default command's: service names and the flags after them,
-    parsed by ``tail``, which knows the same flags and a ``service`` positional.
+    parsed by the parser ``tail()`` builds, which knows the same flags and a ``service`` positional.
     """
 
     def __init__(self, option_strings, dest, commands=None, tail=None, defaults=None, **kw):
         super().__init__(option_strings, dest, nargs=argparse.REMAINDER, **kw)
         self.commands = commands or {}
-        self.tail = tail
+        self.tail = tail or (lambda: None)
         self.defaults = defaults or {}  # the top-level flags' defaults: a flag before a command is refused
 
     def __call__(self, parser, namespace, values, option_string=None):
@@ -86,7 +109,7 @@ class Dispatch(argparse.Action):
             return
         # Into the same namespace: argparse sets a default only where the namespace has no value
         # yet, so a flag given before the first service stays unless it is given again after it.
-        self.tail.parse_args(values, namespace)
+        self.tail().parse_args(values, namespace)
         namespace.command = LIVE
         _check_service_names(namespace.service, parser.prog)
         namespace.service = [*namespace.service, *namespace.named]
@@ -142,20 +165,32 @@ def build_parser(prog: str = "aml-doctor") -> Parser:
     p = _top(prog)
     p.add_argument("--version", action="version", version=f"aml-doctor {version.version()}")
     service.add_arguments(p)
-    tail = _top(prog)
-    tail.add_argument("service", nargs="*", metavar="SERVICE")
-    service.add_arguments(tail)
-    commands = {}
-    for name, module in MODULES.items():
-        commands[name] = _parser(f"{prog} {name}", description=module.HELP)
-        module.add_arguments(commands[name])
-    commands["help"] = _parser(f"{prog} help", description=HELP_TEXT)
-    commands["help"].add_argument("topic", nargs="?", choices=tuple(MODULES), metavar="COMMAND")
+    commands = CommandParsers({name: _command_builder(prog, name) for name in COMMANDS})
     defaults = vars(p.parse_args([]))  # before the positional is added: the flags' defaults alone
-    p.add_argument("words", action=Dispatch, commands=commands, tail=tail, defaults=defaults, metavar="SERVICE",
+    p.add_argument("words", action=Dispatch, commands=commands, tail=lambda: _tail(prog), defaults=defaults, metavar="SERVICE",
                    help="the web service's name, several for a fleet summary; or a COMMAND (above) and its arguments")
     p.commands = commands
     return p
+
+
+def _tail(prog: str) -> Parser:
+    """The default command's parser for the words from the first service name on."""
+    tail = _top(prog)
+    tail.add_argument("service", nargs="*", metavar="SERVICE")
+    service.add_arguments(tail)
+    return tail
+
+
+def _command_builder(prog: str, name: str) -> Callable[[], Parser]:
+    def build() -> Parser:
+        p = _parser(f"{prog} {name}", description=COMMANDS[name])
+        if name == "help":
+            p.add_argument("topic", nargs="?", choices=tuple(MODULES), metavar="COMMAND")
+        else:
+            MODULES[name].add_arguments(p)
+        return p
+
+    return build
 
 
 def parse(argv: Sequence[str], prog: str = "aml-doctor") -> tuple[str, argparse.Namespace]:
