@@ -190,3 +190,29 @@ def test_help_costs_no_sdk_import():
            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'azure', 'azureml', 'rich', 'jinja2')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_flags_count_before_and_after_the_service_names():
+    command, args = parse(["-n", "azureml-ws", "--plugin", "a.py", "scorer", "--plugin", "b.py", "-o", "md", "ranker"])
+    assert command == "live" and args.service == ["scorer", "ranker"]
+    assert args.namespace == "azureml-ws" and args.plugin == ["a.py", "b.py"] and args.format == "md"
+    assert parse(["-n", "first", "scorer", "-n", "second"])[1].namespace == "second"  # the later one wins, as in argparse
+    command, args = parse(["--all", "-A", "--output-dir", "reports/"])
+    assert command == "live" and args.service == [] and args.all and args.all_namespaces and args.output_dir == "reports/"
+
+
+def test_a_flag_before_a_command_is_refused_not_dropped():
+    with pytest.raises(UsageError, match="'analyze' is a command and goes first"):
+        parse(["-n", "azureml-ws", "analyze", "bundle.tar.gz"])
+    command, args = parse(["analyze", "bundle.tar.gz", "-o", "json"])
+    assert command == "analyze" and args.bundle == "bundle.tar.gz" and not hasattr(args, "namespace")
+
+
+def test_one_parser_holds_every_command(cli):
+    from aml_doctor.cli.main import build_parser
+
+    parser = build_parser()
+    assert list(parser.commands) == list(COMMANDS)
+    for name in COMMANDS:
+        assert parser.commands[name].prog == f"aml-doctor {name}"
+    assert "commands:" in cli("scorer", "--help").out  # --help after a service is the top-level help

@@ -109,7 +109,7 @@ class Dispatch(argparse.Action):
             return
         # Into the same namespace: argparse sets a default only where the namespace has no value
         # yet, so a flag given before the first service stays unless it is given again after it.
-        self.tail().parse_args(values, namespace)
+        self.tail().parse_intermixed_args(values, namespace)  # kubectl takes names and flags in any order
         namespace.command = LIVE
         _check_service_names(namespace.service, parser.prog)
         namespace.service = [*namespace.service, *namespace.named]
