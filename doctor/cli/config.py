@@ -33,10 +33,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from aml_doctor.cli.errors import UsageError
+from aml_doctor.cli.options import SEVERITIES
 from aml_doctor.findings import Severity
 
 _KEYS = {"select", "ignore", "fail-on", "rules-dir", "exempt-services", "exempt-namespaces", "severity", "plugins", "redact"}
-_FAIL_ON = ("info", "low", "medium", "high", "critical", "never")
 
 
 class ConfigError(Exception):
@@ -133,8 +133,8 @@ def parse_config(path: str, table: dict) -> Config:
     cfg.exempt_services = _strings(path, "exempt-services", table.get("exempt-services", []))
     cfg.exempt_namespaces = _strings(path, "exempt-namespaces", table.get("exempt-namespaces", []))
     fail_on = table.get("fail-on", "")
-    if fail_on and fail_on not in _FAIL_ON:
-        raise ConfigError(f"{path}: 'fail-on' must be one of {', '.join(_FAIL_ON)}, not {fail_on!r}")
+    if fail_on and fail_on not in SEVERITIES:
+        raise ConfigError(f"{path}: 'fail-on' must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
     cfg.fail_on = fail_on
     severity = table.get("severity", {})
     if not isinstance(severity, dict):
