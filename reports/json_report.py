@@ -11,7 +11,7 @@ import json
 from aml_doctor.findings import Finding, RankedFinding, Report
 
 from aml_doctor.reports import view
-from aml_doctor.reports.sanitize import backstop_json, clean_report, redaction_document
+from aml_doctor.reports.sanitize import backstop_document, clean_report, escape_c1, redaction_document
 
 SCHEMA_VERSION = "1"
 
@@ -85,5 +85,5 @@ def report_document(report: Report) -> dict:
 
 
 def render_json(report: Report) -> str:
-    document = report_document(clean_report(report, keep_controls=True))
-    return backstop_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    document = backstop_document(report_document(clean_report(report, keep_controls=True)))
+    return escape_c1(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -117,6 +117,27 @@ def backstop_ansi(text: str) -> str:
     return "".join(p if i % 2 else redact_text(p) for i, p in enumerate(parts))
 
 
+def backstop_document(document: Any) -> Any:
+    """Redact every string of JSON-ready data (dicts, lists, scalars) before it is serialized: the
+    backstop of the JSON formats, on the values themselves rather than on their escaped form in
+    the output, so text the cleaning pass already redacted is recognised as such
+    (``redact_text`` remembers what it wrote) instead of being scanned again. Keys are redacted
+    too; numbers, booleans and null are left as they are."""
+    if isinstance(document, str):
+        return redact_text(document)
+    if isinstance(document, dict):
+        return {redact_text(k) if isinstance(k, str) else k: backstop_document(v) for k, v in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [backstop_document(v) for v in document]
+    return document
+
+
+def escape_c1(serialized: str) -> str:
+    """C1 controls (U+0080-U+009F; U+009B alone is a CSI) and U+2028/U+2029 are legal raw in a
+    JSON string but act on a terminal that shows the file: written as \\u escapes, same value."""
+    return _JSON_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", serialized)
+
+
 # One JSON string as json.dumps writes it: quotes inside are escaped, so this ends at its own quote.
 _JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 

@@ -48,6 +48,7 @@ class _State:
         # of times in a namespace's objects (images, paths, messages), and redacts the same way
         # within one run (one salt, one set of patterns).
         self.memo: dict[str, tuple[str, tuple[tuple[str, frozenset[str]], ...]]] = {}
+        self.memo_chars = 0
 
 
 _state = _State()
@@ -62,7 +63,7 @@ def configure(*, patterns: list[str] | None = None, anonymize: bool | None = Non
         _state.anonymize = anonymize
     if salt is not None:
         _state.key = salt
-    _state.memo = {}
+    _state.memo, _state.memo_chars = {}, 0
 
 
 def reset() -> None:
@@ -292,8 +293,8 @@ def _outside_tokens(text: str, found: list[tuple[int, int, str, str]]) -> list[t
     return out
 
 
-# Strings up to this length are remembered (see _State.memo), at most MEMO_ENTRIES of them.
-MEMO_CHARS = 2048
+# Remembered (see _State.memo): at most MEMO_ENTRIES strings of MEMO_CHARS characters in all.
+MEMO_CHARS = 32 * 1024 * 1024
 MEMO_ENTRIES = 1 << 16
 
 
@@ -301,7 +302,7 @@ def redact_text(text: str) -> str:
     """``text`` with every recognised secret replaced by its token."""
     if len(text) < 6:
         return text
-    memo = _state.memo if len(text) <= MEMO_CHARS else None
+    memo = _state.memo if len(text) <= MEMO_CHARS // 64 else None
     if memo is not None:
         known = memo.get(text)
         if known is not None:
@@ -328,9 +329,17 @@ def redact_text(text: str) -> str:
 
 
 def _remember(memo: dict, text: str, result: str, counted: tuple) -> None:
-    if len(memo) >= MEMO_ENTRIES:
+    size = len(text) + (len(result) if result is not text else 0)
+    if len(memo) >= MEMO_ENTRIES or _state.memo_chars + size > MEMO_CHARS:
         memo.clear()
+        _state.memo_chars = 0
     memo[text] = (result, counted)
+    # Redacting is idempotent (a token is never redacted again: _outside_tokens), so what this
+    # pass wrote needs nothing from the next one: a renderer's backstop over already-cleaned
+    # text finds it here instead of scanning it again.
+    if result is not text:
+        memo[result] = (result, ())
+    _state.memo_chars += size
 
 
 # ---------------------------------------------------------------------------------- objects
