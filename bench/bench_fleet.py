@@ -1,43 +1,60 @@
-"""A fleet scan (``aml-doctor --all -n NS``) of 10, 100 and 1,000 services on the API-server emulator:
-API calls (lists and logs apart), wall time and the process's peak RSS (getrusage; the emulator
-runs in the same process, so its objects count too; tracemalloc would slow the scan fivefold).
+"""A fleet scan (``aml-doctor --all -n NS -o json``) on the API-server emulator (127.0.0.1): 300 and
+3,000 web services with none failing, and 3,000 with 5 % crash-looping (init() cannot find the
+model), against baselines measured in the same run:
 
-The namespace mixes the researched scenario services (tests/test_fleet.py) with generated ones:
-one in three crash-loops with an init() traceback, the others run Ready. One run per size; it
-prints numbers, nothing more.
+* raw lists: the scan's list requests replayed one after the other on one keep-alive connection
+  with ``http.client`` (what the lists alone cost to fetch);
+* needed calls: the lists plus one log per failing pod (its crashed container's last instance),
+  the least a scan can read and still show each failure's traceback.
 
-    python bench/bench_fleet.py
+Each size runs ``--repeat`` times; wall times print as min/median/max. The command runs in a child
+process, which reports its own peak RSS (VmHWM), so the emulator's memory is not counted.
+Targets (issue 12 §3): 0 % failing in <= 15 calls and <= 5 s; 5 % within 2x the needed calls;
+peak RSS flat in the number of healthy services.
+
+    python bench/bench_fleet.py [--repeat 3]
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
-import io
+import http.client
+import json
 import os
-import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from contextlib import redirect_stdout
+from urllib.parse import urlencode
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-import kubernetes.client  # noqa: F401 - imported before timing: the first row would carry its import time
-from aml_doctor.cli.main import main as aml_doctor
 from emulators.kube_apiserver import KubeApiServer
 from test_collect_kubernetes import PREVIOUS_LOG, service_objects
-from test_fleet import MIXED, NS, load_scenario
 
+NS = "azureml-fleet-ws"
 HEALTHY_LOG = "".join(PREVIOUS_LOG.splitlines(keepends=True)[:11]) + "Users's init has completed successfully\n"
+# The child prints its peak RSS (kB) on stderr's last line, whatever the scan's exit code.
+COMMAND = """import sys
+from aml_doctor.cli.main import main
+try:
+    code = main()
+finally:
+    peak = next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    print("VmHWM", peak, file=sys.stderr)
+sys.exit(code)
+"""
 
 
-def cluster(services: int) -> KubeApiServer:
+def cluster(services: int, failing_every: int | None) -> tuple[KubeApiServer, int]:
+    """The namespace, and how many of its pods fail."""
     api = KubeApiServer()
-    scenarios = list(MIXED)[: min(len(MIXED), services // 10)]
-    for scenario in scenarios:
-        load_scenario(api, scenario)
-    for i in range(services - len(scenarios)):
-        name, crashing = f"svc{i:04d}", i % 3 == 0
+    failing = 0
+    for i in range(services):
+        name, crashing = f"svc{i:04d}", bool(failing_every) and i % failing_every == 0
+        failing += crashing
         pod = f"{name}-6d8f7b9c5d-x7k2p"
         objects = service_objects(name, NS, pod=pod, rs=f"{name}-6d8f7b9c5d", claim=f"{name}1a2b3c-pvc",
                                   configmap=f"{name}1a2b3c-config", crashing=crashing)
@@ -49,24 +66,56 @@ def cluster(services: int) -> KubeApiServer:
         for obj in objects:
             api.add(obj)
         api.set_log(NS, pod, name, PREVIOUS_LOG if crashing else HEALTHY_LOG, previous=crashing)
-    return api
+    return api, failing
+
+
+def replay(api: KubeApiServer, requests) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=120)
+    started = time.perf_counter()
+    for r in requests:
+        connection.request("GET", r.path + ("?" + urlencode(r.query) if r.query else ""), headers={"Accept": "application/json"})
+        connection.getresponse().read()
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}/{statistics.median(values):.2f}/{max(values):.2f}"
 
 
 def main() -> None:
-    print(f"{'services':>8}  {'list calls':>10}  {'log calls':>9}  {'wall s':>7}  {'peak RSS MiB':>12}  verdicts")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="300:0,3000:0,3000:20", help="services:failing-every (0 = none failing)")
+    options = parser.parse_args()
+    print(f"{'services':>8}  {'failing':>7}  {'lists':>5}  {'logs':>5}  {'needed':>6}  {'calls/needed':>12}  "
+          f"{'wall s':>17}  {'raw lists s':>17}  {'wall/raw':>8}  {'peak RSS MiB':>12}  verdicts")
     with tempfile.TemporaryDirectory() as tmp:
-        for services in (10, 100, 1000):
-            with cluster(services) as api:
-                kubeconfig = api.write_kubeconfig(os.path.join(tmp, f"kc-{services}"))
-                started = time.perf_counter()
-                with redirect_stdout(io.StringIO()) as out:
-                    aml_doctor(["--all", "-n", NS, "--kubeconfig", kubeconfig, "-q", "--timeout", "300"])
-                wall = time.perf_counter() - started
-                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                calls = api.requests
-            logs = sum(1 for r in calls if r.path.endswith("/log"))
-            verdicts = out.getvalue().strip().splitlines()[-1]
-            print(f"{services:>8}  {len(calls) - logs:>10}  {logs:>9}  {wall:>7.2f}  {peak:>12.1f}  {verdicts}")
+        for size in options.sizes.split(","):
+            services, every = (int(x) for x in size.split(":"))
+            api, failing = cluster(services, every or None)
+            with api:
+                kubeconfig = api.write_kubeconfig(os.path.join(tmp, f"kc-{services}-{every}"))
+                walls, raws, peaks = [], [], []
+                for _ in range(options.repeat):
+                    api.reset_requests()
+                    started = time.perf_counter()
+                    done = subprocess.run([sys.executable, "-c", COMMAND, "--all", "-n", NS, "--kubeconfig", kubeconfig, "-q",
+                                           "--timeout", "600", "-o", "json"], capture_output=True, text=True)
+                    walls.append(time.perf_counter() - started)
+                    if done.returncode not in (0, 1):
+                        sys.exit(f"aml-doctor exited {done.returncode}: {done.stderr[-800:]}")
+                    peaks.append(int(done.stderr.strip().splitlines()[-1].split()[1]) / 1024)
+                    requests = api.requests
+                    lists = [r for r in requests if not r.path.endswith("/log")]
+                    raws.append(replay(api, lists))
+            logs = len(requests) - len(lists)
+            needed = len(lists) + failing
+            counts = json.loads(done.stdout)["counts"]
+            print(f"{services:>8}  {failing:>7}  {len(lists):>5}  {logs:>5}  {needed:>6}  {len(requests) / needed:>12.2f}  "
+                  f"{spread(walls):>17}  {spread(raws):>17}  {statistics.median(walls) / statistics.median(raws):>8.1f}  "
+                  f"{statistics.median(peaks):>12.1f}  {counts}")
 
 
 if __name__ == "__main__":

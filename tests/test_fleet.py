@@ -221,6 +221,24 @@ def test_html_index_links_each_report_and_is_self_contained(api, kubeconfig, tmp
     assert "<title>aml-doctor: recsys-ranker" in (tmp_path / "reports" / "recsys-ranker.html").read_text()
 
 
+def test_anonymize_hides_names_in_the_summary_the_index_and_the_file_names(api, kubeconfig, tmp_path):
+    out_dir = tmp_path / "reports"
+    out_dir.mkdir()
+    for fmt in ("text", "md", "json", "html"):
+        code = main(["recsys-ranker", "credit-risk-svc", "-n", NS, "--kubeconfig", kubeconfig, "-q", "--anonymize",
+                     "--format", fmt, "--output-dir", str(out_dir / fmt), "--output-file", str(tmp_path / f"summary.{fmt}")])
+        assert code == 1
+        summary = (tmp_path / f"summary.{fmt}").read_text()
+        texts = [summary] + [p.read_text() for p in (out_dir / fmt).iterdir()]
+        names = [p.name for p in (out_dir / fmt).iterdir()]
+        for secret in ("recsys-ranker", "credit-risk-svc", NS):
+            assert not [t for t in texts if secret in t], (fmt, secret)
+            assert not [n for n in names if secret in n], (fmt, names)
+        assert "<resource:" in summary or "&lt;resource:" in summary  # the names became tokens, not blanks
+        assert "AML004 init() raised an exception: KeyError: 'MODEL" in summary.replace("\\_", "_").replace("&#39;", "'")
+    assert len(list((out_dir / "md").iterdir())) == 3  # two reports and index.html, under their tokens
+
+
 def test_workspace_and_namespace_search(tmp_path, capsys):
     with KubeApiServer() as api:
         load_scenario(api, "healthy", "azureml-ws-a")

@@ -92,7 +92,7 @@ def check_access(args) -> int:
     """Print one line per read and what a refusal leaves unchecked; exit 0 when everything may be
     read, 1 when something may not, 3 when the API server cannot be reached."""
     from aml_doctor.cli.pipeline import load_rules
-    from aml_doctor.cli.live import kube_client
+    from aml_doctor.cli.liverun import kube_client
     from aml_doctor.collect.core import workspace_namespace
     from aml_doctor.collect.kubernetes import Reader
     from aml_doctor.collect.part import Part

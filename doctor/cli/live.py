@@ -234,28 +234,9 @@ def setup_error(line: str, args) -> tuple[str, int] | None:
     return None
 
 
-def kube_client(args):
-    """The run's one ApiClient, made on first use: every Kubernetes call of a run (the v2 check,
-    the collection, a watch or a scan) goes through its one connection pool and reads the
-    kubeconfig once. :func:`close_kube_client` closes it at the end of the run."""
-    client = getattr(args, "kube_client", None)
-    if client is None:
-        from aml_doctor.collect.kubernetes import api_client_for
-
-        client = api_client_for(args.kubeconfig, args.context)
-        args.kube_client = client
-    return client
-
-
-def close_kube_client(args) -> None:
-    client = getattr(args, "kube_client", None)
-    if client is not None:
-        args.kube_client = None
-        client.close()
-
-
 def namespace_exists(args, namespace: str) -> bool | None:
     """One GET, only after a service was not found there: True, False, or None when it cannot tell."""
+    from aml_doctor.cli.liverun import kube_client
     from aml_doctor.collect.kubernetes import CallFailed, Reader
     from aml_doctor.collect.part import Part
 
@@ -323,6 +304,7 @@ def collect(args, progress: Progress):
             part.gaps.append(Gap(what, "no workspace given (--workspace-name, or a config.json here / --workspace-config)"))
 
     # 2. Kubernetes: the pods, their events and logs, the ConfigMap, the volume.
+    from aml_doctor.cli.liverun import kube_client
     from aml_doctor.collect.core import workspace_namespace
     from aml_doctor.collect.kubernetes import ServiceNotFound, collect_kubernetes
 
@@ -438,12 +420,14 @@ def main_live(args, collect_only: bool = False) -> int:
         finally:
             progress.close()
     finally:
+        from aml_doctor.cli.liverun import close_kube_client
+
         close_kube_client(args)
 
 
 def _run(args, mode: str, progress: Progress) -> int:
     from aml_doctor.cli.errors import UsageError
-    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.output import emit
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import ServiceNotFound
     from aml_doctor.collect.part import manifest, render_files, write_bundle
@@ -488,7 +472,7 @@ def _run(args, mode: str, progress: Progress) -> int:
     if collect_only:
         return ExitCode.OK
     progress.close()  # the report follows on stdout; the spinner must be gone from the terminal first
-    return _emit(analyzer(rules, config, loaded)(files, f"live: {service}"), args, config)
+    return emit(analyzer(rules, config, loaded)(files, f"live: {service}"), args, config)
 
 
 def _not_found_line(exc, args) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from aml_doctor.collect.kubernetes import CallFailed, api_client_for, node_summary
+from aml_doctor.collect.kubernetes import CallFailed, node_summary
 from aml_doctor.collect.part import Gap, Part
 
 
@@ -35,91 +35,87 @@ def v2_rows(args, analyze_files: Callable, fail_on, progress) -> list:
     """FleetRows for the v2 deployments in ``args.namespace`` (or everywhere with -A or no -n); []
     when the cluster has no AzureML extension."""
     from aml_doctor.collect.v2kubernetes import ExtensionMissing, V2Reader, belongs, choose_k8s_deployment, kubectl_list
-    from aml_doctor.cli.fleet import ServiceEvidence, fleet_row, logs_worth_reading
-    from aml_doctor.cli.v2live import render
+    from aml_doctor.cli.fleetrow import fleet_row
+    from aml_doctor.cli.liverun import kube_client
+    from aml_doctor.collect.part import bundle_files as render
+    from aml_doctor.collect.fleet import ServiceEvidence, pods_needing_logs, read_pod_logs
 
     try:
-        api_client = api_client_for(args.kubeconfig, args.context)
+        api_client = kube_client(args)  # the run's one client, closed when the run ends
     except Exception:  # noqa: BLE001 - the v1 scan has reported an unusable kubeconfig already
         return []
     rows = []
+    v = V2Reader(api_client, args.request_timeout, Part())
     try:
-        v = V2Reader(api_client, args.request_timeout, Part())
+        v.group_version()
+    except (ExtensionMissing, CallFailed):
+        return []
+    namespace = args.namespace or None
+    try:
+        crs = v.custom_list("onlinedeployments", namespace).get("items", [])
+        endpoints = v.custom_list("onlineendpoints", namespace).get("items", [])
+    except CallFailed as failed:
+        progress(f"v2: cannot list online deployments: {failed.line}")
+        return []
+    if not crs:
+        return []
+    progress(f"v2: {len(crs)} online deployment(s)")
+    r = v.r
+    shared: dict[str, list[dict]] = {}
+    gaps: list[Gap] = []
+    for resource, call in (("instancetypes", lambda: v.custom_list("instancetypes", None)),
+                           ("nodes", lambda: r.json(r.core.list_node)),
+                           ("extension-pods", lambda: r.json(r.core.list_namespaced_pod, "azureml"))):
         try:
-            v.group_version()
-        except (ExtensionMissing, CallFailed):
-            return []
-        namespace = args.namespace or None
-        try:
-            crs = v.custom_list("onlinedeployments", namespace).get("items", [])
-            endpoints = v.custom_list("onlineendpoints", namespace).get("items", [])
+            items = call().get("items", [])
+            shared[resource] = [node_summary(n) for n in items] if resource == "nodes" else items
         except CallFailed as failed:
-            progress(f"v2: cannot list online deployments: {failed.line}")
-            return []
-        if not crs:
-            return []
-        progress(f"v2: {len(crs)} online deployment(s)")
-        r = v.r
-        shared: dict[str, list[dict]] = {}
-        gaps: list[Gap] = []
-        for resource, call in (("instancetypes", lambda: v.custom_list("instancetypes", None)),
-                               ("nodes", lambda: r.json(r.core.list_node)),
-                               ("extension-pods", lambda: r.json(r.core.list_namespaced_pod, "azureml"))):
+            gaps.append(Gap(resource, failed.line))
+    by_ns: dict[str, dict[str, list[dict]]] = {}
+    for ns in sorted({(cr.get("metadata") or {}).get("namespace", "") for cr in crs}):
+        lists: dict[str, list[dict]] = {}
+        for resource, method in (("deployments", r.apps.list_namespaced_deployment), ("pods", r.core.list_namespaced_pod),
+                                 ("events", r.core.list_namespaced_event),
+                                 ("networkpolicies", v.networking.list_namespaced_network_policy)):
             try:
-                items = call().get("items", [])
-                shared[resource] = [node_summary(n) for n in items] if resource == "nodes" else items
+                lists[resource] = r.json(method, ns).get("items", [])
             except CallFailed as failed:
-                gaps.append(Gap(resource, failed.line))
-        by_ns: dict[str, dict[str, list[dict]]] = {}
-        for ns in sorted({(cr.get("metadata") or {}).get("namespace", "") for cr in crs}):
-            lists: dict[str, list[dict]] = {}
-            for resource, method in (("deployments", r.apps.list_namespaced_deployment), ("pods", r.core.list_namespaced_pod),
-                                     ("events", r.core.list_namespaced_event),
-                                     ("networkpolicies", v.networking.list_namespaced_network_policy)):
-                try:
-                    lists[resource] = r.json(method, ns).get("items", [])
-                except CallFailed as failed:
-                    gaps.append(Gap(resource, f"{ns}: {failed.line}"))
-                    lists[resource] = []
-            by_ns[ns] = lists
-        for cr in crs:
-            ns = (cr.get("metadata") or {}).get("namespace", "")
-            ep = next((_name(e) for e in endpoints if (e.get("metadata") or {}).get("namespace") == ns and belongs(cr, _name(e))), "")
-            deployment = _deployment_name(cr, ep) if ep else _name(cr)
-            lists = by_ns[ns]
-            k8s = choose_k8s_deployment(lists["deployments"], cr, deployment)
-            pods = []
-            if k8s is not None:
-                selector = ((k8s.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-                pods = [p for p in lists["pods"] if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == val for k, val in selector.items())]
-            uids = {(o.get("metadata") or {}).get("uid") for o in [k8s or {}] + pods} - {None}
-            names = {_name(o) for o in [k8s or {}] + pods} - {""}
-            events = [e for e in lists["events"] if (e.get("involvedObject") or {}).get("uid") in uids
-                      or (e.get("involvedObject") or {}).get("name") in names]
-            part = Part(gaps=list(gaps))
-            for resource, items in (("onlinedeployments", [cr]), ("onlineendpoints", [e for e in endpoints if _name(e) == ep]),
-                                    ("deployments", [k8s] if k8s else []), ("pods", pods), ("events", events),
-                                    ("networkpolicies", lists["networkpolicies"]), *shared.items()):
-                part.files[f"kubernetes/{resource}.json"] = kubectl_list(resource, items, v.version)
-                part.collected.append(resource)
-            for pod in pods:
-                for container, previous in logs_worth_reading(pod):
-                    try:
-                        part.files[f"logs/{_name(pod)}/{container}{'.previous' if previous else ''}.log"] = r.raw(
-                            r.core.read_namespaced_pod_log, _name(pod), ns, container=container, tail_lines=args.log_lines or None,
-                            previous=previous or None)
-                        part.collected.append("container_logs")
-                    except CallFailed as failed:
-                        part.gaps.append(Gap("container_logs", f"{_name(pod)}/{container}: {failed.line}"))
-            service = (((k8s or {}).get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels", {}).get("azuremlappname") or _name(k8s or cr)
-            extras = {"platform": "k8s_online_v2", "endpoint": ep, "deployment": deployment, "compute": ""}
-            evidence = ServiceEvidence(f"{ep or '?'}/{deployment} (v2)", ns, part, k8s, pods, events)
+                gaps.append(Gap(resource, f"{ns}: {failed.line}"))
+                lists[resource] = []
+        by_ns[ns] = lists
+    for cr in crs:
+        ns = (cr.get("metadata") or {}).get("namespace", "")
+        ep = next((_name(e) for e in endpoints if (e.get("metadata") or {}).get("namespace") == ns and belongs(cr, _name(e))), "")
+        deployment = _deployment_name(cr, ep) if ep else _name(cr)
+        lists = by_ns[ns]
+        k8s = choose_k8s_deployment(lists["deployments"], cr, deployment)
+        pods = []
+        if k8s is not None:
+            selector = ((k8s.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            pods = [p for p in lists["pods"] if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == val for k, val in selector.items())]
+        uids = {(o.get("metadata") or {}).get("uid") for o in [k8s or {}] + pods} - {None}
+        names = {_name(o) for o in [k8s or {}] + pods} - {""}
+        events = [e for e in lists["events"] if (e.get("involvedObject") or {}).get("uid") in uids
+                  or (e.get("involvedObject") or {}).get("name") in names]
+        part = Part(gaps=list(gaps))
+        for resource, items in (("onlinedeployments", [cr]), ("onlineendpoints", [e for e in endpoints if _name(e) == ep]),
+                                ("deployments", [k8s] if k8s else []), ("pods", pods), ("events", events),
+                                ("networkpolicies", lists["networkpolicies"]), *shared.items()):
+            part.files[f"kubernetes/{resource}.json"] = kubectl_list(resource, items, v.version)
+            part.collected.append(resource)
+        for pod in pods_needing_logs(pods, events):  # the v1 scan's choice of logs
+            logs, failures = read_pod_logs(r, ns, pod, args.log_lines)
+            part.files.update(logs)
+            if logs:
+                part.collected.append("container_logs")
+            part.gaps += [Gap("container_logs", line) for line in failures]
+        service = (((k8s or {}).get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels", {}).get("azuremlappname") or _name(k8s or cr)
+        extras = {"platform": "k8s_online_v2", "endpoint": ep, "deployment": deployment, "compute": ""}
+        evidence = ServiceEvidence(f"{ep or '?'}/{deployment} (v2)", ns, part, k8s, pods, events)
 
-            def analyze_part(e, part=part, service=service, ns=ns, extras=extras):
-                return analyze_files(render(service, ns, args.workspace_name or "", part, extras, redact_secrets=False),
-                                     f"live: {extras['endpoint']}/{extras['deployment']}")
+        def analyze_part(e, part=part, service=service, ns=ns, extras=extras):
+            return analyze_files(render(service, ns, args.workspace_name or "", part, extras, redact_secrets=False),
+                                 f"live: {extras['endpoint']}/{extras['deployment']}")
 
-            rows.append(fleet_row(evidence, analyze_part, fail_on, time.time()))
-    finally:
-        api_client.close()
+        rows.append(fleet_row(evidence, analyze_part, fail_on, time.time()))
     return rows

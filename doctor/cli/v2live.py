@@ -22,6 +22,7 @@ import sys
 import time
 
 from aml_doctor.common.exitcodes import ExitCode
+from aml_doctor.cli.liverun import endpoint_of
 
 DETECT_SECONDS = 5.0  # the most "is NAME an online endpoint?" may take
 CLUSTER_SOURCES = ("onlineendpoints", "onlinedeployments", "instancetypes", "deployments", "replicasets", "pods", "events",
@@ -40,10 +41,6 @@ def add_arguments(parser) -> None:
                    help="with --watch on a v2 deployment: seconds between two reads of it (default: 5)")
 
 
-def endpoint_of(args) -> str:
-    """-e, else NAME (a list for ``aml-doctor NAME``, a string for ``collect NAME``)."""
-    names = args.service if isinstance(getattr(args, "service", None), list) else [args.service] if getattr(args, "service", None) else []
-    return getattr(args, "endpoint_name", None) or (names[0] if names else "")
 
 
 def requested(args) -> bool:
@@ -55,7 +52,7 @@ def is_v2_endpoint(args, name: str) -> bool:
     the extension costs one GET (the API groups), one with it three (the endpoints by name, the v1
     Deployments by label)."""
     try:
-        from aml_doctor.cli.live import kube_client
+        from aml_doctor.cli.liverun import kube_client
         from aml_doctor.collect.kubernetes import CallFailed, Reader
         from aml_doctor.collect.part import Part
         from aml_doctor.collect.v2kubernetes import ExtensionMissing, V2Reader
@@ -178,7 +175,7 @@ def collect(args, progress):
 # ----------------------------------------------------------------------------- the command
 def main(args, collect_only: bool = False) -> int:
     """``aml-doctor ENDPOINT -d DEPLOYMENT [...]`` and ``aml-doctor collect ENDPOINT -d DEPLOYMENT -o B``."""
-    from aml_doctor.cli.live import close_kube_client
+    from aml_doctor.cli.liverun import close_kube_client
 
     try:
         return _main(args, collect_only)
@@ -221,15 +218,13 @@ def _main(args, collect_only: bool) -> int:
 
 
 def render(service: str, namespace: str, workspace: str, part, extras: dict, redact_secrets: bool = True) -> dict[str, bytes]:
-    from aml_doctor.collect.part import manifest, render_files
+    from aml_doctor.collect.part import bundle_files
 
-    data = manifest(service, namespace, workspace, part)
-    data.update(extras)
-    return render_files(data, part, redact_secrets=redact_secrets)
+    return bundle_files(service, namespace, workspace, part, extras, redact_secrets=redact_secrets)
 
 
 def finish(args, progress, service, namespace, workspace, part, extras, collect_only: bool) -> int:
-    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.output import emit
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.part import write_bundle
     from aml_doctor.cli.live import check_target, analyzer, setup_error
@@ -254,4 +249,4 @@ def finish(args, progress, service, namespace, workspace, part, extras, collect_
     loaded, rules, config = load_rules(args)
     progress.close()
     label = f"live: {extras.get('endpoint')}/{extras.get('deployment')}"
-    return _emit(analyzer(rules, config, loaded)(files, label), args, config)
+    return emit(analyzer(rules, config, loaded)(files, label), args, config)

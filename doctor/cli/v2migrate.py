@@ -125,7 +125,7 @@ def workspace_info(args, say) -> tuple[dict, str]:
 
 
 def main(args, prog: str = "aml-doctor") -> int:
-    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.output import emit
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import api_client_for
     from aml_doctor.collect.part import Gap, Part, manifest, render_files, write_bundle
@@ -171,6 +171,6 @@ def main(args, prog: str = "aml-doctor") -> int:
             report = dataclasses.replace(report, verdict=Verdict.NO_PROBLEM_FOUND)
             if not args.quiet:
                 print("aml-doctor: no migration conflict found", file=sys.stderr)
-        return _emit(report, args, config)
+        return emit(report, args, config)
     finally:
         progress.close()

@@ -26,18 +26,18 @@ DEFAULT_INTERVAL = 5.0
 
 
 def run(args) -> int:
-    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.output import emit
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import api_client_for
     from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
     from aml_doctor.cli.live import Progress, analyzer, kube_setup
-    from aml_doctor.cli.v2live import render
+    from aml_doctor.collect.part import bundle_files as render
     from aml_doctor.cli.watch import DeploymentStage, decisive_cause, deployment_stage
 
     args.context_namespace = kube_setup(args)
     if args.timeout is None:
         args.timeout = 1200.0
-    from aml_doctor.cli.v2live import endpoint_of
+    from aml_doctor.cli.liverun import endpoint_of
 
     endpoint = endpoint_of(args)
     interval = float(getattr(args, "watch_interval", None) or DEFAULT_INTERVAL)
@@ -98,7 +98,7 @@ def run(args) -> int:
     if report is None:
         print(f"aml-doctor: error: online endpoint {endpoint} never appeared within --timeout {args.timeout:g} s", file=sys.stderr)
         return ExitCode.FINDINGS
-    _emit(report, args, config)
+    emit(report, args, config)
     return ExitCode.OK if result == "healthy" else ExitCode.FINDINGS
 
 

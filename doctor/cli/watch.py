@@ -436,14 +436,14 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
     import sys
 
     from aml_doctor.cli.errors import UsageError
-    from aml_doctor.cli.output import emit as _emit
+    from aml_doctor.cli.output import emit
     from aml_doctor.collect.kubernetes import (
         ServiceNotFound,
         CallFailed,
         find_namespace,
         Reader,
     )
-    from aml_doctor.cli.live import kube_client
+    from aml_doctor.cli.liverun import kube_client
     from aml_doctor.collect.part import Part
     from aml_doctor.cli.config import load_config
     from aml_doctor.common.exitcodes import ExitCode
@@ -481,5 +481,5 @@ def run_watch(args, progress: Callable[[str], None], analyze_files: Callable[[di
     else:
         progress(f"no verdict within --timeout {args.timeout:g} s; the report shows the evidence so far")
     getattr(progress, "close", lambda: None)()  # a terminal's progress display goes before the report
-    _emit(outcome.report, args, load_config(getattr(args, "config", None)))
+    emit(outcome.report, args, load_config(getattr(args, "config", None)))
     return ExitCode.OK if outcome.result == "healthy" else ExitCode.FINDINGS

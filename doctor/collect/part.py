@@ -80,6 +80,15 @@ def render_files(manifest_data: dict, part: Part, redact_secrets: bool = True) -
     return {"manifest.json": (json.dumps(manifest_data, indent=2) + "\n").encode(), **files}
 
 
+def bundle_files(service: str, namespace: str, workspace: str, part: Part, extras: dict | None = None,
+                 redact_secrets: bool = True) -> dict[str, bytes]:
+    """The bundle's files: the manifest (with ``extras``, such as the v2 endpoint and deployment) and
+    every file of ``part``, redacted unless ``redact_secrets`` is False."""
+    data = manifest(service, namespace, workspace, part)
+    data.update(extras or {})
+    return render_files(data, part, redact_secrets=redact_secrets)
+
+
 def anonymize_files(files: dict[str, bytes]) -> dict[str, bytes]:
     """With ``--anonymize``: identifiers replaced in every file (names learnt from all of them
     first, so each reads the same everywhere), and the count recorded in the manifest."""

@@ -6,6 +6,7 @@ Read from the pod's status and, for what the status does not say, its events. On
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -114,3 +115,13 @@ def deployment_stage(service: str, deployment: dict | None, pods: list[dict], ev
     behind = min((s for s in stages if not s.ready), key=lambda s: int(s.stage or 0))
     count = f" ({ready}/{wanted} ready)" if wanted > 1 else ""
     return DeploymentStage(behind.text + count, behind.stage, False)
+
+
+# A Python traceback, or the AzureML scoring server's own line when the worker did not start.
+_FAILURE_SHOWN = re.compile(rb"Traceback \(most recent call last\):|Worker failed to boot|User's init function failed")
+
+
+def log_shows_failure(log: bytes) -> bool:
+    """Whether a container's current log already shows why it failed (a traceback, or the scoring
+    server saying the worker did not boot), so that its previous instance's log adds nothing."""
+    return bool(_FAILURE_SHOWN.search(log))
