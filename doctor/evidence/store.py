@@ -391,10 +391,13 @@ def load(source: str | dict[str, bytes], signals: tuple[str, ...] = (), redact_s
     for path, (kind, value) in raw:
         if path == "manifest.json":
             continue
-        if redact_secrets:
+        # Kubernetes lists are redacted after their shape check, in the walk that makes their
+        # read-only views (redact.redacted_view); everything else here.
+        kube = kind == "json" and path.startswith("kubernetes/")
+        if redact_secrets and not kube:
             value = _redact(kind, value, tally)
         try:
-            _place(ev, path, kind, value)
+            _place(ev, path, kind, value, tally if redact_secrets and kube else None)
         except ValueError as exc:
             ev.damaged[path] = str(exc)
     for path, why in sorted(ev.damaged.items()):
@@ -460,13 +463,17 @@ def _redact(kind: str, value: Any, tally: "redact.Tally | None" = None) -> Any:
     return value
 
 
-def _place(ev: Evidence, path: str, kind: str, value: Any) -> None:
+def _place(ev: Evidence, path: str, kind: str, value: Any, tally: "redact.Tally | None" = None) -> None:
+    """Put one parsed file in place; ``tally`` given: a Kubernetes list still to be redacted."""
     parts = path.split("/")
     if parts[0] == "kubernetes" and len(parts) == 2:
         stem = parts[1].rsplit(".", 1)[0].lower()
         resource = _RESOURCE_ALIASES.get(stem, stem)
-        items = _as_items(value)
-        ev._add_objects(resource, _conformed(lambda: shapes.kubernetes_items(resource, items)))
+        items = _conformed(lambda: shapes.kubernetes_items(resource, _as_items(value)))
+        if tally is not None:
+            with redact.counting(into=tally):
+                items = [redact.redacted_view(item) for item in items]
+        ev._add_objects(resource, items)
     elif path == "azureml/service.json":
         if not isinstance(value, dict):
             raise ValueError("malformed: must hold a JSON object")
