@@ -97,16 +97,15 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
 _TYPE_BY_KIND = {t.kind: t for t in RESOURCE_TYPES.values()}
 
 # Discovery (`GET /api/v1`, `/apis/<group>/<version>`): what the real server lists for each type. Short
-# names and categories are those of `kubectl api-resources` on a v1.29 cluster; the verbs are the real
-# ones (the emulator still refuses every write with 405).
+# names as in https://kubernetes.io/docs/reference/kubectl/#resource-types; the verbs are the real ones
+# (the emulator still refuses every write with 405).
 _ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 _DISCOVERY: dict[str, dict[str, Any]] = {
     "namespaces": {"shortNames": ["ns"], "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
     "nodes": {"shortNames": ["no"]},
     "persistentvolumes": {"shortNames": ["pv"]},
     "pods": {"shortNames": ["po"], "categories": ["all"]},
-    "services": {"shortNames": ["svc"], "categories": ["all"],
-                 "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+    "services": {"shortNames": ["svc"], "categories": ["all"]},
     "endpoints": {"shortNames": ["ep"]},
     "configmaps": {"shortNames": ["cm"]},
     "events": {"shortNames": ["ev"]},
