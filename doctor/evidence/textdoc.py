@@ -164,13 +164,12 @@ class TextDoc:
         line and need one of a few literals (:mod:`aml_doctor.evidence.prefilter`) runs only on the
         lines that hold one, found in one scan of the document for all rules' literals."""
         regex = re.compile(pattern, flags) if isinstance(pattern, str) else pattern
-        plan = prefilter.plan_for(regex)
-        if plan.literals is None and not plan.branches:
-            plan = None
-        elif plan not in _LEARNT:
-            _learn(plan)
+        known = _PLANS.get(regex)
+        if known is None:
+            known = _PLANS[regex] = _plan(regex)
+        plan, literals = known
         for seg in self.segments:
-            lines = None if plan is None or len(seg.text) < _INDEX_FROM else seg.index().candidates(plan, regex)
+            lines = None if plan is None or len(seg.text) < _INDEX_FROM else seg.index().candidates(plan, regex, literals)
             if lines is None:
                 starts = None
                 for m in regex.finditer(seg.text):
@@ -222,6 +221,19 @@ _DENSE = 0.5
 
 _KNOWN: dict[str, None] = {}  # every literal some pattern asked for, in order (a set that keeps order)
 _LEARNT: set = set()  # the plans whose literals are in _KNOWN
+# pattern -> (its plan, or None to search the whole text; every literal the plan may look for)
+_PLANS: dict[re.Pattern, tuple[prefilter.Plan | None, frozenset[str]]] = {}
+
+
+def _plan(regex: re.Pattern) -> tuple[prefilter.Plan | None, frozenset[str]]:
+    plan = prefilter.plan_for(regex)
+    if plan.literals is None and not plan.branches:
+        return None, frozenset()
+    if plan not in _LEARNT:
+        _learn(plan)
+    literals = frozenset(lit for choices in (plan.choices, *(c or () for _, c in plan.branches))
+                         for group in choices for lit in group)
+    return plan, literals
 _automaton_state: dict = {"size": -1, "automaton": None, "needles": ()}
 _seeded = False
 
@@ -280,7 +292,7 @@ def _automaton():
 class _LineIndex:
     """The lines of one segment that hold each literal, from one scan of its lower-cased text."""
 
-    __slots__ = ("text", "lower", "starts", "lines", "cache")
+    __slots__ = ("text", "lower", "starts", "lines", "cache", "indexed", "present")
 
     def __init__(self, text: str, starts: list[int]):
         self.text = text
@@ -288,6 +300,8 @@ class _LineIndex:
         self.starts = starts
         self.lines: dict[str, list[int]] = {}
         self.cache: dict = {}
+        self.indexed: frozenset[str] = frozenset()  # the literals the scan looked for
+        self.present: frozenset[str] = frozenset()  # those of them it found
         automaton, needles = _automaton()
         if automaton is None:
             return
@@ -302,6 +316,8 @@ class _LineIndex:
                 got.append(line)
         for i, needle in enumerate(needles):
             self.lines[needle] = found.get(i, [])
+        self.indexed = frozenset(needles)
+        self.present = frozenset(needles[i] for i in found)
 
     def lines_of(self, literal: str) -> list[int]:
         got = self.lines.get(literal)
@@ -317,14 +333,18 @@ class _LineIndex:
             self.lines[literal] = got
         return got
 
-    def candidates(self, plan: prefilter.Plan, regex: re.Pattern) -> list[tuple[int, re.Pattern]] | None:
+    def candidates(self, plan: prefilter.Plan, regex: re.Pattern,
+                   literals: frozenset[str] = frozenset()) -> list[tuple[int, re.Pattern]] | None:
         """The lines to search, in order, each with the pattern to search it with; None when
-        they are most of the lines (the whole text is searched then)."""
+        they are most of the lines (the whole text is searched then). ``literals``: all that
+        ``plan`` may look for; when the scan looked for them all and found none, no line."""
         key = regex
         if key in self.cache:
             return self.cache[key]
         lines: list[tuple[int, re.Pattern]] | None
-        if plan.literals is not None:
+        if literals and plan.rest is None and literals.isdisjoint(self.present) and literals <= self.indexed:
+            lines = []
+        elif plan.literals is not None:
             found = self._sparsest(plan.choices)
             if not found:
                 indexes: list[int] = []
