@@ -48,6 +48,7 @@ HELP_TEXT = "show this help, or a command's: aml-doctor help analyze"
 # name -> one line for the help; every other first word is a service name (``aml-doctor myservice``).
 COMMANDS = {**{name: module.HELP for name, module in MODULES.items()}, "help": HELP_TEXT}
 LIVE = "live"  # the default command's name in ``parse``'s answer
+SERVICE_HELP = "the web service's name, several for a fleet summary"
 
 
 class Parser(argparse.ArgumentParser):
@@ -168,7 +169,7 @@ def build_parser(prog: str = "aml-doctor") -> Parser:
     commands = CommandParsers({name: _command_builder(prog, name) for name in COMMANDS})
     defaults = vars(p.parse_args([]))  # before the positional is added: the flags' defaults alone
     p.add_argument("words", action=Dispatch, commands=commands, tail=lambda: _tail(prog), defaults=defaults, metavar="SERVICE",
-                   help="the web service's name, several for a fleet summary; or a COMMAND (above) and its arguments")
+                   help=SERVICE_HELP + "; or a COMMAND (above) and its arguments")
     p.commands = commands
     return p
 
@@ -176,7 +177,8 @@ def build_parser(prog: str = "aml-doctor") -> Parser:
 def _tail(prog: str) -> Parser:
     """The default command's parser for the words from the first service name on."""
     tail = _top(prog)
-    tail.add_argument("service", nargs="*", metavar="SERVICE")
+    tail.add_argument("--version", action="version", version=f"aml-doctor {version.version()}")
+    tail.add_argument("service", nargs="*", metavar="SERVICE", help=SERVICE_HELP)
     service.add_arguments(tail)
     return tail
 
