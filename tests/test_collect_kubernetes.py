@@ -582,3 +582,20 @@ def test_the_collected_part_reads_back_as_a_bundle(api, kubeconfig, tmp_path):
     previous = [d for d in ev.container_logs(POD) if d.previous]
     assert [(d.container, d.path) for d in previous] == [(SERVICE, f"logs/{POD}/{SERVICE}.previous.log")]
     assert ev.has("nodes") and ev.has("persistentvolumes") and ev.has("container_logs")
+
+
+def test_a_live_run_builds_no_client_model_classes(api, kubeconfig):
+    """The collectors read raw JSON: the generated API classes, and the hundreds of model modules they
+    import, stay unloaded (issue 12: they were most of a live run's first-request wait)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom aml_doctor.cli.main import main\ncode = main(sys.argv[1:])\n"
+             "loaded = sorted(m for m in sys.modules if m.startswith(('kubernetes.client.models.', 'kubernetes.client.api.')))\n"
+             "print('LOADED', len(loaded), loaded[:3], file=sys.stderr)\nsys.exit(code)\n")
+    for argv in ([SERVICE, "-n", NS], ["--all", "-n", NS]):
+        done = subprocess.run([sys.executable, "-c", probe, *argv, "--kubeconfig", kubeconfig, "-q", "-o", "json"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, done.stderr  # findings: the service crash-loops
+        assert done.stderr.strip().splitlines()[-1] == "LOADED 0 []", (argv, done.stderr[-500:])
+    assert {r.method for r in api.requests} == {"GET"}

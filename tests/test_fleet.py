@@ -160,6 +160,21 @@ def test_list_calls_per_namespace_not_per_service(tmp_path, capsys):
     assert not [p for p in calls[2] if "/secrets" in p]
 
 
+def test_logs_are_read_only_for_failing_pods_and_a_crash_loop_once(api, kubeconfig, capsys):
+    code, out, _ = run(capsys, "--all", "-n", NS, "--kubeconfig", kubeconfig, "-q", "--format", "json")
+    rows = {r["service"]: r for r in json.loads(out)["services"]}
+    logs = [(r.path.split("/")[-2], r.query.get("container"), r.query.get("previous", "")) for r in api.requests if r.path.endswith("/log")]
+    read_of = {pod for pod, _, _ in logs}
+    for service in ("credit-risk-svc", "sales-forecast"):  # ready, never restarted, no warning: nothing to explain
+        assert rows[service]["verdict"] == "no_problem_found"
+        assert not [p for p in read_of if p.startswith(service + "-")], service
+    for i in range(GENERATED):  # waiting in CrashLoopBackOff: the kubelet serves the last instance, read once
+        name = generated_name(i)
+        assert [q for q in logs if q[0].startswith(name + "-")] == [(f"{name}-6d8f7b9c5d-x7k2p", name, "true")]
+        assert rows[name]["rule"] == "AML004"
+    assert len(logs) == len(set(logs))  # no log is read twice
+
+
 def test_a_hung_and_a_forbidden_log_make_two_services_unknown_and_the_rest_goes_on(api, kubeconfig, tmp_path):
     hung, forbidden = generated_name(3), generated_name(7)
     # The hang outlasts any deadline in this test, so a scan that waited for it would show;

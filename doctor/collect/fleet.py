@@ -197,6 +197,10 @@ class _NamespaceLists:
         self.namespace, self.lists = namespace, lists
         self.by_name = {r: {o["metadata"]["name"]: o for o in lists[r].items}
                         for r in ("deployments", "configmaps", "services", "endpoints", "persistentvolumeclaims")}
+        self.replicasets_of: dict[str, list[dict]] = defaultdict(list)  # owner uid -> its ReplicaSets
+        for rs in lists["replicasets"].items:
+            for owner in rs["metadata"].get("ownerReferences") or []:
+                self.replicasets_of[owner.get("uid")].append(rs)
         self.pods_of: dict[str, list[dict]] = defaultdict(list)
         for pod in lists["pods"].items:
             self.pods_of[(pod["metadata"].get("labels") or {}).get(SERVICE_LABEL, "")].append(pod)
@@ -222,7 +226,8 @@ class _NamespaceLists:
 
     def _service(self, deployment: dict, cluster: _ClusterLists) -> ServiceEvidence:
         service = deployment["metadata"]["name"]
-        replicasets = owned_replicasets(deployment, self.lists["replicasets"].items) if self.lists["replicasets"].error is None else []
+        # The ReplicaSets the Deployment owns (collect.core.owned_replicasets), through the index.
+        replicasets = owned_replicasets(deployment, self.replicasets_of.get(deployment["metadata"].get("uid"), []))
         pods = self.pods_of.get(service, [])
         spec = template_spec(deployment, pods)
         claims = claims_of([spec] + [p.get("spec") or {} for p in pods])
