@@ -475,8 +475,8 @@ COMMON_INFERRED = [
     "the `onlineendpoints`/`onlinedeployments` CRs: apiVersion `amlarc.azureml.com/v1alpha1`, every spec and status field",
     "the owner reference from the Kubernetes Deployment to the OnlineDeployment CR",
     "the value of `ml.azure.com/deployment-name` (the deployment's name), the Deployment's and the CR's names",
-    "the main container's name and the identity sidecar's name (`identity-sidecar`, from the catalogue's `online-deployment/identity-sidecar`)",
-    "the inference server listening on 5001 (the port azureml-fe reaches, MS Docs) and the probe settings (catalogue §1.5 defaults: period 10, failure threshold 30)",
+    "the main container's name and the identity sidecar's name (`identity-sidecar`, from `online-deployment/identity-sidecar` in https://learn.microsoft.com/azure/machine-learning/reference-kubernetes)",
+    "the inference server listening on 5001 (the port azureml-fe reaches, MS Docs) and the probe settings (https://learn.microsoft.com/azure/machine-learning/reference-yaml-deployment-kubernetes-online defaults: period 10, failure threshold 30)",
     "the STORAGE_MANIFEST_URL blob's content and every storage-initializer log line",
     "the `relayserver` pod's name hash and the extension containers' names",
     "azureml/service.json: the fields azure-ai-ml's OnlineDeployment gives (provisioning_state as `state`), as the collector writes them",
@@ -684,7 +684,7 @@ def scenarios() -> None:
     done("v2-networkpolicy-blocks-scoring", v,
          "The deployment is ready, but an ingress NetworkPolicy admits only pods of its own namespace: azureml-fe-v2 in `azureml` "
          "cannot reach the model pods on 5001, and every request answers 503. AML028 must rank first.",
-         confirmed=["envoy's `upstream connect error or disconnect/reset before headers` wording (azureml-fe-v2 runs envoy: catalogue §1.5)"],
+         confirmed=["envoy's `upstream connect error or disconnect/reset before headers` wording (azureml-fe-v2 runs envoy: https://learn.microsoft.com/azure/machine-learning/reference-kubernetes)"],
          inferred=["the exact status azureml-fe returns when the upstream connection times out"])
 
     # the storage initializer downloads a large model with 100m CPU --------------------------------
@@ -699,7 +699,7 @@ def scenarios() -> None:
     done("v2-storage-slow-download", v,
          "A 14 GiB model, downloaded by a storage initializer limited to 100m CPU and 500Mi: after 29 minutes it is still "
          "running and the inference server has not started. AML027 must rank first.",
-         inferred=["that 100m CPU makes a download this slow (the research notes' inference, and the crictl workaround in the code index)"])
+         inferred=["that 100m CPU makes a download this slow (no public source states it; a crictl workaround circulates in public code)"])
 
     v = V2()
     v.init_state, v.main_state, v.pod_phase = "running", "waiting-init", "Pending"
@@ -790,7 +790,7 @@ def scenarios() -> None:
     v.error = {"code": "ScoringFeUnhealthy", "message": "The azureml-fe system service that runs in the cluster isn't found or is unhealthy."}
     done("v2-azureml-fe-crashloop", v,
          "azureml-fe-v2's envoy container crash-loops (3/4 ready): the router cannot serve and AzureML reports ScoringFeUnhealthy. "
-         "AML030 must rank first.", inferred=["the container names inside azureml-fe-v2 (the catalogue lists envoy, xds, clb)"])
+         "AML030 must rank first.", inferred=["the container names inside azureml-fe-v2 (https://learn.microsoft.com/azure/machine-learning/reference-kubernetes lists envoy, xds, clb)"])
 
     v = V2(k8s_name="blue-credit-ep")
     p = next(p for p in v.extension_pods if p["metadata"]["name"].startswith("azureml-fe-v2"))
@@ -839,7 +839,7 @@ def scenarios() -> None:
     done("v2-scoring-504-request-timeout", v,
          "run() takes 7.4 s for a 64-row batch; the deployment keeps request_settings.request_timeout_ms at its default of 5000, so "
          "azureml-fe answers 504 while the server still finishes with 200. AML032 must rank first.",
-         confirmed=["504: 'The default timeout setting is 5 seconds' and request_timeout_ms default 5000 (troubleshooting page; catalogue §1.5)",
+         confirmed=["504: 'The default timeout setting is 5 seconds' and request_timeout_ms default 5000 (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints)",
                     "`Scoring timeout is found from os.environ` and gunicorn access-log lines (azureml-inference-server-http)"],
          inferred=["the `POST /score 200 7412.338ms` timing line's exact format"])
 
@@ -1034,11 +1034,11 @@ def migrate_scenarios() -> None:
                   "'invalid ownership metadata'. AML034 must rank first.", deployments=v1 + [fe], frontend=fe_pods, endpoints=None,
                   workspace_info=ok_ws, compute_namespace=NS,
                   confirmed=["three azureml-fe-5d6f8b7f4-* pods in `default` (rw:v1-azureml-fe-get-pods-default-ns-screenshot-01)",
-                             "E45004/E45005 and the fixes (AML-Kubernetes troubleshooting; catalogue §1.5)"])
+                             "E45004/E45005 and the fixes (https://github.com/Azure/AML-Kubernetes/blob/master/docs/troubleshooting.md)"])
     write_migrate("v2-migrate-namespace-reuse", "The v2 compute is to be attached with namespace `azureml-mlops-prod-ws`, the v1 "
                   "namespace of this workspace, where v1 services still run. AML035 must rank first.", deployments=v1, frontend=v2fe,
                   endpoints=[], workspace_info=ok_ws, compute_namespace=f"azureml-{WS}",
-                  confirmed=["\"The namespace for v1 compute follows the pattern: azureml-<workspace-name>\" and a v2 compute should not reuse it (catalogue §1.5, S19)"])
+                  confirmed=["\"The namespace for v1 compute follows the pattern: azureml-<workspace-name>\" and a v2 compute should not reuse it (https://github.com/Azure/AML-Kubernetes/blob/master/docs/troubleshooting.md)"])
     ep = V2().cr_endpoint()
     ep["metadata"]["name"] = "credit-risk-svc"
     write_migrate("v2-migrate-shared-urls", "The extension was installed over the v1 cluster (azureml-fe upgraded) and a v2 endpoint "
