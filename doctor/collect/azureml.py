@@ -25,6 +25,7 @@ from typing import Any
 from aml_doctor.common.threads import call_before
 from aml_doctor.evidence import redact
 from aml_doctor.common.termsafe import safe_progress
+from aml_doctor.collect.core import workspace_namespace
 from aml_doctor.collect.part import Gap, Part
 
 NOT_INSTALLED = "azureml-core is not installed: pip install 'aml-doctor[azureml]'"
@@ -95,7 +96,7 @@ def _collect(service: str, open_workspace: Callable, Webservice, request_timeout
         return _nothing_collected(part, f"cannot open the workspace: {failed.line}")
 
     part.facts["workspace"] = workspace.name
-    part.facts["namespace"] = f"azureml-{workspace.name.lower()}"
+    part.facts["namespace"] = workspace_namespace(workspace.name)
     _storage_facts(details, part)
 
     try:
