@@ -27,14 +27,18 @@ def unwrap(text: str) -> str:
     (more literal ``\\n`` than real line breaks), its escapes decoded."""
     if len(text) > MAX_UNWRAP_CHARS:
         return text
-    text = _ANSI.sub("", text).replace("\r\n", "\n")
-    real = text.count("\n")
-    if len(_DOUBLE_ESCAPED_NEWLINE.findall(text)) > max(2, real):
-        text = text.replace("\\\\", "\\")
-    escaped = len(_ESCAPED_NEWLINE.findall(text))
-    if escaped >= 2 and escaped > real:
-        text = _ESCAPED_NEWLINE.sub("\n", text).replace('\\"', '"').replace("\\t", "\t").replace("\\'", "'")
-    if len(_ENTITY.findall(text)) >= 3:
+    # Each pattern needs a character most text lacks; ``in`` rules it out at memchr speed.
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    text = text.replace("\r\n", "\n")
+    if "\\n" in text:  # a backslash and an n: escaped line breaks, once or twice
+        real = text.count("\n")
+        if len(_DOUBLE_ESCAPED_NEWLINE.findall(text)) > max(2, real):
+            text = text.replace("\\\\", "\\")
+        escaped = len(_ESCAPED_NEWLINE.findall(text))
+        if escaped >= 2 and escaped > real:
+            text = _ESCAPED_NEWLINE.sub("\n", text).replace('\\"', '"').replace("\\t", "\t").replace("\\'", "'")
+    if "&" in text and len(_ENTITY.findall(text)) >= 3:
         text = html.unescape(text)
     return text
 

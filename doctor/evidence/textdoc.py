@@ -234,7 +234,7 @@ def _plan(regex: re.Pattern) -> tuple[prefilter.Plan | None, frozenset[str]]:
     literals = frozenset(lit for choices in (plan.choices, *(c or () for _, c in plan.branches))
                          for group in choices for lit in group)
     return plan, literals
-_automaton_state: dict = {"size": -1, "automaton": None, "needles": ()}
+_automaton_state: dict = {"size": -1, "automaton": None, "needles": (), "indexed": frozenset()}
 _seeded = False
 
 
@@ -285,8 +285,12 @@ def _automaton():
             for i, needle in enumerate(needles):
                 automaton.add_word(needle, i)
             automaton.make_automaton()
-        state.update(size=len(needles), automaton=automaton, needles=needles)
+        state.update(size=len(needles), automaton=automaton, needles=needles,
+                     indexed=frozenset(needles) if automaton is not None else frozenset())
     return state["automaton"], state["needles"]
+
+
+_NO_LINES: list[int] = []  # shared, never changed
 
 
 class _LineIndex:
@@ -314,15 +318,16 @@ class _LineIndex:
                 found[which] = [line]
             elif got[-1] != line:
                 got.append(line)
-        for i, needle in enumerate(needles):
-            self.lines[needle] = found.get(i, [])
-        self.indexed = frozenset(needles)
-        self.present = frozenset(needles[i] for i in found)
+        self.lines = {needles[i]: lines for i, lines in found.items()}
+        self.indexed = _automaton_state["indexed"]
+        self.present = frozenset(self.lines)
 
     def lines_of(self, literal: str) -> list[int]:
         got = self.lines.get(literal)
-        if got is None:  # learnt after this segment was indexed
-            got = []
+        if got is None:
+            if literal in self.indexed:  # looked for and not found
+                return _NO_LINES
+            got = []  # learnt after this segment was indexed
             find, starts = self.lower.find, self.starts
             pos = find(literal)
             while pos != -1:
