@@ -27,7 +27,7 @@ import pluggy
 
 from aml_doctor.engine import guard, hookspecs
 from aml_doctor.common.text import error_line
-from aml_doctor.engine.runner import _env_seconds
+from aml_doctor.engine.runner import env_seconds
 from aml_doctor.engine.rule import Rule, rule_label, rule_problems
 from aml_doctor.common.termsafe import escape
 
@@ -84,7 +84,7 @@ def _import_path_or_module(spec: str):
 
 def _guest(fn, name: str, deadline: float | None, notes: list[PluginError]):
     """``fn()`` as a guest: (value, None) or (None, one line saying what went wrong)."""
-    budget = _env_seconds("AML_DOCTOR_PLUGIN_TIMEOUT", PLUGIN_TIMEOUT)
+    budget = env_seconds("AML_DOCTOR_PLUGIN_TIMEOUT", PLUGIN_TIMEOUT)
     if deadline is not None:
         budget = min(budget, deadline - time.monotonic())
         if budget <= 0:

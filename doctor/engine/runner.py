@@ -127,10 +127,11 @@ def severity_for(f: Finding, overrides: dict) -> Severity | None:
 
 def rule_budget() -> float:
     """Seconds one rule may take (``AML_DOCTOR_RULE_TIMEOUT``, default 30)."""
-    return _env_seconds("AML_DOCTOR_RULE_TIMEOUT", RULE_TIMEOUT)
+    return env_seconds("AML_DOCTOR_RULE_TIMEOUT", RULE_TIMEOUT)
 
 
-def _env_seconds(name: str, default: float) -> float:
+def env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment variable `name`, else `default`."""
     try:
         value = float(os.environ.get(name, ""))
     except ValueError:

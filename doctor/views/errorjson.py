@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from aml_doctor.evidence.store import Evidence
-from aml_doctor.views.kube import Event
+from aml_doctor.views.events import Event
 from aml_doctor.evidence.textdoc import TextDoc, TextKind
 
 
