@@ -23,7 +23,7 @@ import pytest
 from aml_doctor.evidence import store as evidence
 from aml_doctor.views import errorjson
 from aml_doctor.collect.azureml import NOT_INSTALLED, collect_azureml
-from aml_doctor.collect.part import manifest, render_files
+from aml_doctor.collect.part import WorkspaceRecord, manifest, render_files
 from emulators.mms_server import (
     MmsServer,
     aks_service_payload,
@@ -113,16 +113,17 @@ def test_failed_crashloop_service_from_config_json(mms, tmp_path):
     assert service["error"]["details"][0]["code"] == "CrashLoopBackOff"
     assert part.files["azureml/logs.txt"] == (CRASHLOOP / "azureml" / "logs.txt").read_text()
     assert "ModuleNotFoundError" in part.files["azureml/logs.txt"]
-    assert part.facts == {
-        "workspace": "insurance-ds-ws",
-        "namespace": "azureml-insurance-ds-ws",
-        "storage_account": "insurancedsws5528371649",
-        "storage_account_id": f"/subscriptions/{mms.subscription_id}/resourceGroups/{mms.resource_group}"
-                              "/providers/Microsoft.Storage/storageAccounts/insurancedsws5528371649",
-        "compute_target": "insurance-aks",
-        "scoring_uri": "http://20.81.23.147:80/api/v1/service/claims-triage/score",
-        "image_location": "insurancedsacr7e2f90.azurecr.io/azureml/azureml_b3dc30d0d04cfdaf936ee90f5ea1a6bb",
-    }
+    assert part.workspace == WorkspaceRecord(
+        workspace="insurance-ds-ws",
+        namespace="azureml-insurance-ds-ws",
+        storage_account="insurancedsws5528371649",
+        storage_account_id=f"/subscriptions/{mms.subscription_id}/resourceGroups/{mms.resource_group}"
+                           "/providers/Microsoft.Storage/storageAccounts/insurancedsws5528371649",
+        compute_target="insurance-aks",
+        scoring_uri="http://20.81.23.147:80/api/v1/service/claims-triage/score",
+        image_location="insurancedsacr7e2f90.azurecr.io/azureml/azureml_b3dc30d0d04cfdaf936ee90f5ea1a6bb",
+    )
+    assert part.facts == {}
     logs_requests = [r.query for r in mms.requests if r.path.endswith("/services/claims-triage/logs")]
     assert logs_requests == [{"tail": ["5000"], "init": ["False"]}, {"tail": ["5000"], "init": ["True"]}]
     # The SDK sends its AAD token to ARM and MMS; the discovery document is public.
@@ -130,7 +131,7 @@ def test_failed_crashloop_service_from_config_json(mms, tmp_path):
     assert any("claims-triage is Failed" in line for line in progress)
 
     # What it collected is a bundle the analyser reads: the error JSON is found where rules look.
-    files = render_files(manifest("claims-triage", part.facts["namespace"], part.facts["workspace"], part), part)
+    files = render_files(manifest("claims-triage", part.workspace.namespace, part.workspace.workspace, part), part)
     ev = evidence.load(files)
     assert [e.code for e in errorjson.azureml_errors(ev)][:1] == ["KubernetesDeploymentFailed"]
     assert errorjson.service_state(ev) == ("Failed", "azureml/service.json#state")
@@ -156,7 +157,7 @@ def test_healthy_service_json_has_the_bundle_format_fields(mms):
     assert service["containerResourceRequirements"]["memoryInGB"] == 0.5
     assert service["properties"] == {"hasInferenceSchema": "False", "hasHttps": "False"}
     assert service["namespace"] == "azureml-mlops-prod-ws"
-    assert part.facts["namespace"] == "azureml-mlops-prod-ws"  # MMS's namespace beats the convention
+    assert part.workspace.namespace == "azureml-mlops-prod-ws"  # MMS's namespace beats the convention
     assert "Listening at: http://127.0.0.1:31311" in part.files["azureml/logs.txt"]
     assert part.files["azureml/init-logs.txt"] == ""
 
@@ -172,7 +173,7 @@ def test_unknown_service_lists_the_services_that_exist(mms):
     assert part.gaps[0].error == (
         "web service 'claims' not found in workspace 'insurance-ds-ws'; "
         "the services there: claims-triage, credit-risk-svc")
-    assert part.facts["available_services"] == ["claims-triage", "credit-risk-svc"]
+    assert part.workspace.available_services == ("claims-triage", "credit-risk-svc")
 
 
 @requires_sdk
@@ -184,7 +185,7 @@ def test_no_access_to_the_workspace_is_one_line_per_source(mms, capfd):
     # azureml-core logs each error it raises; none of that reaches the terminal.
     assert capfd.readouterr().err == ""
 
-    assert part.files == {} and part.facts == {}
+    assert part.files == {} and part.facts == {} and part.workspace is None
     assert {g.what for g in part.gaps} == SOURCES
     error = part.gaps[0].error
     assert error.startswith("cannot open the workspace: 403 AuthorizationFailed: The client 'aml-doctor@contoso.com'")
@@ -205,7 +206,7 @@ def test_hung_endpoint_is_given_up_after_the_request_timeout(mms):
     assert elapsed < 60  # generous for a loaded machine; the hang itself never ends
     assert {g.what for g in part.gaps} == SOURCES
     assert part.gaps[0].error == "cannot read web service 'claims-triage': no answer within 1 s (the request timeout)"
-    assert part.facts["workspace"] == "insurance-ds-ws"  # what was learnt before the hang is kept
+    assert part.workspace.workspace == "insurance-ds-ws"  # what was learnt before the hang is kept
 
 
 @requires_sdk
@@ -240,7 +241,7 @@ def test_secrets_in_an_error_answer_never_reach_a_gap(mms):
     assert gaps["azureml_logs"].startswith("get_logs() failed: Model Management Service answered 400: Cannot read logs")
     assert re.search(r"AccountKey=<redacted:[0-9a-f]{4}>", gaps["azureml_logs"])
     token = static_token_auth(mms)._get_arm_token()
-    everything = json.dumps([gaps, part.files, part.facts])
+    everything = json.dumps([gaps, part.files, part.facts, repr(part.workspace)])
     assert account_key not in everything
     assert token.split(".")[1] not in everything
 

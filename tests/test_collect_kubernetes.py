@@ -16,6 +16,7 @@ import zlib
 
 import pytest
 from aml_doctor.collect.kubernetes import ServiceNotFound, collect_kubernetes
+from aml_doctor.collect.part import ClusterRecord
 from emulators.kube_apiserver import KubeApiServer
 
 NS = "azureml-myws"
@@ -369,18 +370,14 @@ def test_nodes_are_trimmed_to_capacity_taints_and_conditions(api, kubeconfig):
     assert "images" not in gpu["status"] and "addresses" not in gpu["status"] and "annotations" not in gpu["metadata"]
 
 
-def test_facts_name_the_namespace_image_pods_and_blob_paths(api, kubeconfig):
-    facts = collect(kubeconfig).facts
-    assert facts["namespace"] == NS
-    assert facts["scoring_image"] == IMAGE
-    assert facts["pods"] == [POD]
-    assert facts["configmap"] == CONFIGMAP
-    assert facts["init_container_config"] == INIT_CONTAINER_CONFIG
-    assert facts["blob_paths"] == [
-        "ExperimentRun/dcid.7f1c2e3a-5b6d-4e8f-9a0b-1c2d3e4f5a6b/outputs/model.pkl",
-        "LocalUpload/2d5f8e1a9c3b4d7e/tmp2d5f8e1a.py",
-        "LocalUpload/2d5f8e1a9c3b4d7e/2d5f8e1a9c3b4d7e.tar.gz",
-    ]
+def test_the_cluster_record_names_the_namespace_image_pods_and_blob_paths(api, kubeconfig):
+    part = collect(kubeconfig)
+    assert part.facts == {}  # handed over as a typed record, not loose keys
+    assert part.cluster == ClusterRecord(
+        namespace=NS, pods=(POD,), scoring_image=IMAGE, configmap=CONFIGMAP, init_container_config=INIT_CONTAINER_CONFIG,
+        blob_paths=("ExperimentRun/dcid.7f1c2e3a-5b6d-4e8f-9a0b-1c2d3e4f5a6b/outputs/model.pkl",
+                    "LocalUpload/2d5f8e1a9c3b4d7e/tmp2d5f8e1a.py",
+                    "LocalUpload/2d5f8e1a9c3b4d7e/2d5f8e1a9c3b4d7e.tar.gz"))
 
 
 def test_logs_current_and_previous_for_every_container_init_included(api, kubeconfig):
@@ -426,7 +423,7 @@ def test_call_count_does_not_grow_with_the_namespace(tmp_path):
     for others in (1, 100, 1000):
         with emulator(other_services=others) as api:
             part = collect(api.write_kubeconfig(str(tmp_path / f"kubeconfig-{others}")))
-            assert part.gaps == [] and part.facts["pods"] == [POD]
+            assert part.gaps == [] and part.cluster.pods == (POD,)
             counts[others] = len(api.requests)
             log_calls = len([r for r in api.requests if r.path.endswith("/log")])
     assert counts[1] == counts[100] == counts[1000]
@@ -457,7 +454,7 @@ def test_missing_configmap_is_a_gap(api, kubeconfig):
     api.delete("ConfigMap", CONFIGMAP, NS)
     part = collect(kubeconfig)
     assert [(g.what, g.error) for g in part.gaps] == [("configmaps", f'404 Not Found: configmaps "{CONFIGMAP}" not found')]
-    assert "init_container_config" not in part.facts
+    assert part.cluster.init_container_config is None and part.cluster.blob_paths == ()
     assert "kubernetes/pods.json" in part.files and "kubernetes/events.json" in part.files
 
 
@@ -516,8 +513,8 @@ def test_service_not_found_lists_the_services_there(api, kubeconfig):
 def test_namespace_is_found_by_searching_the_azureml_namespaces(api, kubeconfig):
     api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "azureml-otherws"}})
     part = collect(kubeconfig, namespace=None)
-    assert part.facts["namespace"] == NS
-    assert part.facts["pods"] == [POD]
+    assert part.cluster.namespace == NS
+    assert part.cluster.pods == (POD,)
     assert part.files["kubernetes/deployments.json"]["items"][0]["metadata"]["name"] == SERVICE
     assert part.gaps == []
     with pytest.raises(ServiceNotFound) as raised:
@@ -528,7 +525,7 @@ def test_namespace_is_found_by_searching_the_azureml_namespaces(api, kubeconfig)
 
 def test_namespace_follows_the_workspace(api, kubeconfig):
     part = collect(kubeconfig, namespace=None, workspace="myws")
-    assert part.facts["namespace"] == NS
+    assert part.cluster.namespace == NS
     assert not [r for r in api.requests if r.path == "/api/v1/namespaces"]  # no search needed
 
 
@@ -556,7 +553,7 @@ def test_an_api_client_can_be_passed_and_progress_is_reported(api):
     with client.ApiClient(api.configuration()) as api_client:
         part = collect_kubernetes(SERVICE, namespace=NS, api_client=api_client, log_lines=10, request_timeout=5.0,
                                   progress=messages.append)
-    assert part.facts["pods"] == [POD]
+    assert part.cluster.pods == (POD,)
     assert f"reading Deployment {SERVICE} in {NS}" in messages
     assert f"reading logs of {POD} ({INIT}, {SERVICE})" in messages
 

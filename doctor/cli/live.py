@@ -169,6 +169,7 @@ def kube_setup(args) -> str | None:
     one line with the next step (exit 2). Returns the chosen context's namespace, if it sets one
     (kubectl uses it when -n is not given)."""
     from aml_doctor.cli.errors import UsageError
+    from aml_doctor.common.text import first_line
 
     try:
         from kubernetes import config
@@ -195,7 +196,7 @@ def kube_setup(args) -> str | None:
         contexts, current = config.list_kube_config_contexts(config_file=path)
     except Exception as exc:  # noqa: BLE001 - the loader raises ConfigException, YAML errors, KeyError...
         raise UsageError(f"cannot read the kubeconfig {path or os.environ.get('KUBECONFIG') or '~/.kube/config'}: "
-                         f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from None
+                         f"{first_line(exc, type(exc).__name__)}") from None
     names = [c.get("name", "") for c in contexts or []]
     if args.context:
         chosen = next((c for c in contexts or [] if c.get("name") == args.context), None)
@@ -271,11 +272,10 @@ def with_deadline(label: str, fn: Callable, deadline: float, progress: Progress)
 
 def collect(args, progress: Progress):
     """Run the collectors; return (service, namespace, workspace, Part)."""
-    from aml_doctor.collect.part import Gap, Part
+    from aml_doctor.collect.part import ClusterRecord, Gap, Part, WorkspaceRecord
 
     deadline = time.monotonic() + args.timeout
     part = Part()
-    facts: dict = {}
 
     # 1. AzureML: the service's own view, and where the rest lives.
     want_azureml = bool(args.workspace_name or args.workspace_config or os.path.exists("config.json"))
@@ -298,7 +298,6 @@ def collect(args, progress: Progress):
             progress,
         )
         merge_part(part, got, err, _AZUREML_SOURCES)
-        facts.update(part.facts)
     else:
         for what in _AZUREML_SOURCES:
             part.gaps.append(Gap(what, "no workspace given (--workspace-name, or a config.json here / --workspace-config)"))
@@ -308,10 +307,11 @@ def collect(args, progress: Progress):
     from aml_doctor.collect.core import workspace_namespace
     from aml_doctor.collect.kubernetes import ServiceNotFound, collect_kubernetes
 
-    workspace = args.workspace_name or facts.get("workspace", "")
+    learnt = part.workspace or WorkspaceRecord()
+    workspace = args.workspace_name or learnt.workspace
     # -n, then what AzureML says, then azureml-<workspace> (the collector's), then the kubeconfig
     # context's own namespace as kubectl would; -A or nothing at all searches the azureml-* namespaces.
-    namespace = args.namespace or facts.get("namespace") or (
+    namespace = args.namespace or learnt.namespace or (
         None if workspace or args.all_namespaces else getattr(args, "context_namespace", None))
     where = namespace or (workspace_namespace(workspace) if workspace else "the azureml-* namespaces")
     progress(f"kubernetes: collecting {args.service} in {where}")
@@ -342,10 +342,10 @@ def collect(args, progress: Progress):
         # started (an image build failure, say). Diagnose from what AzureML and storage show.
         err = f"{err} (AzureML knows the service: its deployment may never have reached the cluster)"
     merge_part(part, got, err, ("pods", "events", "configmaps", "container_logs"))
-    facts.update(part.facts)
+    cluster = part.cluster or ClusterRecord()
 
     # 3. Storage: every model and code blob, and the image build log's tail.
-    storage = storage_credentials(args, facts)
+    storage = storage_credentials(args, learnt.storage_account)
     if storage is None:
         part.gaps.append(Gap("storage_index", "no storage account given (--account-name, --connection-string or a workspace)"))
         part.gaps.append(Gap("build_log", "no storage account given (--account-name, --connection-string or a workspace)"))
@@ -353,11 +353,11 @@ def collect(args, progress: Progress):
         from aml_doctor.collect.storage import collect_storage
 
         progress("storage: checking model and code blobs and the build log")
-        hint = facts.get("image_location") or facts.get("scoring_image")
+        hint = learnt.image_location or cluster.scoring_image
         got, err = with_deadline(
             "storage",
             lambda: collect_storage(
-                blob_paths=list(facts.get("blob_paths") or []),
+                blob_paths=list(cluster.blob_paths),
                 image_id_hint=hint,
                 service=args.service,
                 request_timeout=args.request_timeout,
@@ -369,25 +369,27 @@ def collect(args, progress: Progress):
         )
         merge_part(part, got, err, ("storage_index", "build_log"))
     part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
-    return args.service, facts.get("namespace", namespace or ""), workspace, part
+    return args.service, cluster.namespace or learnt.namespace or namespace or "", workspace, part
 
 
 def merge_part(part, got, err, sources: tuple[str, ...]) -> None:
     from aml_doctor.collect.part import Gap
+    from aml_doctor.common.text import error_line
     from aml_doctor.evidence.redact import redact_text
 
     if got is not None:
         part.merge(got)
         return
-    line = err if isinstance(err, str) else f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+    line = err if isinstance(err, str) else error_line(err)
     for what in sources:
         part.gaps.append(Gap(what, redact_text(cut_credential_chain(line))))
 
 
-def storage_credentials(args, facts: dict) -> dict | None:
+def storage_credentials(args, learnt_account: str | None) -> dict | None:
+    """The storage client's arguments: the flags, else the account a collector learnt."""
     if args.connection_string:
         return {"connection_string": args.connection_string}
-    account = args.account_name or facts.get("storage_account")
+    account = args.account_name or learnt_account
     url = args.blob_endpoint or (f"https://{account}.blob.core.windows.net" if account else None)
     if not url:
         return None

@@ -30,17 +30,6 @@ CLUSTER_SOURCES = ("onlineendpoints", "onlinedeployments", "instancetypes", "dep
 AZUREML_SOURCES = ("azureml_service", "azureml_logs", "azureml_init_logs")
 
 
-def add_arguments(parser) -> None:
-    """The v2 flags, added to the live parser (``aml-doctor NAME ...``) and to ``collect``."""
-    g = parser.add_argument_group("v2 online endpoints (az ml online-deployment's flags)")
-    g.add_argument("-d", "--deployment", metavar="DEPLOYMENT",
-                   help="the online deployment to diagnose (default: the one with traffic, or the only one)")
-    g.add_argument("-e", "--endpoint-name", metavar="ENDPOINT",
-                   help="the online endpoint (default: NAME); -n stays the Kubernetes namespace, as in kubectl")
-    g.add_argument("--watch-interval", type=float, default=5.0, metavar="SECONDS",
-                   help="with --watch on a v2 deployment: seconds between two reads of it (default: 5)")
-
-
 
 
 def requested(args) -> bool:
@@ -158,7 +147,7 @@ def collect(args, progress):
     build_log = build_log_path([t if isinstance(t, str) else t.decode("utf-8", "replace") for t in texts])
     manifests = list(facts.get("storage_manifests") or [])
     if manifests or build_log:
-        credentials = storage_credentials(args, facts) or {}
+        credentials = storage_credentials(args, facts.get("storage_account")) or {}
         got, err = with_deadline("storage", lambda: collect_v2_storage(
             manifest_urls=manifests, build_log=build_log, request_timeout=args.request_timeout, progress=progress,
             **credentials), deadline, progress)

@@ -95,8 +95,7 @@ def _collect(service: str, open_workspace: Callable, Webservice, request_timeout
     except _Failed as failed:
         return _nothing_collected(part, f"cannot open the workspace: {failed.line}")
 
-    part.facts["workspace"] = workspace.name
-    part.facts["namespace"] = workspace_namespace(workspace.name)
+    part.learn("workspace", workspace=workspace.name, namespace=workspace_namespace(workspace.name))
     _storage_facts(details, part)
 
     try:
@@ -167,20 +166,19 @@ def _storage_facts(details: dict, part: Part) -> None:
     # ImageLogs). Its ARM id is in the workspace resource; no datastore call, no credential.
     storage_id = details.get("storageAccount")
     if storage_id:
-        part.facts["storage_account_id"] = storage_id
-        part.facts["storage_account"] = storage_id.rstrip("/").rsplit("/", 1)[-1]
+        part.learn("workspace", storage_account_id=storage_id, storage_account=storage_id.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _service_facts(service_json: dict, part: Part) -> None:
     if service_json.get("namespace"):
-        part.facts["namespace"] = service_json["namespace"]  # what MMS says beats the convention
+        part.learn("workspace", namespace=service_json["namespace"])  # what MMS says beats the convention
     if service_json.get("computeName"):
-        part.facts["compute_target"] = service_json["computeName"]
+        part.learn("workspace", compute_target=service_json["computeName"])
     if service_json.get("scoringUri"):
-        part.facts["scoring_uri"] = service_json["scoringUri"]
+        part.learn("workspace", scoring_uri=service_json["scoringUri"])
     image = image_location(service_json)
     if image:
-        part.facts["image_location"] = image
+        part.learn("workspace", image_location=image)
 
 
 def image_location(service_json: dict) -> str | None:
@@ -223,7 +221,7 @@ def _not_found(part: Part, service: str, workspace, Webservice, call) -> Part:
     except _Failed as failed:
         return _nothing_collected(
             part, f"web service '{service}' not found in workspace '{workspace.name}' (listing the others failed: {failed.line})")
-    part.facts["available_services"] = names
+    part.learn("workspace", available_services=tuple(names))
     existing = ", ".join(names) if names else "none"
     return _nothing_collected(
         part, f"web service '{service}' not found in workspace '{workspace.name}'; the services there: {existing}")

@@ -249,12 +249,13 @@ class _NamespaceLists:
 
     def _part(self, objects: ServiceObjects, events: list[dict], spec: dict, cluster: _ClusterLists) -> Part:
         service = objects.service
-        part = Part(facts={"namespace": self.namespace})
+        part = Part()
+        part.learn("cluster", namespace=self.namespace)
         store = _Store(part)
         store.put("deployments", [objects.deployment])
         store.take("replicasets", self.lists["replicasets"], lambda: list(objects.replicasets))
         pods = store.take("pods", self.lists["pods"], lambda: list(objects.pods))
-        part.facts["pods"] = [p["metadata"]["name"] for p in pods]
+        part.learn("cluster", pods=tuple(p["metadata"]["name"] for p in pods))
         self._configmap(store, spec)
         pvcs = store.take_named("persistentvolumeclaims", self.lists["persistentvolumeclaims"],
                                 self.by_name["persistentvolumeclaims"], sorted(objects.claims), self.namespace)
@@ -276,7 +277,7 @@ class _NamespaceLists:
         if not name:
             store.part.gaps.append(Gap("configmaps", "no scoring container with an InitContainerConfig env var"))
             return
-        store.part.facts["scoring_image"] = scoring.get("image", "")
+        store.part.learn("cluster", scoring_image=scoring.get("image", ""))
         found = store.take_named("configmaps", self.lists["configmaps"], self.by_name["configmaps"], [name], self.namespace)
         if found:
             record_configmap(store.part, name, found[0])

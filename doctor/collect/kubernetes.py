@@ -290,7 +290,7 @@ def collect_kubernetes(
             except CallFailed as failed:
                 return _nothing_collected(
                     part, f"cannot find the namespace of {service}: {failed.line}; pass the namespace or the workspace")
-        part.facts["namespace"] = namespace
+        part.learn("cluster", namespace=namespace)
         _Collection(reader, service, namespace, log_lines, say).run(deployment)
         return part
     finally:
@@ -399,7 +399,7 @@ class _Collection:
             return []
         items = data.get("items", [])
         self._store("pods", items)
-        self.part.facts["pods"] = [p["metadata"]["name"] for p in items]
+        self.part.learn("cluster", pods=tuple(p["metadata"]["name"] for p in items))
         return items
 
     def _configmap(self, spec: dict) -> None:
@@ -407,7 +407,7 @@ class _Collection:
         if scoring is None:
             self.part.gaps.append(Gap("configmaps", "no scoring container found (no InitContainerConfig env var and no azureml/azureml_<id> image)"))
             return
-        self.part.facts["scoring_image"] = scoring.get("image", "")
+        self.part.learn("cluster", scoring_image=scoring.get("image", ""))
         name = next((e.get("value") for e in scoring.get("env") or [] if e.get("name") == "InitContainerConfig"), None)
         if not name:
             self.part.gaps.append(Gap("configmaps", f"container {scoring.get('name')} has no InitContainerConfig env var"))
@@ -526,11 +526,10 @@ def kubectl_list(resource: str, items: list[dict]) -> dict:
 
 def record_configmap(part: Part, name: str, configmap: dict) -> None:
     """The facts the storage collector needs from the InitContainerConfig ConfigMap."""
-    part.facts["configmap"] = name
+    part.learn("cluster", configmap=name)
     found = config_document(configmap)
     if found is not None:
-        part.facts["init_container_config"] = found[1]
-        part.facts["blob_paths"] = [path for _, _, path in config_blob_paths(found[1])]
+        part.learn("cluster", init_container_config=found[1], blob_paths=tuple(path for _, _, path in config_blob_paths(found[1])))
 
 
 def node_summary(node: dict) -> dict:

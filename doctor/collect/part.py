@@ -12,7 +12,7 @@ import os
 import tarfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aml_doctor import __version__
@@ -30,18 +30,54 @@ class Gap:
     error: str
 
 
+@dataclass(frozen=True)
+class WorkspaceRecord:
+    """What the AzureML collector learns that the others need."""
+
+    workspace: str = ""
+    namespace: str = ""  # the service's namespace as MMS says, else azureml-<workspace>
+    storage_account: str = ""
+    storage_account_id: str = ""  # the ARM id of the workspace's storage account
+    compute_target: str = ""
+    scoring_uri: str = ""
+    image_location: str = ""
+    available_services: tuple[str, ...] = ()  # when the service was not found: the ones there are
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """What the Kubernetes collector learns that the storage collector needs."""
+
+    namespace: str = ""
+    pods: tuple[str, ...] = ()
+    scoring_image: str = ""
+    configmap: str = ""  # the InitContainerConfig ConfigMap's name
+    init_container_config: dict | None = None  # its document
+    blob_paths: tuple[str, ...] = ()  # the model and code blobs it names
+
+
 @dataclass
 class Part:
     files: dict[str, Any] = field(default_factory=dict)  # bundle path -> JSON-able object, str or bytes
     collected: list[str] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
-    # Facts one collector learns that another needs (the namespace, the ConfigMap's blob paths...).
+    # What one collector learns that another needs, as typed records: v1's AzureML and Kubernetes
+    # collectors; the v2 collectors (whose shapes differ) hand theirs over in ``facts``.
+    workspace: WorkspaceRecord | None = None
+    cluster: ClusterRecord | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+
+    def learn(self, record: str, **values: Any) -> None:
+        """Add ``values`` to the ``workspace`` or ``cluster`` record (a new frozen record each time)."""
+        current = getattr(self, record) or (WorkspaceRecord() if record == "workspace" else ClusterRecord())
+        setattr(self, record, replace(current, **values))
 
     def merge(self, other: "Part") -> "Part":
         self.files.update(other.files)
         self.collected.extend(other.collected)
         self.gaps.extend(other.gaps)
+        self.workspace = other.workspace or self.workspace
+        self.cluster = other.cluster or self.cluster
         self.facts.update(other.facts)
         return self
 
