@@ -21,6 +21,7 @@ from aml_doctor.views.events import Event
 
 AZUREML_IMAGE = re.compile(r"azureml/azureml_[0-9a-f]{32}")
 
+
 @dataclass(frozen=True)
 class ContainerState:
     pod: str
@@ -36,16 +37,20 @@ class ContainerState:
     restart_count: int
     locator: str
 
+
 # ---------------------------------------------------------------------- pods and containers
 def _labels(obj: dict) -> dict:
     return (obj.get("metadata") or {}).get("labels") or {}
 
+
 def _name(obj: dict) -> str:
     return (obj.get("metadata") or {}).get("name", "")
+
 
 def _owners(obj: dict) -> list[dict]:
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     return [o for o in owners if isinstance(o, dict)] if isinstance(owners, list) else []
+
 
 def service_pods(ev: Evidence) -> list[dict]:
     """The pods of ``ev.service``: by ``azuremlappname`` label, else by owner references up to
@@ -70,14 +75,18 @@ def service_pods(ev: Evidence) -> list[dict]:
         or _name(p).startswith(service + "-") and scoring_container(p) is not None
     ]
 
+
 def _env_names(container: dict) -> set[str]:
     return {e.get("name") for e in container.get("env") or []}
+
 
 def is_scoring_container(container: dict) -> bool:
     return "InitContainerConfig" in _env_names(container) or bool(AZUREML_IMAGE.search(container.get("image", "")))
 
+
 def scoring_container(pod_or_template: dict) -> dict | None:
     return scoring_container_in(pod_or_template.get("spec") or {})
+
 
 def scoring_container_in(spec: dict) -> dict | None:
     """The container that runs the model: the one whose ``InitContainerConfig`` env var names the
@@ -86,11 +95,13 @@ def scoring_container_in(spec: dict) -> dict | None:
     by_env = next((c for c in containers if "InitContainerConfig" in _env_names(c)), None)
     return by_env or next((c for c in containers if AZUREML_IMAGE.search(c.get("image") or "")), None)
 
+
 def service_deployment(ev: Evidence) -> dict | None:
     for d in ev.objects("deployments"):
         if _name(d) == ev.service or _labels(d).get("azuremlappname") == ev.service:
             return d
     return None
+
 
 def init_container_config_name(ev: Evidence) -> str:
     """The ConfigMap named by the ``InitContainerConfig`` env var, from the Deployment or a pod."""
@@ -105,6 +116,7 @@ def init_container_config_name(ev: Evidence) -> str:
                     return e.get("value") or ref.get("name", "")
     return ""
 
+
 @dataclass(frozen=True)
 class InitContainerConfig:
     configmap: str
@@ -114,6 +126,7 @@ class InitContainerConfig:
 
     def blob_paths(self) -> Iterator[tuple[str, str, str]]:
         return config_blob_paths(self.data)
+
 
 def config_document(configmap: dict) -> tuple[str, dict] | None:
     """(data key, JSON document) of an InitContainerConfig ConfigMap, whatever the key is called."""
@@ -125,6 +138,7 @@ def config_document(configmap: dict) -> tuple[str, dict] | None:
         if isinstance(data, dict) and ("Models" in data or "Dependency" in data):
             return key, data
     return None
+
 
 def config_blob_paths(data: dict) -> Iterator[tuple[str, str, str]]:
     """(kind, name, blob path) for every model file and code dependency. A Models entry maps
@@ -141,6 +155,7 @@ def config_blob_paths(data: dict) -> Iterator[tuple[str, str, str]]:
         if isinstance(dep, dict) and dep.get("Path"):
             yield "code", dep.get("ContainerPath") or dep["Path"], dep["Path"]
 
+
 def init_container_config(ev: Evidence) -> InitContainerConfig | None:
     name = init_container_config_name(ev)
     for cm in ev.objects("configmaps"):
@@ -152,9 +167,11 @@ def init_container_config(ev: Evidence) -> InitContainerConfig | None:
             return InitContainerConfig(_name(cm), key, data, ev.object_locator("configmaps", cm, f"data.{key}"))
     return None
 
+
 def container_states(ev: Evidence) -> list[ContainerState]:
     """Container states of the service's pods, from pods.json and from pasted ``kubectl describe``."""
     return ev.derived("container_states", lambda: _container_states(ev))
+
 
 def _container_states(ev: Evidence) -> list[ContainerState]:
     states: list[ContainerState] = []
@@ -189,20 +206,24 @@ def _container_states(ev: Evidence) -> list[ContainerState]:
             states.extend(_describe_states(doc))
     return states
 
+
 def scoring_states(ev: Evidence) -> list[ContainerState]:
     """States of the service's regular containers: the scoring one when it can be told apart."""
     states = [s for s in container_states(ev) if not s.init]
     return [s for s in states if s.scoring] or states
+
 
 def service_healthy(ev: Evidence) -> bool:
     """The service's containers all run and are ready: earlier warnings are history."""
     states = scoring_states(ev)
     return bool(states) and all(s.running and s.ready for s in states)
 
+
 # v2's init container (https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints);
 # the v1 one is not named in any source, so it is found
 # through the pods' status and spec instead.
 _INIT_CONTAINER_NAMES = ("storage-initializer", "storageinitializer")
+
 
 def init_logs(ev: Evidence) -> list[TextDoc]:
     """``get_logs(init=True)`` output and the logs of the pods' init containers."""
@@ -213,6 +234,7 @@ def init_logs(ev: Evidence) -> list[TextDoc]:
     docs += [d for d in ev.container_logs() if d.container in init_names or d.container.startswith(_INIT_CONTAINER_NAMES)]
     return docs
 
+
 def scoring_logs(ev: Evidence) -> list[TextDoc]:
     """What the scoring server printed: its containers' logs (never an init container's), the
     previous instance first since it holds the crash, then get_logs() output, pasted text and the
@@ -221,8 +243,10 @@ def scoring_logs(ev: Evidence) -> list[TextDoc]:
     logs = sorted((d for d in ev.container_logs() if d.path not in init), key=lambda d: (not d.previous, d.path))
     return logs + ev.docs(TextKind.AZUREML_LOGS, TextKind.PASTED, TextKind.OPERATION)
 
+
 _DESCRIBE_FIELD = re.compile(r"^(\s*)(State|Last State|Reason|Message|Exit Code|Restart Count|Ready|Image):\s*(.*)$")
 _DESCRIBE_CONTAINER = re.compile(r"^  (\S[^:]*):\s*$")
+
 
 def _describe_states(doc: TextDoc) -> list[ContainerState]:
     """Parse the Containers sections of ``kubectl describe pod`` text."""
@@ -297,10 +321,12 @@ def _describe_states(doc: TextDoc) -> list[ContainerState]:
     flush()
     return states
 
+
 # ---------------------------------------------------------------------- events
 def events(ev: Evidence) -> list[Event]:
     """Every event the evidence holds: events.json, AzureML's error JSON, pasted event tables."""
     return ev.derived("events", lambda: _events(ev))
+
 
 def _events(ev: Evidence) -> list[Event]:
     out: list[Event] = []
@@ -324,6 +350,7 @@ def _events(ev: Evidence) -> list[Event]:
         out.extend(_text_events(doc))
     return out
 
+
 def events_for_service(ev: Evidence) -> list[Event]:
     """Events about the service's pods, ReplicaSets, Deployment and claims (all when unknown)."""
     names = {_name(p) for p in service_pods(ev)}
@@ -335,10 +362,12 @@ def events_for_service(ev: Evidence) -> list[Event]:
         if not e.name or e.name in names or e.name == ev.service or e.name.startswith(ev.service)
     ]
 
+
 # `kubectl describe` Events table:   Warning  FailedMount  2m (x3 over 6m)  kubelet  MountVolume.SetUp failed ...
 _DESCRIBE_EVENT = re.compile(r"^\s*(Normal|Warning)\s+(\w+)\s+(.+?\s{2,})(\S+(?:, \S+)?)\s{2,}(\S.*)$")
 # `kubectl get events`:   2m   Warning   FailedScheduling   pod/x-1   0/3 nodes are available: ...
 _GET_EVENT = re.compile(r"^\s*\S+\s+(Normal|Warning)\s+(\w+)\s+(\w+)/(\S+)\s+(\S.*)$")
+
 
 def _text_events(doc: TextDoc) -> Iterator[Event]:
     for n, line in doc.lines():
