@@ -177,13 +177,14 @@ class TextDoc:
                     index = bisect.bisect_right(starts, m.start()) - 1
                     yield Hit(self, seg.first_line + index, seg.line_at(index), m)
                 continue
-            if not lines:
+            indexes, per_line = lines
+            if not indexes:
                 continue
             text, starts = seg.text, seg.line_starts()
             last = len(starts) - 1
-            for index, line_regex in lines:
+            for k, index in enumerate(indexes):
                 end = starts[index + 1] if index < last else len(text)
-                for m in line_regex.finditer(text, starts[index], end):
+                for m in (regex if per_line is None else per_line[k]).finditer(text, starts[index], end):
                     yield Hit(self, seg.first_line + index, seg.line_at(index), m)
 
     def first(self, pattern: str | re.Pattern, flags: int = re.IGNORECASE) -> Hit | None:
@@ -300,7 +301,7 @@ class _LineIndex:
 
     def __init__(self, text: str, starts: list[int]):
         self.text = text
-        self.lower = prefilter.lower(text)
+        self.lower: str | None = None  # made again only for a literal learnt after the scan
         self.starts = starts
         self.lines: dict[str, list[int]] = {}
         self.cache: dict = {}
@@ -311,7 +312,7 @@ class _LineIndex:
             return
         found: dict[int, list[int]] = {}
         bisect_right = bisect.bisect_right
-        for end, which in automaton.iter(self.lower):
+        for end, which in automaton.iter(prefilter.lower(text)):
             line = bisect_right(starts, end) - 1
             got = found.get(which)
             if got is None:
@@ -328,6 +329,8 @@ class _LineIndex:
             if literal in self.indexed:  # looked for and not found
                 return _NO_LINES
             got = []  # learnt after this segment was indexed
+            if self.lower is None:
+                self.lower = prefilter.lower(self.text)
             find, starts = self.lower.find, self.starts
             pos = find(literal)
             while pos != -1:
@@ -338,29 +341,29 @@ class _LineIndex:
             self.lines[literal] = got
         return got
 
-    def candidates(self, plan: prefilter.Plan, regex: re.Pattern,
-                   literals: frozenset[str] = frozenset()) -> list[tuple[int, re.Pattern]] | None:
-        """The lines to search, in order, each with the pattern to search it with; None when
-        they are most of the lines (the whole text is searched then). ``literals``: all that
-        ``plan`` may look for; when the scan looked for them all and found none, no line."""
+    def candidates(self, plan: prefilter.Plan, regex: re.Pattern, literals: frozenset[str] = frozenset(),
+                   ) -> tuple[list[int], list[re.Pattern] | None] | None:
+        """The lines to search, in order, and the pattern for each (None: ``regex`` for all);
+        None when they are most of the lines (the whole text is searched then). ``literals``:
+        all that ``plan`` may look for; when the scan looked for them all and found none, no line."""
         key = regex
         if key in self.cache:
             return self.cache[key]
-        lines: list[tuple[int, re.Pattern]] | None
+        lines: tuple[list[int], list[re.Pattern] | None] | None
         if literals and plan.rest is None and literals.isdisjoint(self.present) and literals <= self.indexed:
-            lines = []
+            lines = (_NO_LINES, None)
         elif plan.literals is not None:
             found = self._sparsest(plan.choices)
             if not found:
-                indexes: list[int] = []
+                indexes: list[int] = _NO_LINES
             elif len(found) == 1:
                 indexes = found[0]
             else:
                 indexes = sorted(set().union(*found))
-            lines = [(i, regex) for i in indexes]
+            lines = (indexes, None)
         else:
             lines = self._branch_lines(plan, regex)
-        if lines is not None and len(lines) > _DENSE * len(self.starts):
+        if lines is not None and len(lines[0]) > _DENSE * len(self.starts):
             lines = None
         self.cache[key] = lines
         return lines
@@ -392,9 +395,18 @@ class _LineIndex:
                 present.setdefault(bisect.bisect_right(starts, m.start()) - 1, set()).update(rest)
                 if len(present) > limit:
                     return None
+        indexes = sorted(present)
         if plan.groups:  # renumbering groups would change what callers read from the match
-            return [(line, regex) for line in sorted(present)]
-        return [(line, prefilter.variant(plan, frozenset(which))) for line, which in sorted(present.items())]
+            return indexes, None
+        variants: dict[frozenset[int], re.Pattern] = {}
+        per_line = []
+        for line in indexes:
+            which = frozenset(present[line])
+            rx = variants.get(which)
+            if rx is None:
+                rx = variants[which] = prefilter.variant(plan, which)
+            per_line.append(rx)
+        return indexes, per_line
 
 
 def _may_hold_a_long_line(text: str) -> bool:
