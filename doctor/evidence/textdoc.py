@@ -292,6 +292,7 @@ def _automaton():
 
 
 _NO_LINES: list[int] = []  # shared, never changed
+_NONE_FOUND = (_NO_LINES, None)
 
 
 class _LineIndex:
@@ -338,6 +339,7 @@ class _LineIndex:
                 got.append(line)
                 nxt = starts[line + 1] if line + 1 < len(starts) else len(self.lower)
                 pos = find(literal, nxt)
+            got = got or _NO_LINES
             self.lines[literal] = got
         return got
 
@@ -346,13 +348,15 @@ class _LineIndex:
         """The lines to search, in order, and the pattern for each (None: ``regex`` for all);
         None when they are most of the lines (the whole text is searched then). ``literals``:
         all that ``plan`` may look for; when the scan looked for them all and found none, no line."""
+        # Checked before the cache, and not cached: most patterns find nothing in most segments,
+        # and a middle excerpt of a huge log is one of thousands of segments.
+        if literals and plan.rest is None and literals.isdisjoint(self.present) and literals <= self.indexed:
+            return _NONE_FOUND
         key = regex
         if key in self.cache:
             return self.cache[key]
         lines: tuple[list[int], list[re.Pattern] | None] | None
-        if literals and plan.rest is None and literals.isdisjoint(self.present) and literals <= self.indexed:
-            lines = (_NO_LINES, None)
-        elif plan.literals is not None:
+        if plan.literals is not None:
             found = self._sparsest(plan.choices)
             if not found:
                 indexes: list[int] = _NO_LINES
