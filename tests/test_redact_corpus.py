@@ -138,3 +138,16 @@ def test_the_pasted_text_check_would_see_a_leak(tmp_path, capsys, monkeypatch):
     )
     cli.main(["analyze", "--text", str(path), "-o", "md", "--fail-on", "never"])
     assert pieces_leaked(c, capsys.readouterr().out)
+
+
+def test_a_long_text_is_redacted_exactly_as_its_pieces_say(monkeypatch):
+    # Past redact.POSITIONS_FROM characters, the rules' windows come from the phrase scan's
+    # positions instead of a find pass per phrase; both ways must give the same spans. The text
+    # holds every context, with log lines between that carry phrases but no secret.
+    filler = "2026-11-20 09:14:02 | root | INFO | key rotation scheduled; token cache -p warm --verbose\n" * 40
+    text = filler.join(c["text"] + "\n" for c in CORPUS) * 3
+    assert len(text) > redact.POSITIONS_FROM
+    fast = redact.secret_spans(text)
+    monkeypatch.setattr(redact, "POSITIONS_FROM", 10 * len(text))
+    slow = redact.secret_spans(text)
+    assert fast == slow and len(fast) >= len(CORPUS)

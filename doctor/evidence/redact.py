@@ -181,10 +181,12 @@ def secret_spans(text: str) -> list[tuple[int, int, str, set[str]]]:
     lower = text.lower()
     found: list[tuple[int, int, str, str]] = []
     size = len(text)
-    for rule in _rules_to_try(lower):
+    positions: dict[str, list[int]] | None = {} if size >= POSITIONS_FROM else None
+    rules, positions = _rules_to_try(lower, positions)
+    for rule in rules:
         if size < _min_width(rule.pattern):
             continue
-        found += [(s, e, k, rule.name) for s, e, k in rule.spans(text, lower) if e > s]
+        found += [(s, e, k, rule.name) for s, e, k in rule.spans(text, lower, positions) if e > s]
     if not found:
         return []
     found = _outside_tokens(text, found)
@@ -216,20 +218,37 @@ def _min_width(pattern: re.Pattern) -> int:
     return width
 
 
-def _rules_to_try(lower: str) -> list[Rule]:
+# A text this long also keeps where each phrase starts, so that the rules' windows need no
+# ``find`` pass per phrase (Rule.windows).
+POSITIONS_FROM = 64 * 1024
+
+
+def _rules_to_try(lower: str, positions: dict[str, list[int]] | None = None,
+                  ) -> tuple[list[Rule], dict[str, list[int]] | None]:
     """The rules whose phrases ``lower`` holds (and those without phrases), in their order: one
     Aho-Corasick pass (https://pyahocorasick.readthedocs.io) over the text for all rules' phrases,
     instead of a substring test per phrase, which made redaction most of a large bundle's
-    analysis (tens of thousands of short strings times 80 phrases)."""
+    analysis (tens of thousands of short strings times 80 phrases). ``positions``, when given,
+    is filled with where each phrase starts, in order, and returned; without ``pyahocorasick``
+    None is returned for it, and the rules find their phrases themselves."""
     rules, automaton, always = _phrase_automaton(_state.user_rules)
     if automaton is None:
-        return [r for r in rules if not r.phrases or any(p in lower for p in r.phrases)]
+        return [r for r in rules if not r.phrases or any(p in lower for p in r.phrases)], None
     present = set(always)
-    for _, which in automaton.iter(lower):
-        present.add(which)
+    if positions is None:
+        for _, (_, indexes) in automaton.iter(lower):
+            present.update(indexes)
+    else:
+        for end, (phrase, indexes) in automaton.iter(lower):
+            present.update(indexes)
+            got = positions.get(phrase)
+            if got is None:
+                positions[phrase] = [end - len(phrase) + 1]
+            else:
+                got.append(end - len(phrase) + 1)
     if not present:
-        return []
-    return [rules[i] for i in sorted(present)]
+        return [], positions
+    return [rules[i] for i in sorted(present)], positions
 
 
 _automata: dict = {}
@@ -254,25 +273,13 @@ def _phrase_automaton(user_rules: tuple[Rule, ...]):
                 owners.setdefault(phrase, []).append(i)
         if owners:
             for phrase, indexes in owners.items():
-                automaton.add_word(phrase, tuple(indexes))
+                automaton.add_word(phrase, (phrase, tuple(indexes)))
             automaton.make_automaton()
         else:
             automaton = None
         _automata.clear()  # one run has one set of user patterns
-        _automata[key] = (rules, _Flatten(automaton) if automaton is not None else None, always)
+        _automata[key] = (rules, automaton, always)
     return _automata[key]
-
-
-class _Flatten:
-    """An automaton whose values are tuples of rule indexes, iterated as single indexes."""
-
-    def __init__(self, automaton) -> None:
-        self.automaton = automaton
-
-    def iter(self, text: str):
-        for end, indexes in self.automaton.iter(text):
-            for i in indexes:
-                yield end, i
 
 
 def _outside_tokens(text: str, found: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
