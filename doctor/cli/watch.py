@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aml_doctor.common.text import error_line
 from aml_doctor.collect.core import ServiceObjects, claims_of, event_filter, involved, owned_name, template_spec, workspace_namespace
 from aml_doctor.findings import Report, Stage
 from aml_doctor.views.podstage import DeploymentStage, PodStage, deployment_stage  # noqa: F401 - PodStage is part of watch's API
@@ -214,7 +215,7 @@ class Follower(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - transport errors of many types; the loop retries
                 if self.stop_event.is_set():
                     break
-                failures = self._failed(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}", failures)
+                failures = self._failed(error_line(exc), failures)
 
     def _failed(self, line: str, failures: int) -> int:
         self.out.put((self.resource, "FAILED", line))
