@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import enum
+import itertools
 import re
 from collections import deque
 from functools import lru_cache
@@ -81,12 +82,10 @@ class _Segment:
 
     def line_starts(self) -> list[int]:
         if self._starts is None or (self._index is not None and self._index.text is not self.text):
-            starts = [0]
-            find = self.text.find
-            pos = find("\n")
-            while pos != -1:
-                starts.append(pos + 1)
-                pos = find("\n", pos + 1)
+            # Each line's length plus its newline, summed: all in C, where a find per line was not.
+            parts = self.text.split("\n")
+            del parts[-1]
+            starts = list(itertools.accumulate(map((1).__add__, map(len, parts)), initial=0))
             object.__setattr__(self, "_starts", starts)  # a cache: allowed once sealed
         return self._starts
 
