@@ -95,6 +95,18 @@ def test_rules_lists_every_rule_by_stage_with_its_plugin(cli):
     assert "image build" in text and "AML001" in text
 
 
+def test_rules_lists_the_sub_ids_that_select_and_ignore_take(cli):
+    rules = {r["id"]: r for r in json.loads(cli("rules", "--format", "json").out)}
+    modes = {m["id"]: m["category"] for m in rules["AML004"]["modes"]}
+    assert modes["AML004[import-error]"] == "entry_script_import_error"
+    assert modes["AML004[init-error]"] == "entry_script_init_error"
+    # Every listed sub-id is one that --ignore accepts without the "names none of its modes" warning.
+    for sub_id in modes:
+        assert "has no failure mode" not in cli("analyze", "--text", "-", "--ignore", sub_id, stdin=b"KeyError: 'x'\n").err
+    assert "has no failure mode" in cli("analyze", "--text", "-", "--ignore", "AML004[bogus]", stdin=b"KeyError: 'x'\n").err
+    assert "[import-error]" in cli("rules").out
+
+
 def test_explain_prints_the_docs(cli):
     result = cli("explain", "AML004")
     assert result.code == ExitCode.OK

@@ -1,4 +1,6 @@
-"""``aml-doctor rules``: the rules to run, by stage, with the plugin each comes from."""
+"""``aml-doctor rules``: the rules to run, by stage, with the plugin each comes from, and each rule's
+failure modes: the sub-ids (``AML004[import-error]``) that ``--select``, ``--ignore`` and severity
+overrides take."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ def run(args, prog: str) -> int:
     if args.format == "json":
         data = [
             {"id": r.id, "name": r.name, "category": r.category.value, "severity": r.severity.value,
-             "stage": r.stage.name.lower(), "requires": list(r.requires), "plugin": r.plugin, "summary": r.summary()}
+             "stage": r.stage.name.lower(), "requires": list(r.requires), "plugin": r.plugin, "summary": r.summary(),
+             "modes": [{"id": f"{r.id}[{m.id}]", "category": m.category.value} for m in r.all_modes()]}
             for r in rows
         ]
         print(json.dumps(data, indent=2))
@@ -36,5 +39,7 @@ def run(args, prog: str) -> int:
             current = r.stage
             print(f"\n{r.stage.label}")
         print(f"  {r.id}  {r.name:<34} {r.category.value:<36} {r.severity.value:<8} [{r.plugin}]")
+        for m in r.all_modes():
+            print(f"      {f'[{m.id}]':<36} {m.category.value}")
     print(f"\n{len(rows)} rules from {len(loaded.plugins)} plugin(s)")
     return ExitCode.OK
