@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from aml_doctor.evidence.store import Evidence
+from aml_doctor.evidence.textdoc import TextDoc, TextKind
 
 AKS_V1 = "aks_v1"
 ACI_V1 = "aci_v1"
@@ -23,7 +24,7 @@ _MARKERS = (
     (K8S_V2, re.compile(
         r"storageinitializer|storage-initializer|amlarc|Microsoft\.AzureML\.Kubernetes|KubernetesCompute|"
         r"azureml-fe-v2|inference-operator|instancetype|ml\.azure\.com/|KubernetesOnlineDeployment|"
-        r"compute:\s*azureml:|ACRSecretError|TokenRefreshFailed|GetAADTokenFailed|NamespaceNotFound|"
+        r"compute:[^\S\n]*azureml:|ACRSecretError|TokenRefreshFailed|GetAADTokenFailed|NamespaceNotFound|"
         r"KubernetesUnaccessible|InferencingClientCallFailed|PodUnschedulable|PodOutOfMemory|"
         r"KubernetesCrashLoopBackOff|ImagePullLoopBackOff|k8s-extension", re.IGNORECASE)),
     (MANAGED_V2, re.compile(
@@ -48,8 +49,10 @@ def guess(ev: Evidence) -> str:
 
 def _guess(ev: Evidence) -> str:
     text = "\n".join(doc.text[:200_000] for doc in ev.docs())
+    # As a TextDoc, the text is searched only on the lines that hold a marker's literal.
+    joined = TextDoc.from_text("", TextKind.PASTED, text)
     for platform, pattern in _MARKERS:
-        if pattern.search(text):
+        if joined.first(pattern) is not None:
             return platform
     if ev.objects("pods") or ev.objects("configmaps") or ev.service_json:
         return AKS_V1
