@@ -44,7 +44,7 @@ from aml_doctor.collect.kubernetes import (
     api_client_for,
     node_summary,
 )
-from aml_doctor.collect.core import restarted_containers
+from aml_doctor.collect.core import ServiceObjects, every_log, log_path, service_events
 from aml_doctor.collect.part import Gap, Part
 
 GROUP = "amlarc.azureml.com"
@@ -326,14 +326,10 @@ class _Collection:
         data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns)
         if data is None:
             return
-        objects = [o for o in [k8s] + replicasets + pods if o]
-        uids = {(o.get("metadata") or {}).get("uid") for o in objects} - {None}
-        names = {((o.get("kind") or ""), _name(o)) for o in objects}
-        names |= {("Deployment", _name(k8s))} if k8s else set()
-        names |= {("ReplicaSet", _name(rs)) for rs in replicasets} | {("Pod", _name(p)) for p in pods}
-        kept = [e for e in data.get("items", []) if (e.get("involvedObject") or {}).get("uid") in uids
-                or ((e.get("involvedObject") or {}).get("kind"), (e.get("involvedObject") or {}).get("name")) in names]
-        self.store("events", kept)
+        # The collectors' one event filter: by uid, or by kind and name, of the Deployment, its
+        # ReplicaSets and pods (a v2 deployment mounts no claim).
+        objects = ServiceObjects(_name(k8s) if k8s else "", k8s, tuple(replicasets), tuple(pods), ())
+        self.store("events", service_events(data.get("items", []), objects))
 
     def _instancetypes(self) -> None:
         # Cluster-scoped in the extension's CRD (the public InstanceType objects carry no namespace).
@@ -396,31 +392,27 @@ class _Collection:
         extension_logs = 0
         for pod, ns, _ in wanted:
             name = _name(pod)
-            spec = pod.get("spec") or {}
-            containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
-            restarted = restarted_containers(pod)
-            for container in containers:
-                if ns == EXTENSION_NAMESPACE:
+            for container, previous in every_log(pod):  # the single-service choice, as v1's
+                if ns == EXTENSION_NAMESPACE and not previous:
                     extension_logs += 1
                     if extension_logs > MAX_EXTENSION_LOGS:
                         break
-                for previous in (False, True) if container in restarted else (False,):
-                    path = f"logs/{name}/{container}{'.previous' if previous else ''}.log"
-                    try:
-                        self.part.files[path] = self.r.raw(self.r.core.read_namespaced_pod_log, name, ns, container=container,
-                                                           tail_lines=self.log_lines or None, previous=previous or None,
-                                                           limit=MAX_LOG_BYTES, cut_ok=True)
-                        if self.r.cut:
-                            failures.setdefault(self.r.cut, []).append(path)
-                    except CallFailed as failed:
-                        if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
-                            continue
-                        if failed.status == 400 and "is waiting to start" in failed.line:
-                            continue  # nothing to read yet (PodInitializing): its state says why
-                        failures.setdefault(failed.line, []).append(path)
-                        if failed.status is None:
-                            self._log_gaps(failures)
-                            return
+                path = log_path(name, container, previous)
+                try:
+                    self.part.files[path] = self.r.raw(self.r.core.read_namespaced_pod_log, name, ns, container=container,
+                                                       tail_lines=self.log_lines or None, previous=previous or None,
+                                                       limit=MAX_LOG_BYTES, cut_ok=True)
+                    if self.r.cut:
+                        failures.setdefault(self.r.cut, []).append(path)
+                except CallFailed as failed:
+                    if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
+                        continue
+                    if failed.status == 400 and "is waiting to start" in failed.line:
+                        continue  # nothing to read yet (PodInitializing): its state says why
+                    failures.setdefault(failed.line, []).append(path)
+                    if failed.status is None:
+                        self._log_gaps(failures)
+                        return
         self._log_gaps(failures)
 
     def _log_gaps(self, failures: dict[str, list[str]]) -> None:
