@@ -6,7 +6,8 @@ Prints seconds per format, then JSON rendering against ``json.dumps`` of the sam
 (``report_document``, not redacted) measured in the same run: min/median/max of each and the
 ratio of the medians, for the report as above (every finding cites the same log excerpt, as
 findings about one crash do) and for one whose 150 excerpts all differ. Each render starts from
-a fresh redaction state (``redact.reset``), as a run does. Target (issue 12): at most 3 times
+a fresh redaction state (``redact.reset``), as a run does; times are CPU time
+(``time.process_time``), steadier than wall time on a shared machine. Target (issue 12): at most 3 times
 ``json.dumps``. Most of the time goes to redaction (``aml_doctor.evidence.redact``), which every
 renderer runs over all text; the capped Markdown renders a few times (a binary search), not once
 per finding.
@@ -86,13 +87,13 @@ def main() -> None:
         data = report_document(report)
         dumps, rendered = [], []
         for _ in range(args.repeat):  # interleaved, so that load on the machine hits both alike
-            start = time.perf_counter()
+            start = time.process_time()
             json.dumps(data, indent=2, ensure_ascii=False)
-            dumps.append(time.perf_counter() - start)
+            dumps.append(time.process_time() - start)
             redact.reset()
-            start = time.perf_counter()
+            start = time.process_time()
             render(report, "json")
-            rendered.append(time.perf_counter() - start)
+            rendered.append(time.process_time() - start)
         print(f"json, {label}, {args.repeat} runs")
         print(f"  json.dumps      {_spread(dumps)}")
         print(f"  render json     {_spread(rendered)}")

@@ -135,6 +135,8 @@ def backstop_document(document: Any) -> Any:
 def escape_c1(serialized: str) -> str:
     """C1 controls (U+0080-U+009F; U+009B alone is a CSI) and U+2028/U+2029 are legal raw in a
     JSON string but act on a terminal that shows the file: written as \\u escapes, same value."""
+    if serialized.isascii():  # O(1) in CPython (the string's own flag): nothing to escape
+        return serialized
     return _JSON_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", serialized)
 
 
