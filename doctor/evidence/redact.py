@@ -31,7 +31,7 @@ try:  # the parser behind re.compile; sre_parse before Python 3.11 (and deprecat
 except ImportError:  # pragma: no cover
     import sre_parse  # type: ignore[no-redef]
 
-from aml_doctor.evidence.redaction_rules import RULES, Rule, Span, _kind_of, is_placeholder, looks_generated, name_strength
+from aml_doctor.evidence.redaction_rules import RULES, Rule, Span, _kind_of, has_alnum_run, is_placeholder, looks_generated, name_strength
 
 TOKEN_PREFIX = "<redacted:"
 # A token already written, raw or escaped the ways the renderers escape it (HTML, JSON, URLs).
@@ -184,7 +184,7 @@ def secret_spans(text: str) -> list[tuple[int, int, str, set[str]]]:
     positions: dict[str, list[int]] | None = {} if size >= POSITIONS_FROM else None
     rules, positions = _rules_to_try(lower, positions)
     for rule in rules:
-        if size < _min_width(rule.pattern):
+        if size < _min_width(rule.pattern) or (rule.alnum_run and not has_alnum_run(text, rule.alnum_run)):
             continue
         found += [(s, e, k, rule.name) for s, e, k in rule.spans(text, lower, positions) if e > s]
     if not found:

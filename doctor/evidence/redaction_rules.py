@@ -171,6 +171,17 @@ def looks_generated(value: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- rules
+# Byte -> b"a" for an ASCII letter or digit, b" " for anything else. In UTF-8 every byte of a
+# non-ASCII character is 0x80 or above, so a run of b"a" is a run of ASCII letters and digits.
+_ALNUM_BYTES = bytes(ord("a") if i < 128 and chr(i).isalnum() else ord(" ") for i in range(256))
+
+
+def has_alnum_run(text: str, n: int) -> bool:
+    """Whether ``text`` holds ``n`` ASCII letters and digits in a row: encode, translate and
+    find, each in C, a few milliseconds for megabytes a regex scans in a tenth of a second."""
+    return b"a" * n in text.encode("utf-8", "surrogatepass").translate(_ALNUM_BYTES)
+
+
 Span = tuple[int, int, str]  # (start, end, kind) of a secret in the text
 Pick = Callable[[re.Match, str], list[Span]]
 
@@ -188,6 +199,9 @@ class Rule:
     pick: Pick | None = None
     # The secret may run over many lines (a PEM block): scan from the phrase to the end.
     multiline: bool = False
+    # Every match holds a run of at least this many ASCII letters and digits: a text without one
+    # is skipped after a check at C speed (has_alnum_run), not scanned by the pattern.
+    alnum_run: int = 0
 
     def spans(self, text: str, lower: str | None = None, positions: dict[str, list[int]] | None = None) -> list[Span]:
         out: list[Span] = []
@@ -575,6 +589,7 @@ RULES: tuple[Rule, ...] = (
         re.compile(r"(?<![A-Za-z0-9+/=_\-.])(?P<v>[A-Za-z0-9]{32})(?![A-Za-z0-9+/=_\-])"),
         (),
         _pick_mixed,
+        alnum_run=32,
     ),
     # mysql -pSecret: the password right after -p, on a line that logs in.
     Rule(
