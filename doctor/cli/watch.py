@@ -28,7 +28,7 @@ from typing import Any
 
 from aml_doctor.common.text import error_line
 from aml_doctor.collect.core import ServiceObjects, claims_of, event_filter, involved, owned_name, template_spec, workspace_namespace
-from aml_doctor.findings import Report, Stage
+from aml_doctor.findings import Report
 from aml_doctor.views.podstage import DeploymentStage, PodStage, deployment_stage  # noqa: F401 - PodStage is part of watch's API
 
 DECISIVE_CONFIDENCE = 0.7

@@ -445,30 +445,10 @@ class _Collection:
             self._store(resource, [obj])
 
     def _events(self, deployment: dict | None, replicasets: list[dict], pods: list[dict], claims: list[str]) -> None:
-        """The events of the service's own objects: field-selected by involved name when that takes
-        a few calls (the bytes read then do not grow with the namespace), else one list of the
-        namespace's events; either way kept by the one event filter."""
         objects = ServiceObjects(self.service, deployment, tuple(replicasets), tuple(pods), tuple(claims))
-        selectors = event_field_selectors(objects)
-        if selectors is None:
-            self.say(f"listing events in {self.ns}")
-            data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns)
-            if data is None:
-                return
-            items = data.get("items", [])
-        else:
-            self.say(f"listing the events of {len(selectors)} object name(s) in {self.ns}")
-            items, seen = [], set()
-            for selector in selectors:
-                data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns, field_selector=selector)
-                if data is None:
-                    return
-                for event in data.get("items", []):
-                    key = (event.get("metadata") or {}).get("uid") or id(event)
-                    if key not in seen:
-                        seen.add(key)
-                        items.append(event)
-        self._store("events", service_events(items, objects))
+        events = service_event_list(self.r, self.ns, objects, self.say)
+        if events is not None:
+            self._store("events", events)
 
     def _nodes(self) -> None:
         self.say("listing nodes")
@@ -514,6 +494,30 @@ class _Collection:
         for line, paths in failures.items():
             more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
             self.part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
+
+
+def service_event_list(reader: Reader, namespace: str, objects: ServiceObjects, say: Callable[[str], None]) -> list[dict] | None:
+    """The events of the service's own objects: field-selected by involved name when that takes a
+    few calls (the bytes read then do not grow with the namespace), else one list of the
+    namespace's events; either way kept by the one event filter. None, with the gap recorded,
+    when a list fails."""
+    selectors = event_field_selectors(objects)
+    if selectors is None:
+        say(f"listing events in {namespace}")
+        data = reader.try_json("events", reader.core.list_namespaced_event, namespace)
+        return None if data is None else service_events(data.get("items", []), objects)
+    say(f"listing the events of {len(selectors)} object name(s) in {namespace}")
+    items, seen = [], set()
+    for selector in selectors:
+        data = reader.try_json("events", reader.core.list_namespaced_event, namespace, field_selector=selector)
+        if data is None:
+            return None
+        for event in data.get("items", []):
+            key = (event.get("metadata") or {}).get("uid") or id(event)
+            if key not in seen:
+                seen.add(key)
+                items.append(event)
+    return service_events(items, objects)
 
 
 def kubectl_list(resource: str, items: list[dict]) -> dict:

@@ -43,8 +43,9 @@ from aml_doctor.collect.kubernetes import (
     Reader,
     api_client_for,
     node_summary,
+    service_event_list,
 )
-from aml_doctor.collect.core import ServiceObjects, every_log, log_path, service_events
+from aml_doctor.collect.core import ServiceObjects, every_log, log_path
 from aml_doctor.collect.part import Gap, Part
 
 GROUP = "amlarc.azureml.com"
@@ -322,14 +323,12 @@ class _Collection:
         return replicasets, pods
 
     def _events(self, k8s, replicasets, pods) -> None:
-        self.say(f"kubernetes: listing events in {self.ns}")
-        data = self.r.try_json("events", self.r.core.list_namespaced_event, self.ns)
-        if data is None:
-            return
-        # The collectors' one event filter: by uid, or by kind and name, of the Deployment, its
-        # ReplicaSets and pods (a v2 deployment mounts no claim).
+        # The v1 collector's events (a v2 deployment mounts no claim): field-selected by name when
+        # that takes a few calls, and kept by the one filter.
         objects = ServiceObjects(_name(k8s) if k8s else "", k8s, tuple(replicasets), tuple(pods), ())
-        self.store("events", service_events(data.get("items", []), objects))
+        events = service_event_list(self.r, self.ns, objects, lambda line: self.say(f"kubernetes: {line}"))
+        if events is not None:
+            self.store("events", events)
 
     def _instancetypes(self) -> None:
         # Cluster-scoped in the extension's CRD (the public InstanceType objects carry no namespace).
