@@ -596,3 +596,13 @@ def test_a_live_run_builds_no_client_model_classes(api, kubeconfig):
         assert done.returncode == 1, done.stderr  # findings: the service crash-loops
         assert done.stderr.strip().splitlines()[-1] == "LOADED 0 []", (argv, done.stderr[-500:])
     assert {r.method for r in api.requests} == {"GET"}
+
+
+def test_managed_fields_are_left_out_as_kubectl_get_does(api, kubeconfig):
+    pod = api.get("Pod", POD, NS)
+    pod["metadata"]["managedFields"] = [{"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
+                                         "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {"f:labels": {".": {}}}}}]
+    api.modify(pod)
+    part = collect(kubeconfig)
+    kept = part.files["kubernetes/pods.json"]["items"][0]["metadata"]
+    assert kept["name"] == POD and "managedFields" not in kept

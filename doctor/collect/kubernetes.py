@@ -174,6 +174,12 @@ class Reader:
         if not isinstance(parsed, dict):  # a proxy's HTML page, say, where the API server should be
             text = data.decode("utf-8", errors="replace")
             raise CallFailed(f"the answer from {self.host} is not a Kubernetes object: {first_line(text, NO_DETAIL)[:120]}", None)
+        for obj in [parsed] + [i for i in parsed.get("items") or [] if isinstance(i, dict)]:
+            # The server-side apply bookkeeping, often the largest part of an object: kubectl get
+            # leaves it out unless --show-managed-fields (https://kubernetes.io/docs/reference/using-api/server-side-apply/),
+            # no rule reads it, and a scan holds every object of a namespace.
+            if isinstance(obj.get("metadata"), dict):
+                obj["metadata"].pop("managedFields", None)
         return parsed
 
     def try_json(self, what: str, method: Callable, *args: Any, **kwargs: Any) -> dict | None:
