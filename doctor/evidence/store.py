@@ -23,8 +23,8 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_BLOB_TEXT_BYTES = 4 * 1024 * 1024
 # Text kept from the whole bundle, all documents together: past it, each further document keeps
 # only its head, its tail and the lines that match a rule (docs/limits.md).
-# 8 MiB: rules and redaction read kept text with regular expressions, at about 1 s per MiB for
-# all of them together (measured in docs/limits.md), so this bounds the analysis whatever the input.
+# 8 MiB: rules and redaction read kept text with regular expressions (their cost per MiB is
+# measured in docs/limits.md), so this bounds the analysis whatever the input.
 MAX_KEPT_TEXT_CHARS = 8 * 1024 * 1024
 
 # Names rules use in ``requires``. Kubernetes resources are named as kubectl's plural.
