@@ -182,6 +182,8 @@ def _diverted() -> bool:
 
 
 def _divert_fd1(router: _RoutedStdout) -> bool:
+    if os.name == "nt":  # select() waits on sockets only there: the drain thread cannot run
+        return False
     with _fd1_lock:
         if _fd1.stuck and not _diverted():  # descriptor 1 was replaced since: start again
             _fd1.stuck, _fd1.saved = False, None
