@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-from aml_doctor.evidence.textdoc import TextDoc, TextKind, _Segment
+from aml_doctor.evidence.textdoc import TextDoc, TextKind, Segment
 
 # Text kinds a person or an SDK wrote out; container logs and build logs are the program's own bytes.
 UNWRAPPED_KINDS = (TextKind.PASTED, TextKind.OPERATION, TextKind.AZUREML_LOGS, TextKind.AZUREML_INIT_LOGS)
@@ -51,7 +51,7 @@ def unwrap_doc(doc: TextDoc) -> TextDoc:
     new = unwrap(text)
     if new == text:
         return doc
-    doc.segments = [_Segment(1, new)]
+    doc.segments = [Segment(1, new)]
     doc.total_lines = doc.segments[0].line_count()
     doc._line_index = None
     return doc

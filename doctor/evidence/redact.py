@@ -31,7 +31,7 @@ try:  # the parser behind re.compile; sre_parse before Python 3.11 (and deprecat
 except ImportError:  # pragma: no cover
     import sre_parse  # type: ignore[no-redef]
 
-from aml_doctor.evidence.redaction_rules import RULES, Rule, Span, _kind_of, has_alnum_run, is_placeholder, looks_generated, name_strength
+from aml_doctor.evidence.redaction_rules import RULES, Rule, Span, kind_of, has_alnum_run, is_placeholder, looks_generated, name_strength
 
 TOKEN_PREFIX = "<redacted:"
 # A token already written, raw or escaped the ways the renderers escape it (HTML, JSON, URLs).
@@ -66,13 +66,22 @@ def configure(*, patterns: list[str] | None = None, anonymize: bool | None = Non
     _state.memo, _state.memo_chars = {}, 0
 
 
+# What else holds per-run redaction state (the names --anonymize has learnt) registers here, so
+# that one reset starts a fresh run without this module importing those.
+_ON_RESET: list = []
+
+
+def on_reset(forget) -> None:
+    """Call ``forget()`` on every :func:`reset`."""
+    _ON_RESET.append(forget)
+
+
 def reset() -> None:
     """A fresh run: new salt, no user patterns, no anonymisation, no names learnt."""
     global _state
     _state = _State()
-    from aml_doctor.evidence.redaction_anonymize import reset as forget_names
-
-    forget_names()
+    for forget in _ON_RESET:
+        forget()
 
 
 def anonymizing() -> bool:
@@ -364,7 +373,7 @@ def _redact_value(name: str, value: str) -> str:
     strength = _strength(name) if name else ""
     if value and strength and not is_placeholder(value) and not TOKEN_RE.fullmatch(value):
         if strength == "strong" or looks_generated(value):
-            _count(_kind_of(name), {"named-field"})
+            _count(kind_of(name), {"named-field"})
             return token(value)
     return redact_text(value)
 
@@ -517,15 +526,3 @@ def _user_rule(name: str, compiled: re.Pattern) -> Rule:
         return [(m.start(group), m.end(group), USER_KIND)]
 
     return Rule(name, USER_KIND, compiled, (), pick)
-
-
-# ---------------------------------------------------------------------------------- output
-def for_output(text: str) -> str:
-    """Text leaving the tool (a report field, a bundle file): secrets redacted and, with
-    ``--anonymize``, identifiers replaced."""
-    text = redact_text(text)
-    if _state.anonymize:
-        from aml_doctor.evidence.redaction_anonymize import anonymize_text
-
-        text = anonymize_text(text)
-    return text

@@ -61,6 +61,9 @@ def reset() -> None:
     _names = _Names()
 
 
+redact.on_reset(reset)
+
+
 def learn_names(kind: str, names) -> None:
     with _names.lock:
         changed = False

@@ -267,7 +267,7 @@ class Rule:
         return merged
 
 
-def _kind_of(name: str) -> str:
+def kind_of(name: str) -> str:
     joined = "".join(name_parts(name))
     for word, kind in (
         ("connectionstring", "connection-string"), ("connstr", "connection-string"),
@@ -310,7 +310,7 @@ def _decide_named(name: str, value: str, scheme: bool) -> tuple[int, str] | None
     if scheme and not looks_generated(value) and not re.search(r"[.=:/+_\-]", value):
         return None  # "the Authorization: Bearer header" is prose
     skip = _scheme_prefix(value) if not scheme else 0  # 'Bearer x' quoted whole: keep the scheme
-    return (skip, _kind_of(name)) if skip < len(value) else None
+    return (skip, kind_of(name)) if skip < len(value) else None
 
 
 _SCHEME_PREFIX = re.compile(r"(?:Bearer|Basic|SharedAccessSignature|Token|ApiKey)[ \t]{1,3}|SharedKey(?:Lite)?[ \t]{1,3}[A-Za-z0-9]{1,64}:")
@@ -349,7 +349,7 @@ def _pick_flag(m: re.Match, text: str) -> list[Span]:
         return []
     if re.fullmatch(r"[a-z]{1,5}", value):
         return []  # docker's own "WARNING! Using --password via the CLI is insecure"
-    return [(m.start("v"), m.end("v"), _kind_of(flag))]
+    return [(m.start("v"), m.end("v"), kind_of(flag))]
 
 
 def _pick_generated(kind: str, digits: int = 0) -> Pick:
@@ -375,7 +375,7 @@ def _pick_name_value_pair(m: re.Match, text: str) -> list[Span]:
     value = m.group("v")
     if not strength or is_placeholder(value) or (strength == "weak" and not looks_generated(value)):
         return []
-    return [(m.start("v"), m.end("v"), _kind_of(m.group("n")))]
+    return [(m.start("v"), m.end("v"), kind_of(m.group("n")))]
 
 
 _SCHEME_WORD = re.compile(r"[A-Za-z]+")

@@ -64,7 +64,7 @@ def _read_only(kind: str):
 
 
 @dataclass
-class _Segment:
+class Segment:
     first_line: int
     text: str
     _starts: list[int] | None = None
@@ -116,7 +116,7 @@ class Hit:
 class TextDoc:
     path: str
     kind: TextKind
-    segments: list[_Segment]
+    segments: list[Segment]
     pod: str = ""
     container: str = ""
     previous: bool = False
@@ -137,7 +137,7 @@ class TextDoc:
 
     @classmethod
     def from_text(cls, path: str, kind: TextKind, text: str, **kw) -> "TextDoc":
-        seg = _Segment(1, text)
+        seg = Segment(1, text)
         return cls(path=path, kind=kind, segments=[seg], total_lines=seg.line_count(), **kw)
 
     def locator(self, line_no: int) -> str:
@@ -548,7 +548,7 @@ def read_text_stream(
     excerpts shrink with it. With nothing left, the document is not read at all, and says so."""
     full_limit = FULL_LIMIT if keep_chars is None else max(0, min(FULL_LIMIT, keep_chars))
     if full_limit <= 0:
-        return TextDoc(path=path, kind=kind, segments=[_Segment(1, "")], total_lines=0,
+        return TextDoc(path=path, kind=kind, segments=[Segment(1, "")], total_lines=0,
                        skipped=f"{path}: not read; the bundle's budget of kept text was used up by earlier files", **kw)
     head_limit = min(HEAD_LIMIT, full_limit // 8)
     tail_limit = min(TAIL_LIMIT, full_limit // 2)
@@ -559,7 +559,7 @@ def read_text_stream(
     head_chars = 0
     tail: deque[tuple[int, str]] = deque()  # (first line number, text ending at a line boundary)
     tail_chars = 0
-    middle: deque[_Segment] = deque(maxlen=MIDDLE_HIT_LIMIT)
+    middle: deque[Segment] = deque(maxlen=MIDDLE_HIT_LIMIT)
     middle_chars = 0
     middle_hits = 0
     line_no = 1  # number of the first line of the next complete chunk
@@ -583,7 +583,7 @@ def read_text_stream(
         positions = needles.positions(lower)
         if not positions:
             return
-        seg = _Segment(first, text)
+        seg = Segment(first, text)
         starts = seg.line_starts()
         lines_hit = set()
         for pos, which in positions:
@@ -613,7 +613,7 @@ def read_text_stream(
             middle_hits += 1
             end = starts[hi + 1] if hi + 1 < len(starts) else len(text)
             piece = text[starts[lo]:end]
-            excerpt = _Segment(first + lo, piece if piece.endswith("\n") else piece + "\n")
+            excerpt = Segment(first + lo, piece if piece.endswith("\n") else piece + "\n")
             if len(middle) == middle.maxlen:
                 middle_chars -= len(middle[0].text)
             middle.append(excerpt)
@@ -650,15 +650,15 @@ def read_text_stream(
             break
 
     head_text = "".join(kept_head)
-    segments: list[_Segment] = []
+    segments: list[Segment] = []
     if not evicted_any:
         whole = head_text + "".join(t for _, t in tail)
-        segments.append(_Segment(1, whole))
+        segments.append(Segment(1, whole))
     else:
-        segments.append(_Segment(1, head_text))
+        segments.append(Segment(1, head_text))
         segments.extend(middle)
         first_tail = tail[0][0]
-        segments.append(_Segment(first_tail, "".join(t for _, t in tail)))
+        segments.append(Segment(first_tail, "".join(t for _, t in tail)))
     total_lines = line_no - 1
     skipped = ""
     if evicted_any:
