@@ -24,6 +24,7 @@ import os
 import select
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -117,6 +118,7 @@ class Outcome:
     timed_out: bool = False
     stdout: str = ""
     stdout_chars: int = 0
+    skipped: bool = False  # call_each: not run, its budget was spent before it started
 
 
 class _Fd1Pipe:
@@ -293,3 +295,96 @@ def _run(fn: Callable[[], Any], budget: float | None, name: str, router: _Routed
         thread.join()
         router.guests.pop(thread.ident, None)
     return finished
+
+
+class _Batch:
+    """What the main thread and the worker of :func:`call_each` share, under ``lock``."""
+
+    def __init__(self, n: int) -> None:
+        self.lock = threading.Lock()
+        self.outcomes: list[Outcome | None] = [None] * n
+        self.index = 0  # the guest running now (or next)
+        self.started = 0.0  # when it started (time.monotonic)
+        self.budget: float | None = None  # its budget
+        self.captured: _Captured | None = None  # the running guest's stdout
+        self.abandoned = False  # the worker overran: it must not start another guest
+        self.done = threading.Event()  # the worker finished its last guest
+
+
+def call_each(fns: "list[Callable[[], Any]]", budget_of: Callable[[int], float | None]) -> list[Outcome]:
+    """Each ``fns[i]()`` as a guest, one after another in one worker thread, so that a run of many
+    short guests pays for one thread and one diversion of descriptor 1, not one per guest.
+
+    ``budget_of(i)`` is asked as guest ``i`` starts; a budget of 0 or less skips the guest
+    (``Outcome.skipped``). A guest that overruns its budget is left behind as :func:`call` leaves
+    one, and a new worker takes the guests after it. Each guest's stdout is its own, as with
+    :func:`call`."""
+    router = _router()
+    outcomes: list[Outcome] = []
+    start = 0
+    left_behind = False
+    diverted = _divert_fd1(router)
+    try:
+        while start < len(fns):
+            batch = _Batch(len(fns))
+            batch.index = start
+            threading.Thread(target=_work, args=(fns, start, batch, budget_of, router, diverted),
+                             name="aml-doctor-rules", daemon=True).start()
+            while not batch.done.wait(_next_check(batch, time.monotonic())):
+                with batch.lock:
+                    overran = batch.budget is not None and time.monotonic() - batch.started > batch.budget
+                    if overran and batch.outcomes[batch.index] is None:
+                        batch.abandoned = True
+                        out = batch.captured or _Captured()
+                        batch.outcomes[batch.index] = Outcome(timed_out=True, stdout=out.text, stdout_chars=out.total)
+                        break
+            with batch.lock:
+                stop = batch.index + 1 if batch.abandoned else len(fns)
+                left_behind = left_behind or batch.abandoned
+                outcomes.extend(o or Outcome(skipped=True) for o in batch.outcomes[start:stop])
+            start = stop
+    finally:
+        if diverted:
+            _restore_fd1(router, left_behind=left_behind)
+    return outcomes
+
+
+def _next_check(batch: _Batch, now: float) -> float | None:
+    """How long the main thread may sleep: until the running guest's budget ends."""
+    with batch.lock:
+        if batch.budget is None:
+            return 0.05 if batch.started == 0.0 else None  # not started yet, or no limit
+        return max(0.0, batch.started + batch.budget - now) + 0.001
+
+
+def _work(fns, start: int, batch: _Batch, budget_of, router: _RoutedStdout, diverted: bool) -> None:
+    ident = threading.get_ident()
+    for i in range(start, len(fns)):
+        with batch.lock:
+            if batch.abandoned:
+                return
+        budget = budget_of(i)
+        captured = _Captured()
+        with batch.lock:
+            batch.index, batch.started, batch.budget, batch.captured = i, time.monotonic(), budget, captured
+            if budget is not None and budget <= 0:
+                batch.outcomes[i] = Outcome(skipped=True)
+                continue
+        router.guests[ident] = captured
+        outcome = Outcome()
+        try:
+            outcome.value = fns[i]()
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are a guest's error too
+            outcome.error = exc
+        if diverted and _fd1.pipe is not None:
+            total, kept = _fd1.pipe.take()
+            if total:  # written to descriptor 1 while this guest ran
+                captured.write(kept)
+                captured.total += max(0, total - len(kept.encode()))
+        with batch.lock:
+            if batch.abandoned:
+                return  # overran: the main thread has recorded it and moved on
+            outcome.stdout, outcome.stdout_chars = captured.text, captured.total
+            batch.outcomes[i] = outcome
+    router.guests.pop(ident, None)
+    batch.done.set()

@@ -161,66 +161,94 @@ def run_rules(
     budget = rule_budget()
     notes = [] if notes is None else notes
     ev.seal()
+    # First what needs no running (a malformed declaration, missing evidence), then every other
+    # rule in one guarded batch (guard.call_each: one worker thread, not one per rule), then the
+    # outcomes in rule order.
+    slots: list[tuple[type[Rule], object]] = []
+    runnable: list[type[Rule]] = []
     for rule_cls in rules:
         problems = rule_problems(rule_cls)
         if problems:
-            errors.append(RuleError(rule_label(rule_cls), str(getattr(rule_cls, "plugin", "") or ""), "; ".join(problems)))
+            slots.append((rule_cls, RuleError(rule_label(rule_cls), str(getattr(rule_cls, "plugin", "") or ""), "; ".join(problems))))
             continue
         missing = missing_requirements(rule_cls, ev)
         if missing:
             reason = "; ".join(
                 " or ".join(ev.why_missing(s) for s in group.split("|")) for group in missing
             )
-            not_checked.append(NotChecked(rule_cls.id, rule_cls.name, reason))
+            slots.append((rule_cls, NotChecked(rule_cls.id, rule_cls.name, reason)))
             continue
-        left = budget if deadline is None else min(budget, deadline - time.monotonic())
-        if left <= 0:
-            not_checked.append(NotChecked(rule_cls.id, rule_cls.name, "not run: the run's --timeout was reached"))
-            continue
-        ran += 1
+        slots.append((rule_cls, len(runnable)))
+        runnable.append(rule_cls)
+
+    budgets: dict[int, float] = {}
+
+    def budget_of(i: int) -> float:
+        budgets[i] = budget if deadline is None else min(budget, deadline - time.monotonic())
+        return budgets[i]
+
+    def job(rule_cls: type[Rule]):
         opts = (options or {}).get(rule_cls.plugin, {})
-        outcome = guard.call(lambda: _collect(rule_cls(opts), ev), left, name=rule_cls.id)
-        if outcome.stdout_chars:
-            notes.append(
-                f"{rule_cls.id} ({rule_cls.plugin or 'no plugin'}) wrote {outcome.stdout_chars} characters to stdout; "
-                "captured and left out of the report"
-            )
-            if os.environ.get("AML_DOCTOR_DEBUG"):
-                print(f"[{rule_cls.id} stdout] {outcome.stdout}", file=sys.stderr)
-        if outcome.timed_out:
-            over = "the run's --timeout" if deadline is not None and left < budget else f"its {left:g} s budget"
-            errors.append(RuleError(rule_cls.id, rule_cls.plugin, f"took longer than {over}; skipped"))
-            continue
-        if outcome.error is not None:
-            errors.append(RuleError(rule_cls.id, rule_cls.plugin, error_line(outcome.error)))
-            if os.environ.get("AML_DOCTOR_DEBUG"):
-                traceback.print_exception(outcome.error, file=sys.stderr)
-            continue
-        produced = [f for f in outcome.value if not isinstance(f, Finding) or mode_kept(rule_cls, f)]
-        problem = next((p for p in map(finding_problem, produced) if p), "")
-        if problem:
-            errors.append(RuleError(rule_cls.id, rule_cls.plugin, problem))
-            continue
-        if len(produced) > MAX_FINDINGS_PER_RULE:
-            produced = produced[:MAX_FINDINGS_PER_RULE]
-            notes.append(f"{rule_cls.id}: more than {MAX_FINDINGS_PER_RULE} findings; the first {MAX_FINDINGS_PER_RULE} are kept")
-        kept = []
-        cut = 0
-        for f in produced:
-            f, was_cut = bounded(f)
-            kept.append(f)
-            cut += was_cut
-        if cut:
-            notes.append(
-                f"{rule_cls.id}: {cut} finding(s) cut to {MAX_EVIDENCE_BYTES_PER_FINDING // 1024} KiB of evidence "
-                f"and {MAX_EVIDENCE_ITEMS_PER_FINDING} items each"
-            )
-        findings.extend(kept)
-        if not kept:
-            partial = _partly_checked(rule_cls, ev)
-            if partial:
-                not_checked.append(NotChecked(rule_cls.id, rule_cls.name, partial))
+        return lambda: _collect(rule_cls(opts), ev)
+
+    outcomes = guard.call_each([job(r) for r in runnable], budget_of)
+    for rule_cls, slot in slots:
+        if isinstance(slot, RuleError):
+            errors.append(slot)
+        elif isinstance(slot, NotChecked):
+            not_checked.append(slot)
+        else:
+            ran += _take_outcome(rule_cls, ev, outcomes[slot], budgets.get(slot, 0.0), budget, deadline,
+                                 findings, not_checked, errors, notes)
     return findings, not_checked, errors, ran
+
+
+def _take_outcome(rule_cls, ev, outcome, left, budget, deadline, findings, not_checked, errors, notes) -> int:
+    """One rule's outcome into the lists; 1 when the rule ran, 0 when the run's --timeout came first."""
+    if outcome.skipped:
+        not_checked.append(NotChecked(rule_cls.id, rule_cls.name, "not run: the run's --timeout was reached"))
+        return 0
+    if outcome.stdout_chars:
+        notes.append(
+            f"{rule_cls.id} ({rule_cls.plugin or 'no plugin'}) wrote {outcome.stdout_chars} characters to stdout; "
+            "captured and left out of the report"
+        )
+        if os.environ.get("AML_DOCTOR_DEBUG"):
+            print(f"[{rule_cls.id} stdout] {outcome.stdout}", file=sys.stderr)
+    if outcome.timed_out:
+        over = "the run's --timeout" if deadline is not None and left < budget else f"its {left:g} s budget"
+        errors.append(RuleError(rule_cls.id, rule_cls.plugin, f"took longer than {over}; skipped"))
+        return 1
+    if outcome.error is not None:
+        errors.append(RuleError(rule_cls.id, rule_cls.plugin, error_line(outcome.error)))
+        if os.environ.get("AML_DOCTOR_DEBUG"):
+            traceback.print_exception(outcome.error, file=sys.stderr)
+        return 1
+    produced = [f for f in outcome.value if not isinstance(f, Finding) or mode_kept(rule_cls, f)]
+    problem = next((p for p in map(finding_problem, produced) if p), "")
+    if problem:
+        errors.append(RuleError(rule_cls.id, rule_cls.plugin, problem))
+        return 1
+    if len(produced) > MAX_FINDINGS_PER_RULE:
+        produced = produced[:MAX_FINDINGS_PER_RULE]
+        notes.append(f"{rule_cls.id}: more than {MAX_FINDINGS_PER_RULE} findings; the first {MAX_FINDINGS_PER_RULE} are kept")
+    kept = []
+    cut = 0
+    for f in produced:
+        f, was_cut = bounded(f)
+        kept.append(f)
+        cut += was_cut
+    if cut:
+        notes.append(
+            f"{rule_cls.id}: {cut} finding(s) cut to {MAX_EVIDENCE_BYTES_PER_FINDING // 1024} KiB of evidence "
+            f"and {MAX_EVIDENCE_ITEMS_PER_FINDING} items each"
+        )
+    findings.extend(kept)
+    if not kept:
+        partial = _partly_checked(rule_cls, ev)
+        if partial:
+            not_checked.append(NotChecked(rule_cls.id, rule_cls.name, partial))
+    return 1
 
 
 def _partly_checked(rule_cls: type[Rule], ev: Evidence) -> str:
