@@ -26,6 +26,7 @@ def _finding(r: RankedFinding) -> dict:
         "rank": r.rank,
         "key": f.key,
         "rule": f.rule,
+        "mode": f.mode or None,
         "name": f.name,
         "category": f.category.value,
         "severity": f.severity.value,

@@ -48,7 +48,7 @@ def junit_tree(report: Report) -> ET.Element:
 
     for r in sorted(report.findings, key=lambda r: r.rank):
         f = r.finding
-        case = ET.SubElement(suite, "testcase", classname=f"aml_doctor.{f.plugin or 'builtin'}.{f.rule}", name=f"{f.rule} {f.subject}")
+        case = ET.SubElement(suite, "testcase", classname=f"aml_doctor.{f.plugin or 'builtin'}.{f.rule}", name=f"{f.rule_mode} {f.subject}")
         failure = ET.SubElement(
             case, "failure", message=f"#{r.rank} [{f.severity.value}] {f.title}", type=f.category.value
         )

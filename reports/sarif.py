@@ -64,6 +64,7 @@ def _result(r: RankedFinding, rule_index: int) -> dict:
         "rank": round(f.confidence * 100, 1),
         "properties": {
             "rank": r.rank,
+            "mode": f.mode or None,
             "category": f.category.value,
             "severity": f.severity.value,
             "stage": f.stage.name.lower(),

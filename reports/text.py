@@ -57,7 +57,7 @@ def _excerpt(text: str, indent: str) -> list[str]:
 def _root_cause(f: Finding, style: _Style, heading: str) -> list[str]:
     out = [
         f"{style('1', heading)} {style.severity(f.severity)} {style('1', f.title)}",
-        f"  {f.category.value} · stage: {f.stage.label} · confidence {view.percent(f.confidence)} · {f.rule} on {f.subject}",
+        f"  {f.category.value} · stage: {f.stage.label} · confidence {view.percent(f.confidence)} · {f.rule_mode} on {f.subject}",
         "",
     ]
     out += _wrap(f.explanation, "  ")
@@ -126,7 +126,7 @@ def render_text(report: Report, *, color: bool = False) -> str:
             f = r.finding
             note = "  (explained by the root cause)" if r.explained_by else ""
             out.append(f"  {r.rank}. {style.severity(f.severity)} {f.title}{style('2', note)}")
-            out.append(f"     {f.stage.label} · {f.rule} on {f.subject} · fix: {f.fix.summary}")
+            out.append(f"     {f.stage.label} · {f.rule_mode} on {f.subject} · fix: {f.fix.summary}")
         out.append("")
     out += _knowledge(clean, style)
     out.append(" · ".join(view.tallies(counts)))
