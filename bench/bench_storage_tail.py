@@ -1,10 +1,11 @@
 """How much of a 200 MiB image build log the storage collector downloads.
 
 Starts Azurite (``npm ci`` at the repository root installs it), uploads a 200 MiB build log, runs
-``collect_storage`` once and prints the bytes the responses carried against the log's size. The
-byte count comes from azure-core's response hook: a download's Content-Length, a listing's body.
+``collect_storage`` ``--repeat`` times and prints the bytes the responses carried against the log's
+size, and its time (min/median/max) against one ranged download of the same tail. The byte count
+comes from azure-core's response hook: a download's Content-Length, a listing's body.
 
-    python bench/bench_storage_tail.py [--size-mib 200] [--tail-kib 256]
+    python bench/bench_storage_tail.py [--size-mib 200] [--tail-kib 256] [--repeat 5]
 """
 
 from __future__ import annotations
