@@ -123,7 +123,7 @@ def test_failed_crashloop_service_from_config_json(mms, tmp_path):
         scoring_uri="http://20.81.23.147:80/api/v1/service/claims-triage/score",
         image_location="insurancedsacr7e2f90.azurecr.io/azureml/azureml_b3dc30d0d04cfdaf936ee90f5ea1a6bb",
     )
-    assert part.facts == {}
+    assert part.endpoint is None and part.deployment is None
     logs_requests = [r.query for r in mms.requests if r.path.endswith("/services/claims-triage/logs")]
     assert logs_requests == [{"tail": ["5000"], "init": ["False"]}, {"tail": ["5000"], "init": ["True"]}]
     # The SDK sends its AAD token to ARM and MMS; the discovery document is public.
@@ -185,7 +185,7 @@ def test_no_access_to_the_workspace_is_one_line_per_source(mms, capfd):
     # azureml-core logs each error it raises; none of that reaches the terminal.
     assert capfd.readouterr().err == ""
 
-    assert part.files == {} and part.facts == {} and part.workspace is None
+    assert part.files == {} and part.workspace is None
     assert {g.what for g in part.gaps} == SOURCES
     error = part.gaps[0].error
     assert error.startswith("cannot open the workspace: 403 AuthorizationFailed: The client 'aml-doctor@contoso.com'")
@@ -241,7 +241,7 @@ def test_secrets_in_an_error_answer_never_reach_a_gap(mms):
     assert gaps["azureml_logs"].startswith("get_logs() failed: Model Management Service answered 400: Cannot read logs")
     assert re.search(r"AccountKey=<redacted:[0-9a-f]{4}>", gaps["azureml_logs"])
     token = static_token_auth(mms)._get_arm_token()
-    everything = json.dumps([gaps, part.files, part.facts, repr(part.workspace)])
+    everything = json.dumps([gaps, part.files, repr(part.workspace)])
     assert account_key not in everything
     assert token.split(".")[1] not in everything
 

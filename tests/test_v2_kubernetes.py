@@ -70,7 +70,7 @@ def test_finds_the_deployments_objects_by_owner_reference(tmp_path):
     pods = part.files["kubernetes/pods.json"]["items"]
     assert [p["metadata"]["name"] for p in pods] == ["credit-ep-blue-d6a2161e7-6de49"]
     assert [d["metadata"]["name"] for d in part.files["kubernetes/deployments.json"]["items"]] == ["credit-ep-blue"]
-    assert part.facts["namespace"] == NS and part.facts["service"] == "credit-ep-blue"
+    assert part.deployment.namespace == NS and part.deployment.service == "credit-ep-blue"
     assert "logs/credit-ep-blue-d6a2161e7-6de49/storageinitializer-modeldata.log" in part.files
     assert part.files["kubernetes/onlinedeployments.json"]["items"][0]["apiVersion"] == "amlarc.azureml.com/v1alpha1"
     assert not part.gaps
@@ -88,7 +88,7 @@ def test_without_owner_references_the_confirmed_labels_find_the_deployment(tmp_p
 def test_the_only_deployment_is_chosen_without_d(tmp_path):
     with emulator(tmp_path, other_deployments=2) as api:
         part = collect(api, tmp_path, deployment=None)
-    assert part.facts["deployment_cr"] == "credit-ep-blue"
+    assert part.deployment.deployment_cr == "credit-ep-blue"
 
 
 def test_a_cluster_without_the_extension_says_so(tmp_path):

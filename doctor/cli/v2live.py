@@ -88,14 +88,13 @@ def wanted(args) -> bool:
 # ----------------------------------------------------------------------------- collection
 def collect(args, progress):
     """Run the v2 collectors; return (service, namespace, workspace, Part, manifest extras)."""
-    from aml_doctor.collect.part import Gap, Part
+    from aml_doctor.collect.part import DeploymentRecord, EndpointRecord, Gap, Part
     from aml_doctor.cli.live import merge_part, with_deadline, cut_credential_chain
 
     deadline = time.monotonic() + args.timeout
     endpoint = endpoint_of(args)
     deployment = args.deployment
     part = Part()
-    facts: dict = {}
     platform = ""
 
     # 1. azure-ai-ml: state, logs, traffic, the compute's namespace (when a workspace is given).
@@ -109,9 +108,8 @@ def collect(args, progress):
             resource_group=args.resource_group, workspace_name=args.workspace_name, log_lines=args.log_lines,
             request_timeout=args.request_timeout, progress=progress), deadline, progress)
         merge_part(part, got, err, AZUREML_SOURCES)
-        facts.update(part.facts)
-        deployment = deployment or facts.get("deployment")
-        platform = facts.get("platform", "")
+        deployment = deployment or (part.endpoint or EndpointRecord()).deployment or None
+        platform = (part.endpoint or EndpointRecord()).platform
     else:
         for what in AZUREML_SOURCES:
             part.gaps.append(Gap(what, "no workspace given (-w/--workspace-name, or a config.json here / --workspace-config)"))
@@ -124,7 +122,7 @@ def collect(args, progress):
     else:
         from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
 
-        namespace = args.namespace or facts.get("namespace") or None
+        namespace = args.namespace or (part.endpoint or EndpointRecord()).namespace or None
         progress(f"kubernetes: collecting online endpoint {endpoint}" + (f" deployment {deployment}" if deployment else "")
                  + f" in {namespace or 'the namespace that holds it'}")
         got, err = with_deadline("kubernetes", lambda: collect_v2_kubernetes(
@@ -135,9 +133,8 @@ def collect(args, progress):
         if isinstance(err, (EndpointNotFound, ExtensionMissing)):
             err = f"{err} (AzureML knows the deployment: it may never have reached the cluster)"
         merge_part(part, got, err, CLUSTER_SOURCES)
-        facts.update(part.facts)
         platform = platform or "k8s_online_v2"
-        progress(f"found Kubernetes online endpoint {endpoint} in namespace {facts.get('namespace', '?')}")
+        progress(f"found Kubernetes online endpoint {endpoint} in namespace {_namespace(part) or '?'}")
 
     # 3. Storage: the manifest blob, the files it lists, the build log an ImageBuildFailure names.
     from aml_doctor.collect.v2storage import build_log_path, collect_v2_storage
@@ -145,9 +142,9 @@ def collect(args, progress):
 
     texts = [str(v) for k, v in part.files.items() if k.startswith("azureml/") and isinstance(v, (str, bytes))]
     build_log = build_log_path([t if isinstance(t, str) else t.decode("utf-8", "replace") for t in texts])
-    manifests = list(facts.get("storage_manifests") or [])
+    manifests = list((part.deployment or DeploymentRecord()).storage_manifests)
     if manifests or build_log:
-        credentials = storage_credentials(args, facts.get("storage_account")) or {}
+        credentials = storage_credentials(args, None) or {}
         got, err = with_deadline("storage", lambda: collect_v2_storage(
             manifest_urls=manifests, build_log=build_log, request_timeout=args.request_timeout, progress=progress,
             **credentials), deadline, progress)
@@ -155,10 +152,17 @@ def collect(args, progress):
     elif platform != "managed_online_v2":
         part.gaps.append(Gap("storage_index", "no storage initializer with a STORAGE_MANIFEST_URL was found"))
     part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
-    extras = {"platform": platform or "k8s_online_v2", "endpoint": endpoint, "deployment": deployment or facts.get("deployment", ""),
-              "compute": facts.get("compute", "")}
-    service = facts.get("service") or extras["deployment"] or endpoint
-    return service, facts.get("namespace", args.namespace or ""), args.workspace_name or facts.get("workspace", ""), part, extras
+    found = part.deployment or DeploymentRecord()
+    learnt = part.endpoint or EndpointRecord()
+    extras = {"platform": platform or "k8s_online_v2", "endpoint": endpoint,
+              "deployment": found.deployment or deployment or learnt.deployment, "compute": learnt.compute}
+    service = found.service or extras["deployment"] or endpoint
+    return service, _namespace(part) or args.namespace or "", args.workspace_name or learnt.workspace, part, extras
+
+
+def _namespace(part) -> str:
+    """The namespace the cluster collector found the deployment in, else the compute's."""
+    return (part.deployment.namespace if part.deployment else "") or (part.endpoint.namespace if part.endpoint else "")
 
 
 # ----------------------------------------------------------------------------- the command

@@ -31,6 +31,7 @@ def run(args) -> int:
     from aml_doctor.collect.kubernetes import api_client_for
     from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
     from aml_doctor.cli.live import Progress, analyzer, kube_setup
+    from aml_doctor.collect.part import DeploymentRecord
     from aml_doctor.collect.part import bundle_files as render
     from aml_doctor.cli.watch import DeploymentStage, decisive_cause, deployment_stage
 
@@ -66,10 +67,11 @@ def run(args) -> int:
                 print(f"aml-doctor: error: {exc}", file=sys.stderr)
                 return ExitCode.USAGE_ERROR
             if part is not None:
-                namespace = namespace or part.facts.get("namespace")
-                extras = {"platform": "k8s_online_v2", "endpoint": endpoint, "deployment": part.facts.get("deployment", args.deployment or ""),
+                found = part.deployment or DeploymentRecord()
+                namespace = namespace or found.namespace or None
+                extras = {"platform": "k8s_online_v2", "endpoint": endpoint, "deployment": found.deployment or args.deployment or "",
                           "compute": ""}
-                files = render(part.facts.get("service", endpoint), part.facts.get("namespace", ""), args.workspace_name or "", part, extras)
+                files = render(found.service or endpoint, found.namespace, args.workspace_name or "", part, extras)
                 report = analyze_files(files, f"watch: {endpoint}/{extras['deployment']}")
                 where = _stage(part, deployment_stage)
             if where.text != last_text:
@@ -114,5 +116,5 @@ def _stage(part, deployment_stage):
         return [e for e in events if (e.get("involvedObject") or {}).get("kind") == kind
                 and (not name or (e.get("involvedObject") or {}).get("name") == name)]
 
-    service = part.facts.get("service", "")
+    service = part.deployment.service if part.deployment else ""
     return deployment_stage(service or "the deployment", deployments[0] if deployments else None, items("pods"), events_of)

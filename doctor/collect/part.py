@@ -56,20 +56,48 @@ class ClusterRecord:
     blob_paths: tuple[str, ...] = ()  # the model and code blobs it names
 
 
+@dataclass(frozen=True)
+class EndpointRecord:
+    """What the v2 workspace collector (azure-ai-ml) learns that the others need."""
+
+    workspace: str = ""
+    platform: str = ""  # k8s_online_v2 or managed_online_v2
+    deployment: str = ""
+    compute: str = ""
+    namespace: str = ""  # the Kubernetes compute's namespace
+    instance_type: str = ""
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """What the v2 cluster collector learns that the storage collector and the commands need."""
+
+    namespace: str = ""
+    deployment: str = ""
+    deployment_cr: str = ""  # the OnlineDeployment custom resource's name
+    service: str = ""  # the name AzureML gives the Kubernetes objects (azuremlappname)
+    storage_manifests: tuple[str, ...] = ()  # the storage initializer's STORAGE_MANIFEST_URLs
+    pods: tuple[str, ...] = ()
+
+
+_RECORDS = {"workspace": WorkspaceRecord, "cluster": ClusterRecord, "endpoint": EndpointRecord, "deployment": DeploymentRecord}
+
+
 @dataclass
 class Part:
     files: dict[str, Any] = field(default_factory=dict)  # bundle path -> JSON-able object, str or bytes
     collected: list[str] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
-    # What one collector learns that another needs, as typed records: v1's AzureML and Kubernetes
-    # collectors; the v2 collectors (whose shapes differ) hand theirs over in ``facts``.
+    # What one collector learns that another needs, as typed records: v1's AzureML (workspace)
+    # and Kubernetes (cluster) collectors, v2's azure-ai-ml (endpoint) and cluster (deployment).
     workspace: WorkspaceRecord | None = None
     cluster: ClusterRecord | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
+    endpoint: EndpointRecord | None = None
+    deployment: DeploymentRecord | None = None
 
     def learn(self, record: str, **values: Any) -> None:
-        """Add ``values`` to the ``workspace`` or ``cluster`` record (a new frozen record each time)."""
-        current = getattr(self, record) or (WorkspaceRecord() if record == "workspace" else ClusterRecord())
+        """Add ``values`` to one of the records (a new frozen record each time)."""
+        current = getattr(self, record) or _RECORDS[record]()
         setattr(self, record, replace(current, **values))
 
     def merge(self, other: "Part") -> "Part":
@@ -78,7 +106,8 @@ class Part:
         self.gaps.extend(other.gaps)
         self.workspace = other.workspace or self.workspace
         self.cluster = other.cluster or self.cluster
-        self.facts.update(other.facts)
+        self.endpoint = other.endpoint or self.endpoint
+        self.deployment = other.deployment or self.deployment
         return self
 
 

@@ -221,7 +221,6 @@ class Reader:
             "truncated_head_bytes": dropped,
         }
         part.files[f"storage/{self.container}/{name}"] = text
-        part.facts["build_log_blob"] = f"{self.container}/{name}"
         part.collected.append("build_log")
         if dropped:
             self.say(f"storage: read the last {props.size - dropped} of {props.size} bytes of {name}")

@@ -71,7 +71,7 @@ def collect_v2_azureml(
     except Exception as exc:  # noqa: BLE001 - a missing config.json, a bad id: one line
         part.gaps.extend(Gap(what, f"cannot open the workspace: {error_line(exc, 'no detail')}") for what in SOURCES)
         return part
-    part.facts["workspace"] = getattr(ml, "workspace_name", workspace_name) or ""
+    part.learn("endpoint", workspace=getattr(ml, "workspace_name", workspace_name) or "")
     try:
         ep = ml.online_endpoints.get(endpoint)
     except Exception as exc:  # noqa: BLE001
@@ -79,7 +79,7 @@ def collect_v2_azureml(
         return part
     compute_id = getattr(ep, "compute", None) or ""
     kubernetes = bool(compute_id)
-    part.facts["platform"] = "k8s_online_v2" if kubernetes else "managed_online_v2"
+    part.learn("endpoint", platform="k8s_online_v2" if kubernetes else "managed_online_v2")
     traffic = dict(getattr(ep, "traffic", None) or {})
     if not deployment:
         deployment = _default_deployment(ml, endpoint, traffic)
@@ -87,15 +87,15 @@ def collect_v2_azureml(
             part.gaps.extend(Gap(what, f"online endpoint {endpoint} has several deployments and none takes traffic: pass -d DEPLOYMENT")
                              for what in SOURCES)
             return part
-    part.facts["deployment"] = deployment
+    part.learn("endpoint", deployment=deployment)
     say(f"azure-ai-ml: {'Kubernetes' if kubernetes else 'managed'} online endpoint {endpoint}, deployment {deployment}")
     if kubernetes:
         compute = compute_id.rstrip("/").rsplit("/", 1)[-1]
-        part.facts["compute"] = compute
+        part.learn("endpoint", compute=compute)
         try:
             namespace = getattr(ml.compute.get(compute), "namespace", None)
             if namespace:
-                part.facts["namespace"] = namespace
+                part.learn("endpoint", namespace=namespace)
         except Exception as exc:  # noqa: BLE001 - the namespace is then searched for in the cluster
             say(f"azure-ai-ml: compute {compute}: {error_line(exc, 'no detail')}; searching the cluster instead")
     try:
@@ -103,7 +103,7 @@ def collect_v2_azureml(
     except Exception as exc:  # noqa: BLE001
         part.gaps.extend(Gap(what, f"deployment {deployment} of {endpoint}: {error_line(exc, 'no detail')}") for what in SOURCES)
         return part
-    service = _service_json(ep, d, endpoint, deployment, kubernetes, traffic, part.facts.get("compute", ""))
+    service = _service_json(ep, d, endpoint, deployment, kubernetes, traffic, (part.endpoint.compute if part.endpoint else ""))
     operation = _operation_error(ml, credential, d, request_timeout, say)
     if operation is not None:
         error, text = operation
@@ -112,7 +112,7 @@ def collect_v2_azureml(
     part.files["azureml/service.json"] = service
     part.collected.append("azureml_service")
     if service.get("instanceType"):
-        part.facts["instance_type"] = service["instanceType"]
+        part.learn("endpoint", instance_type=service["instanceType"])
     for container, path, what in (("inference-server", "azureml/logs.txt", "azureml_logs"),
                                   ("storage-initializer", "azureml/init-logs.txt", "azureml_init_logs")):
         say(f"azure-ai-ml: get_logs --container {container}")

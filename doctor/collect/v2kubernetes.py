@@ -240,7 +240,7 @@ def collect_v2_kubernetes(
             for what in RESOURCES + ("container_logs",):
                 part.gaps.append(Gap(what, where))
             return part
-        part.facts["namespace"] = namespace
+        part.learn("deployment", namespace=namespace)
         try:
             _Collection(v, endpoint, deployment, namespace, log_lines, say, instance_type).run(endpoint_cr)
         except CallFailed as failed:  # the onlinedeployments list: the rest hangs on it
@@ -276,8 +276,8 @@ class _Collection:
         self.store("onlinedeployments", [cr])
         deployment_name = self.deployment or next(
             (v for v in sorted(_strings(cr.get("spec") or {})) if _name(cr) in (v, f"{self.endpoint}-{v}", f"{v}-{self.endpoint}")), _name(cr))
-        self.part.facts["deployment"] = deployment_name
-        self.part.facts["deployment_cr"] = _name(cr)
+        self.part.learn("deployment", deployment=deployment_name)
+        self.part.learn("deployment", deployment_cr=_name(cr))
 
         k8s = None
         try:
@@ -290,7 +290,7 @@ class _Collection:
         if k8s is not None:
             self.store("deployments", [k8s])
             template_labels = (((k8s.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
-            self.part.facts["service"] = template_labels.get("azuremlappname") or _name(k8s)
+            self.part.learn("deployment", service=template_labels.get("azuremlappname") or _name(k8s))
             replicasets, pods = self._workload(k8s)
         elif not any(g.what == "deployments" for g in self.part.gaps):
             self.gap(("deployments", "replicasets", "pods", "container_logs"),
@@ -301,7 +301,7 @@ class _Collection:
         self._networkpolicies()
         ext_pods = self._extension()
         self._logs(pods, ext_pods)
-        self.part.facts["storage_manifests"] = _manifest_urls(pods or ([k8s] if k8s else []))
+        self.part.learn("deployment", storage_manifests=tuple(_manifest_urls(pods or ([k8s] if k8s else []))))
 
     def _workload(self, k8s: dict) -> tuple[list[dict], list[dict]]:
         selector = selector_text(k8s)
@@ -319,7 +319,7 @@ class _Collection:
             items = data.get("items", [])
             pods = [p for p in items if any(owned_by(p, u) for u in rs_uids)] if rs_uids else items
             self.store("pods", pods)
-            self.part.facts["pods"] = [_name(p) for p in pods]
+            self.part.learn("deployment", pods=tuple(_name(p) for p in pods))
         return replicasets, pods
 
     def _events(self, k8s, replicasets, pods) -> None:
