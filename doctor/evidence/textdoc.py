@@ -550,128 +550,23 @@ def read_text_stream(
     if full_limit <= 0:
         return TextDoc(path=path, kind=kind, segments=[Segment(1, "")], total_lines=0,
                        skipped=f"{path}: not read; the bundle's budget of kept text was used up by earlier files", **kw)
-    head_limit = min(HEAD_LIMIT, full_limit // 8)
-    tail_limit = min(TAIL_LIMIT, full_limit // 2)
-    middle_limit = min(MIDDLE_CHAR_LIMIT, full_limit // 4)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     replaced = False
-    kept_head: list[str] = []
-    head_chars = 0
-    tail: deque[tuple[int, str]] = deque()  # (first line number, text ending at a line boundary)
-    tail_chars = 0
-    middle: deque[Segment] = deque(maxlen=MIDDLE_HIT_LIMIT)
-    middle_chars = 0
-    middle_hits = 0
-    line_no = 1  # number of the first line of the next complete chunk
-    total_chars = 0
-    in_head = True
-    evicted_any = False
     lines = _LongLines()
-    hits: dict[int, int] = {}  # signal index -> lines of this document it was found on
-
-    needles = _Needles(tuple(sorted({n.lower() for n in signals if n})))
-
-    def evict(first: int, text: str) -> None:
-        nonlocal middle_hits, middle_chars
-        if not needles.active:
-            return
-        lower = text.lower()
-        # Lower-casing can change a string's length (U+0130 becomes two characters); positions
-        # then map to the wrong lines, so fall back to the original text's own case-folding.
-        if len(lower) != len(text):
-            lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-        positions = needles.positions(lower)
-        if not positions:
-            return
-        seg = Segment(first, text)
-        starts = seg.line_starts()
-        lines_hit = set()
-        for pos, which in positions:
-            line = bisect.bisect_right(starts, pos) - 1
-            if (which, line) in lines_hit:
-                continue
-            lines_hit.add((which, line))
-            hits[which] = hits.get(which, 0) + 1
-        # A signal on every line of this log ("POST /score" in an access log) is this log's
-        # background, not its failure: past COMMON_HITS lines it keeps no more excerpts, so
-        # that it cannot push the rare lines that matter out of the kept middle.
-        wanted = sorted({line for which, line in lines_hit if hits[which] <= COMMON_HITS})
-        common = [which for which in {w for w, _ in lines_hit} if hits[which] > COMMON_HITS]
-        if common:
-            needles.drop(common)
-        if not wanted:
-            return
-        count = seg.line_count()
-        spans: list[list[int]] = []
-        for index in wanted:
-            lo, hi = max(0, index - CONTEXT_LINES), min(count - 1, index + CONTEXT_LINES)
-            if spans and lo <= spans[-1][1] + 1:
-                spans[-1][1] = hi
-            else:
-                spans.append([lo, hi])
-        for lo, hi in spans:
-            middle_hits += 1
-            end = starts[hi + 1] if hi + 1 < len(starts) else len(text)
-            piece = text[starts[lo]:end]
-            excerpt = Segment(first + lo, piece if piece.endswith("\n") else piece + "\n")
-            if len(middle) == middle.maxlen:
-                middle_chars -= len(middle[0].text)
-            middle.append(excerpt)
-            middle_chars += len(excerpt.text)
-            # The latest excerpts are the ones worth keeping (see the module docstring).
-            while middle_chars > middle_limit and len(middle) > 1:
-                middle_chars -= len(middle.popleft().text)
-
+    kept = _Kept(full_limit, _Middle(_Needles(tuple(sorted({n.lower() for n in signals if n}))),
+                                     min(MIDDLE_CHAR_LIMIT, full_limit // 4)))
     while True:
         raw = stream.read(_CHUNK)
         final = not raw
         chunk = decoder.decode(raw, final=final)
-        if "\ufffd" in chunk:
-            replaced = True
+        replaced = replaced or "\ufffd" in chunk
         complete = lines.feed(chunk, final)
         if complete:
-            total_chars += len(complete)
-            lines_in = complete.count("\n") + (0 if complete.endswith("\n") else 1)
-            if in_head and head_chars + len(complete) <= head_limit:
-                kept_head.append(complete)
-                head_chars += len(complete)
-            else:
-                in_head = False
-                tail.append((line_no, complete))
-                tail_chars += len(complete)
-                # Only start dropping once the whole document can no longer be kept.
-                while total_chars > full_limit and tail_chars > tail_limit and len(tail) > 1:
-                    first, text = tail.popleft()
-                    tail_chars -= len(text)
-                    evicted_any = True
-                    evict(first, text)
-            line_no += lines_in
+            kept.add(complete)
         if final:
             break
-
-    head_text = "".join(kept_head)
-    segments: list[Segment] = []
-    if not evicted_any:
-        whole = head_text + "".join(t for _, t in tail)
-        segments.append(Segment(1, whole))
-    else:
-        segments.append(Segment(1, head_text))
-        segments.extend(middle)
-        first_tail = tail[0][0]
-        segments.append(Segment(first_tail, "".join(t for _, t in tail)))
-    total_lines = line_no - 1
-    skipped = ""
-    if evicted_any:
-        head_lines = segments[0].line_count()
-        skipped = (
-            f"{path}: {total_chars // (1024 * 1024)} MiB; kept lines 1-{head_lines} and "
-            f"{segments[-1].first_line}-{total_lines}, and {len(middle)} excerpt(s) from between that match a rule"
-        )
-        if middle_hits > len(middle):
-            skipped += f" (the {middle_hits - len(middle)} earliest excerpt(s) dropped)"
-        common = sorted(needles.needles[i] for i, n in hits.items() if n > COMMON_HITS)
-        if common:
-            skipped += f"; found on more than {COMMON_HITS} lines, so kept only at first: {', '.join(common[:5])}"
+    segments = kept.segments()
+    skipped = kept.note(path, segments)
     if lines.cut_lines:
         long_lines = (
             f"{lines.cut_lines} line(s) longer than {MAX_LINE_CHARS // 1024} KiB kept as their first and "
@@ -682,8 +577,138 @@ def read_text_stream(
         path=path,
         kind=kind,
         segments=segments,
-        total_lines=max(total_lines, 0),
+        total_lines=max(kept.line_no - 1, 0),
         skipped=skipped,
         replaced_bytes=replaced,
         **kw,
     )
+
+
+class _Kept:
+    """What a streamed document keeps: its head, a rolling tail, and from the lines that leave
+    the tail, the excerpts the middle keeps (:class:`_Middle`)."""
+
+    def __init__(self, full_limit: int, middle: "_Middle"):
+        self.full_limit = full_limit
+        self.head_limit = min(HEAD_LIMIT, full_limit // 8)
+        self.tail_limit = min(TAIL_LIMIT, full_limit // 2)
+        self.middle = middle
+        self.head: list[str] = []
+        self.head_chars = 0
+        self.in_head = True
+        self.tail: deque[tuple[int, str]] = deque()  # (first line number, text ending at a line boundary)
+        self.tail_chars = 0
+        self.total_chars = 0
+        self.line_no = 1  # number of the first line of the next complete chunk
+        self.evicted_any = False
+
+    def add(self, complete: str) -> None:
+        """A chunk of complete lines."""
+        self.total_chars += len(complete)
+        lines_in = complete.count("\n") + (0 if complete.endswith("\n") else 1)
+        if self.in_head and self.head_chars + len(complete) <= self.head_limit:
+            self.head.append(complete)
+            self.head_chars += len(complete)
+        else:
+            self.in_head = False
+            self.tail.append((self.line_no, complete))
+            self.tail_chars += len(complete)
+            # Only start dropping once the whole document can no longer be kept.
+            while self.total_chars > self.full_limit and self.tail_chars > self.tail_limit and len(self.tail) > 1:
+                first, text = self.tail.popleft()
+                self.tail_chars -= len(text)
+                self.evicted_any = True
+                self.middle.evict(first, text)
+        self.line_no += lines_in
+
+    def segments(self) -> list[Segment]:
+        head_text = "".join(self.head)
+        if not self.evicted_any:
+            return [Segment(1, head_text + "".join(t for _, t in self.tail))]
+        return [Segment(1, head_text), *self.middle.kept, Segment(self.tail[0][0], "".join(t for _, t in self.tail))]
+
+    def note(self, path: str, segments: list[Segment]) -> str:
+        """What the document left out, or "" when it kept everything."""
+        if not self.evicted_any:
+            return ""
+        middle = self.middle
+        note = (
+            f"{path}: {self.total_chars // (1024 * 1024)} MiB; kept lines 1-{segments[0].line_count()} and "
+            f"{segments[-1].first_line}-{self.line_no - 1}, and {len(middle.kept)} excerpt(s) from between that match a rule"
+        )
+        if middle.excerpts > len(middle.kept):
+            note += f" (the {middle.excerpts - len(middle.kept)} earliest excerpt(s) dropped)"
+        common = sorted(middle.needles.needles[i] for i, n in middle.hits.items() if n > COMMON_HITS)
+        if common:
+            note += f"; found on more than {COMMON_HITS} lines, so kept only at first: {', '.join(common[:5])}"
+        return note
+
+
+class _Middle:
+    """The excerpts kept from lines that leave a long document's tail: the lines holding a rule's
+    signal, with ``CONTEXT_LINES`` around them, the latest ones first to stay."""
+
+    def __init__(self, needles: _Needles, limit: int):
+        self.needles = needles
+        self.limit = limit
+        self.kept: deque[Segment] = deque(maxlen=MIDDLE_HIT_LIMIT)
+        self.chars = 0
+        self.excerpts = 0  # made, including those dropped since
+        self.hits: dict[int, int] = {}  # signal index -> lines of this document it was found on
+
+    def evict(self, first: int, text: str) -> None:
+        if not self.needles.active:
+            return
+        lower = text.lower()
+        # Lower-casing can change a string's length (U+0130 becomes two characters); positions
+        # then map to the wrong lines, so fall back to the original text's own case-folding.
+        if len(lower) != len(text):
+            lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        positions = self.needles.positions(lower)
+        if not positions:
+            return
+        seg = Segment(first, text)
+        starts = seg.line_starts()
+        for lo, hi in _spans(self._wanted(positions, starts), seg.line_count()):
+            end = starts[hi + 1] if hi + 1 < len(starts) else len(text)
+            piece = text[starts[lo]:end]
+            self._keep(Segment(first + lo, piece if piece.endswith("\n") else piece + "\n"))
+
+    def _wanted(self, positions: list[tuple[int, int]], starts: list[int]) -> list[int]:
+        """The lines worth an excerpt: those holding a signal that is not this log's background."""
+        lines_hit = set()
+        for pos, which in positions:
+            line = bisect.bisect_right(starts, pos) - 1
+            if (which, line) in lines_hit:
+                continue
+            lines_hit.add((which, line))
+            self.hits[which] = self.hits.get(which, 0) + 1
+        # A signal on every line of this log ("POST /score" in an access log) is this log's
+        # background, not its failure: past COMMON_HITS lines it keeps no more excerpts, so
+        # that it cannot push the rare lines that matter out of the kept middle.
+        common = [which for which in {w for w, _ in lines_hit} if self.hits[which] > COMMON_HITS]
+        if common:
+            self.needles.drop(common)
+        return sorted({line for which, line in lines_hit if self.hits[which] <= COMMON_HITS})
+
+    def _keep(self, excerpt: Segment) -> None:
+        self.excerpts += 1
+        if len(self.kept) == self.kept.maxlen:
+            self.chars -= len(self.kept[0].text)
+        self.kept.append(excerpt)
+        self.chars += len(excerpt.text)
+        # The latest excerpts are the ones worth keeping (see the module docstring).
+        while self.chars > self.limit and len(self.kept) > 1:
+            self.chars -= len(self.kept.popleft().text)
+
+
+def _spans(lines: list[int], count: int) -> list[list[int]]:
+    """The lines with ``CONTEXT_LINES`` around each, overlapping windows merged."""
+    spans: list[list[int]] = []
+    for index in lines:
+        lo, hi = max(0, index - CONTEXT_LINES), min(count - 1, index + CONTEXT_LINES)
+        if spans and lo <= spans[-1][1] + 1:
+            spans[-1][1] = hi
+        else:
+            spans.append([lo, hi])
+    return spans
