@@ -79,8 +79,16 @@ class ImageBuildFailed(Rule):
         failing_step = None
         for hit in doc.search(_STEP):
             failing_step = hit  # the last step the build reached is the one that failed
-        step_text = f"Step {failing_step.match.group(1)}/{failing_step.match.group(2)}" if failing_step else "the build"
+        # The causes in the order the build log is read: the most specific first.
+        for reader in (self._pip_missing, self._conda_unsolvable, self._build_killed, self._registry_denied, self._step_failed):
+            finding = reader(doc, failing_step)
+            if finding:
+                return finding
+        return None
 
+    def _pip_missing(self, doc: TextDoc, failing_step):
+        """Pip found no version of a pinned package."""
+        step_text = _step_text(failing_step)
         pip = doc.first(_PIP_NO_VERSION) or doc.first(_PIP_NO_DIST)
         if pip:
             package = pip.match.group(1)
@@ -104,7 +112,11 @@ class ImageBuildFailed(Rule):
                     verify=("Redeploy and read the new build log under ImageLogs/: it must end in a successful push.",),
                 ),
             )
+        return None
 
+    def _conda_unsolvable(self, doc: TextDoc, failing_step):
+        """Conda could not solve the environment."""
+        step_text = _step_text(failing_step)
         conda = doc.first(_CONDA_FAILED)
         if conda:
             packages = self._conda_packages(doc)
@@ -129,7 +141,10 @@ class ImageBuildFailed(Rule):
                     verify=("Redeploy and check the new build log: `Solving environment: done`.",),
                 ),
             )
+        return None
 
+    def _build_killed(self, doc: TextDoc, failing_step):
+        """A build step died with SIGKILL."""
         sigkill = doc.first(_SIGKILL)
         if sigkill:
             return self.finding(
@@ -144,7 +159,11 @@ class ImageBuildFailed(Rule):
                     verify=("Redeploy and check the build log ends successfully.",),
                 ),
             )
+        return None
 
+    def _registry_denied(self, doc: TextDoc, failing_step):
+        """The registry refused the build."""
+        step_text = _step_text(failing_step)
         # The kubelet prints the same registry answers when it pulls the built image onto a node:
         # those lines are a pull failure (AML006), never a build failure.
         registry = next((h for h in doc.search(_REGISTRY_AUTH) if not _KUBELET_PULL.search(h.line)), None)
@@ -171,7 +190,11 @@ class ImageBuildFailed(Rule):
                 ),
                 decide="The line before the error tells a wrong image name (`manifest unknown`) from an auth failure (`unauthorized`).",
             )
+        return None
 
+    def _step_failed(self, doc: TextDoc, failing_step):
+        """A build step failed, whatever the command."""
+        step_text = _step_text(failing_step)
         run_failed = doc.last(_RUN_FAILED)
         generic = doc.first(_BUILD_FAILED)
         if run_failed or generic:
@@ -334,3 +357,7 @@ def _bare(requirement: str) -> str:
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _step_text(failing_step) -> str:
+    return f"Step {failing_step.match.group(1)}/{failing_step.match.group(2)}" if failing_step else "the build"
