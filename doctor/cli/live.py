@@ -271,13 +271,25 @@ def with_deadline(label: str, fn: Callable, deadline: float, progress: Progress)
 
 
 def collect(args, progress: Progress):
-    """Run the collectors; return (service, namespace, workspace, Part)."""
-    from aml_doctor.collect.part import ClusterRecord, Gap, Part, WorkspaceRecord
+    """Run the collectors, each feeding the next what it learnt; return (service, namespace,
+    workspace, Part)."""
+    from aml_doctor.collect.part import Gap, Part
 
     deadline = time.monotonic() + args.timeout
     part = Part()
+    _collect_azureml(args, part, deadline, progress)
+    namespace, workspace = _collect_cluster(args, part, deadline, progress)
+    _collect_storage(args, part, deadline, progress)
+    part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
+    learnt_namespace = part.workspace.namespace if part.workspace else ""
+    cluster_namespace = part.cluster.namespace if part.cluster else ""
+    return args.service, cluster_namespace or learnt_namespace or namespace or "", workspace, part
 
-    # 1. AzureML: the service's own view, and where the rest lives.
+
+def _collect_azureml(args, part, deadline: float, progress: Progress) -> None:
+    """AzureML: the service's own view, and where the rest lives."""
+    from aml_doctor.collect.part import Gap
+
     want_azureml = bool(args.workspace_name or args.workspace_config or os.path.exists("config.json"))
     if want_azureml:
         progress("azureml: reading the workspace and the web service")
@@ -302,7 +314,11 @@ def collect(args, progress: Progress):
         for what in _AZUREML_SOURCES:
             part.gaps.append(Gap(what, "no workspace given (--workspace-name, or a config.json here / --workspace-config)"))
 
-    # 2. Kubernetes: the pods, their events and logs, the ConfigMap, the volume.
+
+def _collect_cluster(args, part, deadline: float, progress: Progress) -> tuple[str | None, str]:
+    """Kubernetes: the pods, their events and logs, the ConfigMap, the volume. Returns the
+    namespace asked for (None: searched) and the workspace."""
+    from aml_doctor.collect.part import WorkspaceRecord
     from aml_doctor.cli.liverun import kube_client
     from aml_doctor.collect.core import workspace_namespace
     from aml_doctor.collect.kubernetes import ServiceNotFound, collect_kubernetes
@@ -342,9 +358,15 @@ def collect(args, progress: Progress):
         # started (an image build failure, say). Diagnose from what AzureML and storage show.
         err = f"{err} (AzureML knows the service: its deployment may never have reached the cluster)"
     merge_part(part, got, err, ("pods", "events", "configmaps", "container_logs"))
-    cluster = part.cluster or ClusterRecord()
+    return namespace, workspace
 
-    # 3. Storage: every model and code blob, and the image build log's tail.
+
+def _collect_storage(args, part, deadline: float, progress: Progress) -> None:
+    """Storage: every model and code blob, and the image build log's tail."""
+    from aml_doctor.collect.part import ClusterRecord, Gap, WorkspaceRecord
+
+    learnt = part.workspace or WorkspaceRecord()
+    cluster = part.cluster or ClusterRecord()
     storage = storage_credentials(args, learnt.storage_account)
     if storage is None:
         part.gaps.append(Gap("storage_index", "no storage account given (--account-name, --connection-string or a workspace)"))
@@ -368,8 +390,6 @@ def collect(args, progress: Progress):
             progress,
         )
         merge_part(part, got, err, ("storage_index", "build_log"))
-    part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
-    return args.service, cluster.namespace or learnt.namespace or namespace or "", workspace, part
 
 
 def merge_part(part, got, err, sources: tuple[str, ...]) -> None:
