@@ -71,6 +71,12 @@ def collect_v2_azureml(
     except Exception as exc:  # noqa: BLE001 - a missing config.json, a bad id: one line
         part.gaps.extend(Gap(what, f"cannot open the workspace: {error_line(exc, 'no detail')}") for what in SOURCES)
         return part
+    return _collect_endpoint(ml, credential, endpoint, deployment, part, say, log_lines, request_timeout, workspace_name)
+
+
+def _collect_endpoint(ml, credential, endpoint: str, deployment: str | None, part: Part, say, log_lines: int,
+                      request_timeout: float, workspace_name: str | None) -> Part:
+    """The endpoint, the deployment that takes its traffic, and the compute's namespace."""
     part.learn("endpoint", workspace=getattr(ml, "workspace_name", workspace_name) or "")
     try:
         ep = ml.online_endpoints.get(endpoint)
@@ -90,14 +96,23 @@ def collect_v2_azureml(
     part.learn("endpoint", deployment=deployment)
     say(f"azure-ai-ml: {'Kubernetes' if kubernetes else 'managed'} online endpoint {endpoint}, deployment {deployment}")
     if kubernetes:
-        compute = compute_id.rstrip("/").rsplit("/", 1)[-1]
-        part.learn("endpoint", compute=compute)
-        try:
-            namespace = getattr(ml.compute.get(compute), "namespace", None)
-            if namespace:
-                part.learn("endpoint", namespace=namespace)
-        except Exception as exc:  # noqa: BLE001 - the namespace is then searched for in the cluster
-            say(f"azure-ai-ml: compute {compute}: {error_line(exc, 'no detail')}; searching the cluster instead")
+        _learn_compute(ml, compute_id.rstrip("/").rsplit("/", 1)[-1], part, say)
+    return _collect_deployment(ml, credential, ep, endpoint, deployment, kubernetes, traffic, part, say, log_lines, request_timeout)
+
+
+def _learn_compute(ml, compute: str, part: Part, say) -> None:
+    part.learn("endpoint", compute=compute)
+    try:
+        namespace = getattr(ml.compute.get(compute), "namespace", None)
+        if namespace:
+            part.learn("endpoint", namespace=namespace)
+    except Exception as exc:  # noqa: BLE001 - the namespace is then searched for in the cluster
+        say(f"azure-ai-ml: compute {compute}: {error_line(exc, 'no detail')}; searching the cluster instead")
+
+
+def _collect_deployment(ml, credential, ep, endpoint: str, deployment: str, kubernetes: bool, traffic: dict, part: Part,
+                        say, log_lines: int, request_timeout: float) -> Part:
+    """The deployment's state, its operation's error, and its two containers' logs."""
     try:
         d = ml.online_deployments.get(deployment, endpoint)
     except Exception as exc:  # noqa: BLE001
