@@ -89,56 +89,77 @@ def wanted(args) -> bool:
 def collect(args, progress):
     """Run the v2 collectors; return (service, namespace, workspace, Part, manifest extras)."""
     from aml_doctor.collect.part import DeploymentRecord, EndpointRecord, Gap, Part
-    from aml_doctor.cli.live import merge_part, with_deadline, cut_credential_chain
+    from aml_doctor.cli.live import cut_credential_chain
 
     deadline = time.monotonic() + args.timeout
     endpoint = endpoint_of(args)
-    deployment = args.deployment
     part = Part()
-    platform = ""
-
-    # 1. azure-ai-ml: state, logs, traffic, the compute's namespace (when a workspace is given).
-    want_sdk = bool(args.workspace_name or args.workspace_config or os.path.exists("config.json"))
-    if want_sdk:
-        progress(f"azure-ai-ml: reading online endpoint {endpoint}")
-        from aml_doctor.collect.v2azureml import collect_v2_azureml
-
-        got, err = with_deadline("azure-ai-ml", lambda: collect_v2_azureml(
-            endpoint, deployment, config_path=args.workspace_config, subscription_id=args.subscription,
-            resource_group=args.resource_group, workspace_name=args.workspace_name, log_lines=args.log_lines,
-            request_timeout=args.request_timeout, progress=progress), deadline, progress)
-        merge_part(part, got, err, AZUREML_SOURCES)
-        deployment = deployment or (part.endpoint or EndpointRecord()).deployment or None
-        platform = (part.endpoint or EndpointRecord()).platform
-    else:
-        for what in AZUREML_SOURCES:
-            part.gaps.append(Gap(what, "no workspace given (-w/--workspace-name, or a config.json here / --workspace-config)"))
-
-    # 2. The cluster, unless the endpoint is a managed one.
+    deployment, platform = _collect_workspace(args, endpoint, part, deadline, progress)
     if platform == "managed_online_v2":
         progress(f"found managed online endpoint {endpoint}: there is no cluster to read")
         for what in CLUSTER_SOURCES + ("storage_index",):
             part.gaps.append(Gap(what, "a managed online endpoint has no cluster to read"))
     else:
-        from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
-
-        namespace = args.namespace or (part.endpoint or EndpointRecord()).namespace or None
-        progress(f"kubernetes: collecting online endpoint {endpoint}" + (f" deployment {deployment}" if deployment else "")
-                 + f" in {namespace or 'the namespace that holds it'}")
-        got, err = with_deadline("kubernetes", lambda: collect_v2_kubernetes(
-            endpoint, deployment, namespace=namespace, kubeconfig=args.kubeconfig, context=args.context,
-            log_lines=args.log_lines, request_timeout=args.request_timeout, progress=progress), deadline, progress)
-        if isinstance(err, (EndpointNotFound, ExtensionMissing)) and "azureml_service" not in part.collected:
-            raise err
-        if isinstance(err, (EndpointNotFound, ExtensionMissing)):
-            err = f"{err} (AzureML knows the deployment: it may never have reached the cluster)"
-        merge_part(part, got, err, CLUSTER_SOURCES)
+        _collect_cluster(args, endpoint, deployment, part, deadline, progress)
         platform = platform or "k8s_online_v2"
-        progress(f"found Kubernetes online endpoint {endpoint} in namespace {_namespace(part) or '?'}")
+    _collect_storage(args, part, platform, deadline, progress)
+    part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
+    found = part.deployment or DeploymentRecord()
+    learnt = part.endpoint or EndpointRecord()
+    extras = {"platform": platform, "endpoint": endpoint,
+              "deployment": found.deployment or deployment or learnt.deployment, "compute": learnt.compute}
+    service = found.service or extras["deployment"] or endpoint
+    return service, _namespace(part) or args.namespace or "", args.workspace_name or learnt.workspace, part, extras
 
-    # 3. Storage: the manifest blob, the files it lists, the build log an ImageBuildFailure names.
+
+def _collect_workspace(args, endpoint: str, part, deadline: float, progress) -> tuple[str | None, str]:
+    """azure-ai-ml: state, logs, traffic, the compute's namespace (when a workspace is given).
+    Returns the deployment (given, or the one taking traffic) and the platform ("" if unknown)."""
+    from aml_doctor.collect.part import EndpointRecord, Gap
+    from aml_doctor.cli.live import merge_part, with_deadline
+
+    deployment = args.deployment
+    if not (args.workspace_name or args.workspace_config or os.path.exists("config.json")):
+        for what in AZUREML_SOURCES:
+            part.gaps.append(Gap(what, "no workspace given (-w/--workspace-name, or a config.json here / --workspace-config)"))
+        return deployment, ""
+    progress(f"azure-ai-ml: reading online endpoint {endpoint}")
+    from aml_doctor.collect.v2azureml import collect_v2_azureml
+
+    got, err = with_deadline("azure-ai-ml", lambda: collect_v2_azureml(
+        endpoint, deployment, config_path=args.workspace_config, subscription_id=args.subscription,
+        resource_group=args.resource_group, workspace_name=args.workspace_name, log_lines=args.log_lines,
+        request_timeout=args.request_timeout, progress=progress), deadline, progress)
+    merge_part(part, got, err, AZUREML_SOURCES)
+    learnt = part.endpoint or EndpointRecord()
+    return deployment or learnt.deployment or None, learnt.platform
+
+
+def _collect_cluster(args, endpoint: str, deployment: str | None, part, deadline: float, progress) -> None:
+    """The cluster: the OnlineDeployment, its Deployment, pods, events and logs."""
+    from aml_doctor.collect.part import EndpointRecord
+    from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
+    from aml_doctor.cli.live import merge_part, with_deadline
+
+    namespace = args.namespace or (part.endpoint or EndpointRecord()).namespace or None
+    progress(f"kubernetes: collecting online endpoint {endpoint}" + (f" deployment {deployment}" if deployment else "")
+             + f" in {namespace or 'the namespace that holds it'}")
+    got, err = with_deadline("kubernetes", lambda: collect_v2_kubernetes(
+        endpoint, deployment, namespace=namespace, kubeconfig=args.kubeconfig, context=args.context,
+        log_lines=args.log_lines, request_timeout=args.request_timeout, progress=progress), deadline, progress)
+    if isinstance(err, (EndpointNotFound, ExtensionMissing)) and "azureml_service" not in part.collected:
+        raise err
+    if isinstance(err, (EndpointNotFound, ExtensionMissing)):
+        err = f"{err} (AzureML knows the deployment: it may never have reached the cluster)"
+    merge_part(part, got, err, CLUSTER_SOURCES)
+    progress(f"found Kubernetes online endpoint {endpoint} in namespace {_namespace(part) or '?'}")
+
+
+def _collect_storage(args, part, platform: str, deadline: float, progress) -> None:
+    """Storage: the manifest blob, the files it lists, the build log an ImageBuildFailure names."""
+    from aml_doctor.collect.part import DeploymentRecord, Gap
     from aml_doctor.collect.v2storage import build_log_path, collect_v2_storage
-    from aml_doctor.cli.live import storage_credentials
+    from aml_doctor.cli.live import merge_part, storage_credentials, with_deadline
 
     texts = [str(v) for k, v in part.files.items() if k.startswith("azureml/") and isinstance(v, (str, bytes))]
     build_log = build_log_path([t if isinstance(t, str) else t.decode("utf-8", "replace") for t in texts])
@@ -151,13 +172,6 @@ def collect(args, progress):
         merge_part(part, got, err, ("storage_index", "build_log"))
     elif platform != "managed_online_v2":
         part.gaps.append(Gap("storage_index", "no storage initializer with a STORAGE_MANIFEST_URL was found"))
-    part.gaps = [Gap(g.what, cut_credential_chain(g.error)) for g in part.gaps]
-    found = part.deployment or DeploymentRecord()
-    learnt = part.endpoint or EndpointRecord()
-    extras = {"platform": platform or "k8s_online_v2", "endpoint": endpoint,
-              "deployment": found.deployment or deployment or learnt.deployment, "compute": learnt.compute}
-    service = found.service or extras["deployment"] or endpoint
-    return service, _namespace(part) or args.namespace or "", args.workspace_name or learnt.workspace, part, extras
 
 
 def _namespace(part) -> str:
