@@ -28,14 +28,11 @@ EXTENSIONS = {"text": "txt", "md": "md", "html": "html", "json": "json", "sarif"
 
 def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], Report], fail_on) -> int:
     """The ``--all`` / several-services command: summary on stdout (or -o), reports in --output-dir."""
-    import os
     import sys
 
     from aml_doctor.reports import render
-    from aml_doctor.reports.fleet import render_fleet
 
     from aml_doctor.cli.errors import UsageError
-    from aml_doctor.cli.output import write_output
     from aml_doctor.collect.part import manifest, render_files
     from aml_doctor.common.exitcodes import ExitCode
 
@@ -43,10 +40,7 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
         wanted = check_names(list(args.service)) if args.service else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if args.output_dir:
-        if not os.path.isdir(os.path.dirname(os.path.abspath(args.output_dir))):
-            raise UsageError(f"cannot write {args.output_dir}: its parent directory does not exist")
-        os.makedirs(args.output_dir, exist_ok=True)
+    _prepare_output_dir(args)
     from aml_doctor.cli.liverun import kube_client
 
     try:
@@ -61,15 +55,7 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
     try:
         # Each answer, body included, also ends by the scan's deadline (collect.kubernetes.Reader).
         reader = Reader(api_client, args.request_timeout, Part(), deadline)
-        if args.namespace:
-            namespaces = [args.namespace]
-        elif args.workspace_name:
-            namespaces = [workspace_namespace(args.workspace_name)]
-        elif getattr(args, "context_namespace", None) and not args.all_namespaces:
-            namespaces = [args.context_namespace]  # kubectl's default: the context's namespace
-        else:
-            progress("listing the azureml-* namespaces")
-            namespaces = find_namespaces(reader)
+        namespaces = _namespaces(args, reader, progress)
         found = collect_fleet(reader, namespaces, wanted, log_lines=args.log_lines, workers=args.workers,
                               deadline=deadline, say=progress) if namespaces else []
     except ScanFailed as exc:
@@ -96,14 +82,46 @@ def run_fleet(args, progress, analyze_files: Callable[[dict[str, bytes], str], R
         row = fleet_row(evidence, analyze_part, fail_on, now)
         rows.append(writer.write(row) if writer else dataclasses.replace(row, report=None))
     rows += missing + [writer.write(r) if writer else r for r in v2]
-    links = writer.links if writer else {}
+    getattr(progress, "close", lambda: None)()  # a terminal's progress display goes before the summary
+    _write_summary(args, rows, namespaces, writer.links if writer else {})
+    return ExitCode.OK if rows and all(r.verdict == Verdict.NO_PROBLEM_FOUND.value for r in rows) else ExitCode.FINDINGS
+
+
+def _prepare_output_dir(args) -> None:
+    import os
+
+    from aml_doctor.cli.errors import UsageError
+
+    if args.output_dir:
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.output_dir))):
+            raise UsageError(f"cannot write {args.output_dir}: its parent directory does not exist")
+        os.makedirs(args.output_dir, exist_ok=True)
+
+
+def _namespaces(args, reader, progress) -> list[str]:
+    """-n, else the workspace's namespace, else the context's (kubectl's default), else every azureml-* one."""
+    if args.namespace:
+        return [args.namespace]
+    if args.workspace_name:
+        return [workspace_namespace(args.workspace_name)]
+    if getattr(args, "context_namespace", None) and not args.all_namespaces:
+        return [args.context_namespace]
+    progress("listing the azureml-* namespaces")
+    return find_namespaces(reader)
+
+
+def _write_summary(args, rows: list, namespaces: list[str], links: dict) -> None:
+    """The summary on stdout (or -o), and beside the reports in --output-dir as index.html."""
+    import os
+
+    from aml_doctor.cli.output import write_output
+    from aml_doctor.reports.fleet import render_fleet
+
     summary = args.format if args.format in ("text", "md", "html", "json") else "text"
     title = f"aml-doctor: {len(rows)} service(s) in {', '.join(namespaces) or 'no namespace'}"
-    getattr(progress, "close", lambda: None)()  # a terminal's progress display goes before the summary
     if args.output_dir:
         write_output(os.path.join(args.output_dir, "index.html"), render_fleet(rows, "html", title=title, links=links))
     write_output(args.output_file, render_fleet(rows, summary, title=title, links=links))
-    return ExitCode.OK if rows and all(r.verdict == Verdict.NO_PROBLEM_FOUND.value for r in rows) else ExitCode.FINDINGS
 
 
 class _Reports:
