@@ -29,11 +29,9 @@ def run(args) -> int:
     from aml_doctor.cli.output import emit
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import api_client_for
-    from aml_doctor.collect.v2kubernetes import EndpointNotFound, ExtensionMissing, collect_v2_kubernetes
+    from aml_doctor.collect.v2kubernetes import ExtensionMissing
     from aml_doctor.cli.live import Progress, analyzer, kube_setup
-    from aml_doctor.collect.part import DeploymentRecord
-    from aml_doctor.collect.part import bundle_files as render
-    from aml_doctor.cli.watch import DeploymentStage, decisive_cause, deployment_stage
+    from aml_doctor.cli.watch import decisive_cause
 
     args.context_namespace = kube_setup(args)
     if args.timeout is None:
@@ -58,22 +56,11 @@ def run(args) -> int:
         progress(f"watching online deployment {endpoint}/{args.deployment or '(the only one)'} (up to {args.timeout:g} s, every {interval:g} s)")
         while True:
             try:
-                part = collect_v2_kubernetes(endpoint, args.deployment, namespace=namespace, api_client=api_client,
-                                             log_lines=args.log_lines, request_timeout=args.request_timeout, deadline=deadline)
-            except EndpointNotFound as exc:
-                where = DeploymentStage(f"waiting for it to appear ({exc})", None, False)
-                part = None
+                namespace, looked, where = _look(args, endpoint, namespace, api_client, deadline, analyze_files)
             except ExtensionMissing as exc:
                 print(f"aml-doctor: error: {exc}", file=sys.stderr)
                 return ExitCode.USAGE_ERROR
-            if part is not None:
-                found = part.deployment or DeploymentRecord()
-                namespace = namespace or found.namespace or None
-                extras = {"platform": "k8s_online_v2", "endpoint": endpoint, "deployment": found.deployment or args.deployment or "",
-                          "compute": ""}
-                files = render(found.service or endpoint, found.namespace, args.workspace_name or "", part, extras)
-                report = analyze_files(files, f"watch: {endpoint}/{extras['deployment']}")
-                where = _stage(part, deployment_stage)
+            report = looked if looked is not None else report
             if where.text != last_text:
                 progress(f"{time.monotonic() - started:6.1f}s  {where.text}")
                 last_text = where.text
@@ -88,20 +75,43 @@ def run(args) -> int:
             time.sleep(interval)
     finally:
         api_client.close()
-    seconds = time.monotonic() - started
-    if result == "healthy":
-        progress(f"healthy after {seconds:.1f} s: {where.text}")
-    elif result == "failing":
-        cause = report.root_cause
-        progress(f"root cause after {seconds:.1f} s: {cause.rule} {cause.title}")
-    else:
-        progress(f"no verdict within --timeout {args.timeout:g} s; the report shows the evidence so far")
+    _say_result(progress, result, time.monotonic() - started, where, report, args.timeout)
     progress.close()
     if report is None:
         print(f"aml-doctor: error: online endpoint {endpoint} never appeared within --timeout {args.timeout:g} s", file=sys.stderr)
         return ExitCode.FINDINGS
     emit(report, args, config)
     return ExitCode.OK if result == "healthy" else ExitCode.FINDINGS
+
+
+def _look(args, endpoint: str, namespace: str | None, api_client, deadline: float, analyze_files):
+    """One look at the deployment: (the namespace it is in, its report or None, its stage)."""
+    from aml_doctor.collect.part import DeploymentRecord
+    from aml_doctor.collect.part import bundle_files as render
+    from aml_doctor.collect.v2kubernetes import EndpointNotFound, collect_v2_kubernetes
+    from aml_doctor.cli.watch import DeploymentStage, deployment_stage
+
+    try:
+        part = collect_v2_kubernetes(endpoint, args.deployment, namespace=namespace, api_client=api_client,
+                                     log_lines=args.log_lines, request_timeout=args.request_timeout, deadline=deadline)
+    except EndpointNotFound as exc:
+        return namespace, None, DeploymentStage(f"waiting for it to appear ({exc})", None, False)
+    found = part.deployment or DeploymentRecord()
+    extras = {"platform": "k8s_online_v2", "endpoint": endpoint, "deployment": found.deployment or args.deployment or "",
+              "compute": ""}
+    files = render(found.service or endpoint, found.namespace, args.workspace_name or "", part, extras)
+    report = analyze_files(files, f"watch: {endpoint}/{extras['deployment']}")
+    return namespace or found.namespace or None, report, _stage(part, deployment_stage)
+
+
+def _say_result(progress, result: str, seconds: float, where, report, timeout: float) -> None:
+    if result == "healthy":
+        progress(f"healthy after {seconds:.1f} s: {where.text}")
+    elif result == "failing":
+        cause = report.root_cause
+        progress(f"root cause after {seconds:.1f} s: {cause.rule} {cause.title}")
+    else:
+        progress(f"no verdict within --timeout {timeout:g} s; the report shows the evidence so far")
 
 
 def _stage(part, deployment_stage):
