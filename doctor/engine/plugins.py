@@ -192,12 +192,7 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: flo
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     blocked = {b.strip() for b in os.environ.get("AML_DOCTOR_DISABLE_PLUGINS", "").split(",") if b.strip()}
-    tracing = bool(os.environ.get("AML_DOCTOR_TRACE_PLUGINS"))
-
-    def trace(message: str) -> None:
-        if tracing:
-            print(f"[aml-doctor plugins] {message}", file=sys.stderr)
-
+    trace = _tracer()
     if blocked:
         trace(f"blocked by AML_DOCTOR_DISABLE_PLUGINS: {', '.join(sorted(blocked))}")
     infos: list[PluginInfo] = []
@@ -229,15 +224,7 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: flo
         dist = getattr(ep, "dist", None)
         register(module, ep.name, dist.version if dist else "", "entry point")
 
-    specs = list(extra)
-    for directory in rules_dirs:
-        if not os.path.isdir(directory):
-            errors.append(PluginError(directory, "rules directory does not exist"))
-            continue
-        specs.extend(
-            os.path.join(directory, f) for f in sorted(os.listdir(directory)) if f.endswith(".py") and not f.startswith("_")
-        )
-    for spec in specs:
+    for spec in _specs(extra, rules_dirs, errors):
         name = os.path.splitext(os.path.basename(spec))[0] if spec.endswith(".py") else spec
         if name in blocked:
             continue
@@ -256,3 +243,27 @@ def load_plugins(extra: list[str] = (), rules_dirs: list[str] = (), timeout: flo
     _add_signatures(pm, infos, rules, deadline, errors, output, trace)
     rules.sort(key=lambda r: r.id)
     return Loaded(rules, infos, errors + output, deadline)
+
+
+def _tracer():
+    """``AML_DOCTOR_TRACE_PLUGINS``: say on stderr what was loaded, from where, and what failed."""
+    tracing = bool(os.environ.get("AML_DOCTOR_TRACE_PLUGINS"))
+
+    def trace(message: str) -> None:
+        if tracing:
+            print(f"[aml-doctor plugins] {message}", file=sys.stderr)
+
+    return trace
+
+
+def _specs(extra, rules_dirs, errors: list[PluginError]) -> list[str]:
+    """The --plugin modules or paths, then every ``*.py`` of each --rules-dir."""
+    specs = list(extra)
+    for directory in rules_dirs:
+        if not os.path.isdir(directory):
+            errors.append(PluginError(directory, "rules directory does not exist"))
+            continue
+        specs.extend(
+            os.path.join(directory, f) for f in sorted(os.listdir(directory)) if f.endswith(".py") and not f.startswith("_")
+        )
+    return specs
