@@ -56,39 +56,15 @@ class DeploymentFailedState(Rule):
         telling = [e for e in events if e.reason in _TELLING_REASONS or (e.reason == "BackOff" and _PULL_BACKOFF.search(e.message))]
 
         codes = _codes_in_order(wrappers)
-        evidence: list[EvidenceItem] = []
-        if bad_state:
-            evidence.append(EvidenceItem(bad_state[1], f"current service state: {bad_state[0]}"))
-        for c in _one_per_code(wrappers)[:2]:
-            evidence.append(EvidenceItem(c.locator, f"{c.code}: {first_line(c.message)}"[:400]))
-        evidence += [EvidenceItem(e.locator, f"{e.type} {e.reason} {e.kind}/{e.name}: {e.message}".strip()) for e in telling[:3]]
-
         what = " / ".join(codes) if codes else f"state {bad_state[0]}"
-        state_text = f" The service state is {bad_state[0]} ({_STATE_MEANING[bad_state[0]]})." if bad_state else ""
-        if telling:
-            seen = "; ".join(f"{e.reason}: {e.message}" for e in telling[:2])
-            events_text = f" The events AzureML attached name what happened in the pod: {seen}."
-        elif events:
-            events_text = " The events AzureML attached are routine and name no cause."
-        else:
-            events_text = ""
-        crash_text = (
-            " The text under CrashLoopBackOff (`Your container application crashed. This may be caused by errors in "
-            "your scoring file's init() function...`) is the same help text for every crash, not a diagnosis."
-            if crash
-            else ""
-        )
         # A crash loop with nothing else known is crash_loop_other; any other wrapper names no category at all.
         category = Category.CRASH_LOOP_OTHER if crash and not telling else Category.OTHER
         service = ev.service or "<service>"
         namespace = ev.namespace or "azureml-<workspace>"
         yield self.finding(
             title=f"AzureML reports the deployment failed ({what}): a generic wrapper, not the cause",
-            explanation=(
-                f"AzureML wraps whatever went wrong in the cluster in {what}.{state_text}{crash_text}{events_text} "
-                "Any finding in this report at an earlier stage is the cause; without one, the pod's logs and events say it."
-            ),
-            evidence=evidence,
+            explanation=_explanation(what, bad_state, crash, telling, events),
+            evidence=_evidence(bad_state, wrappers, telling),
             subject="service/state",
             confidence=0.35 if crash else 0.3,
             category=category,
@@ -109,6 +85,37 @@ class DeploymentFailedState(Rule):
                 verify=("service.wait_for_deployment(show_output=True) ends with state Healthy.",),
             ),
         )
+
+
+def _evidence(bad_state, wrappers, telling) -> list[EvidenceItem]:
+    evidence: list[EvidenceItem] = []
+    if bad_state:
+        evidence.append(EvidenceItem(bad_state[1], f"current service state: {bad_state[0]}"))
+    for c in _one_per_code(wrappers)[:2]:
+        evidence.append(EvidenceItem(c.locator, f"{c.code}: {first_line(c.message)}"[:400]))
+    evidence += [EvidenceItem(e.locator, f"{e.type} {e.reason} {e.kind}/{e.name}: {e.message}".strip()) for e in telling[:3]]
+    return evidence
+
+
+def _explanation(what: str, bad_state, crash: bool, telling, events) -> str:
+    state_text = f" The service state is {bad_state[0]} ({_STATE_MEANING[bad_state[0]]})." if bad_state else ""
+    if telling:
+        seen = "; ".join(f"{e.reason}: {e.message}" for e in telling[:2])
+        events_text = f" The events AzureML attached name what happened in the pod: {seen}."
+    elif events:
+        events_text = " The events AzureML attached are routine and name no cause."
+    else:
+        events_text = ""
+    crash_text = (
+        " The text under CrashLoopBackOff (`Your container application crashed. This may be caused by errors in "
+        "your scoring file's init() function...`) is the same help text for every crash, not a diagnosis."
+        if crash
+        else ""
+    )
+    return (
+        f"AzureML wraps whatever went wrong in the cluster in {what}.{state_text}{crash_text}{events_text} "
+        "Any finding in this report at an earlier stage is the cause; without one, the pod's logs and events say it."
+    )
 
 
 def _embedded_events(wrappers):
