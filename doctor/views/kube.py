@@ -258,22 +258,7 @@ def _describe_states(doc: TextDoc) -> list[ContainerState]:
 
     def flush():
         if current is not None:
-            states.append(
-                ContainerState(
-                    pod=pod,
-                    container=current["name"],
-                    init=current["init"],
-                    scoring=bool(AZUREML_IMAGE.search(current.get("image", ""))),
-                    waiting_reason=current.get("waiting_reason", ""),
-                    waiting_message="",
-                    running=current.get("state") == "Running",
-                    ready=current.get("ready") == "True",
-                    terminated_reason=current.get("last_reason", "") or current.get("term_reason", ""),
-                    exit_code=current.get("exit_code"),
-                    restart_count=current.get("restarts", 0),
-                    locator=doc.locator(current["line"]),
-                )
-            )
+            states.append(_described_state(doc, pod, current))
 
     for n, line in doc.lines():
         if line.startswith("Name:") and not pod:
@@ -298,28 +283,51 @@ def _describe_states(doc: TextDoc) -> list[ContainerState]:
         f = _DESCRIBE_FIELD.match(line)
         if not f:
             continue
-        key, value = f.group(2), f.group(3).strip()
-        if key == "State":
-            block, current["state"] = "state", value
-        elif key == "Last State":
-            block = "last"
-        elif key == "Reason":
-            if block == "state" and current.get("state") == "Waiting":
-                current["waiting_reason"] = value
-            elif block == "state":
-                current["term_reason"] = value
-            else:
-                current["last_reason"] = value
-        elif key == "Exit Code" and value.lstrip("-").isdigit():
-            current["exit_code"] = int(value)
-        elif key == "Restart Count" and value.isdigit():
-            current["restarts"] = int(value)
-        elif key == "Ready":
-            current["ready"] = value
-        elif key == "Image":
-            current["image"] = value
+        block = _described_field(current, block, f.group(2), f.group(3).strip())
     flush()
     return states
+
+
+def _described_field(current: dict, block: str, key: str, value: str) -> str:
+    """One ``Key: value`` line of a container's section into ``current``; returns the block it is in
+    (``state`` or ``last``: a ``Reason`` belongs to the State or the Last State above it)."""
+    if key == "State":
+        block, current["state"] = "state", value
+    elif key == "Last State":
+        block = "last"
+    elif key == "Reason":
+        if block == "state" and current.get("state") == "Waiting":
+            current["waiting_reason"] = value
+        elif block == "state":
+            current["term_reason"] = value
+        else:
+            current["last_reason"] = value
+    elif key == "Exit Code" and value.lstrip("-").isdigit():
+        current["exit_code"] = int(value)
+    elif key == "Restart Count" and value.isdigit():
+        current["restarts"] = int(value)
+    elif key == "Ready":
+        current["ready"] = value
+    elif key == "Image":
+        current["image"] = value
+    return block
+
+
+def _described_state(doc: TextDoc, pod: str, current: dict) -> ContainerState:
+    return ContainerState(
+        pod=pod,
+        container=current["name"],
+        init=current["init"],
+        scoring=bool(AZUREML_IMAGE.search(current.get("image", ""))),
+        waiting_reason=current.get("waiting_reason", ""),
+        waiting_message="",
+        running=current.get("state") == "Running",
+        ready=current.get("ready") == "True",
+        terminated_reason=current.get("last_reason", "") or current.get("term_reason", ""),
+        exit_code=current.get("exit_code"),
+        restart_count=current.get("restarts", 0),
+        locator=doc.locator(current["line"]),
+    )
 
 
 # ---------------------------------------------------------------------- events
