@@ -452,7 +452,7 @@ def _run(args, mode: str, progress: Progress) -> int:
     from aml_doctor.cli.output import emit
     from aml_doctor.cli.pipeline import load_rules
     from aml_doctor.collect.kubernetes import ServiceNotFound
-    from aml_doctor.collect.part import manifest, render_files, write_bundle
+    from aml_doctor.collect.part import manifest, render_files
 
     collect_only = mode == "collect"
     if not collect_only:
@@ -474,27 +474,38 @@ def _run(args, mode: str, progress: Progress) -> int:
     except ServiceNotFound as exc:
         raise UsageError(_not_found_line(exc, args)) from None
     if not part.collected:
-        # The cluster is the main source; its reason is the one worth the single line.
-        why = next((g.error for g in part.gaps if g.what == "pods"), part.gaps[0].error if part.gaps else "")
-        setup = setup_error(why, args)
-        if setup is not None:
-            line, code = setup
-            print(f"aml-doctor: error: {line}", file=sys.stderr)
-            return code
-        print(f"aml-doctor: error: nothing could be collected: {why}", file=sys.stderr)
-        return ExitCode.COLLECTION_ERROR
-    redact_secrets = not args.no_redact
-    files = render_files(manifest(service, namespace, workspace, part), part, redact_secrets=redact_secrets)
-    progress(f"collected {len(files)} files; {len(part.gaps)} not collected")
-    target = args.output_file if collect_only else args.save_bundle
-    if target:
-        check_target(target)
-        write_bundle(target, files)
-        progress(f"wrote {target}")
+        return nothing_collected(part, args, ("pods",))
+    files = render_files(manifest(service, namespace, workspace, part), part, redact_secrets=not args.no_redact)
+    save_collected(files, part, args, collect_only, progress)
     if collect_only:
         return ExitCode.OK
     progress.close()  # the report follows on stdout; the spinner must be gone from the terminal first
     return emit(analyzer(rules, config, loaded)(files, f"live: {service}"), args, config)
+
+
+def nothing_collected(part, args, main_sources: tuple[str, ...]) -> int:
+    """One error line when no source answered, with the main sources' reason (the cluster's is the
+    one worth the single line); returns the exit code."""
+    why = next((g.error for g in part.gaps if g.what in main_sources), part.gaps[0].error if part.gaps else "")
+    setup = setup_error(why, args)
+    if setup is not None:
+        line, code = setup
+        print(f"aml-doctor: error: {line}", file=sys.stderr)
+        return code
+    print(f"aml-doctor: error: nothing could be collected: {why}", file=sys.stderr)
+    return ExitCode.COLLECTION_ERROR
+
+
+def save_collected(files: dict, part, args, collect_only: bool, progress: Progress) -> None:
+    """Write the bundle where ``collect -o`` or ``--save-bundle`` asks, if either does."""
+    from aml_doctor.collect.part import write_bundle
+
+    progress(f"collected {len(files)} files; {len(part.gaps)} not collected")
+    target = args.output_file if collect_only else getattr(args, "save_bundle", None)
+    if target:
+        check_target(target)
+        write_bundle(target, files)
+        progress(f"wrote {target}")
 
 
 def _not_found_line(exc, args) -> str:

@@ -233,24 +233,12 @@ def render(service: str, namespace: str, workspace: str, part, extras: dict, red
 def finish(args, progress, service, namespace, workspace, part, extras, collect_only: bool) -> int:
     from aml_doctor.cli.output import emit
     from aml_doctor.cli.pipeline import load_rules
-    from aml_doctor.collect.part import write_bundle
-    from aml_doctor.cli.live import check_target, analyzer, setup_error
+    from aml_doctor.cli.live import analyzer, nothing_collected, save_collected
 
     if not part.collected:
-        why = next((g.error for g in part.gaps if g.what in ("pods", "onlineendpoints")), part.gaps[0].error if part.gaps else "")
-        setup = setup_error(why, args)
-        if setup is not None:
-            print(f"aml-doctor: error: {setup[0]}", file=sys.stderr)
-            return setup[1]
-        print(f"aml-doctor: error: nothing could be collected: {why}", file=sys.stderr)
-        return ExitCode.COLLECTION_ERROR
+        return nothing_collected(part, args, ("pods", "onlineendpoints"))
     files = render(service, namespace, workspace, part, extras, redact_secrets=not getattr(args, "no_redact", False))
-    progress(f"collected {len(files)} files; {len(part.gaps)} not collected")
-    target = args.output_file if collect_only else getattr(args, "save_bundle", None)
-    if target:
-        check_target(target)
-        write_bundle(target, files)
-        progress(f"wrote {target}")
+    save_collected(files, part, args, collect_only, progress)
     if collect_only:
         return ExitCode.OK
     loaded, rules, config = load_rules(args)

@@ -477,29 +477,41 @@ class _Collection:
             wanted = every_log(pod)
             self.say(f"reading logs of {name} ({', '.join(dict.fromkeys(c for c, _ in wanted))})")
             for container, previous in wanted:
-                path = log_path(name, container, previous)
-                try:
-                    self.part.files[path] = self.r.raw(
-                        self.r.core.read_namespaced_pod_log, name, self.ns, container=container,
-                        tail_lines=self.log_lines or None, previous=previous or None,
-                        limit=MAX_LOG_BYTES, cut_ok=True)
-                    if self.r.cut:
-                        failures.setdefault(self.r.cut, []).append(path)
-                except CallFailed as failed:
-                    if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
-                        continue  # the container never restarted: there is no previous log
-                    failures.setdefault(failed.line, []).append(path)
-                    if failed.status is None:  # a timeout or a lost server: the other logs would wait too
-                        self._log_gaps(failures)
-                        return
-        self._log_gaps(failures)
+                if not read_log(self.r, self.part, failures, name, self.ns, container, previous, self.log_lines):
+                    log_gaps(self.part, failures)
+                    return
+        log_gaps(self.part, failures)
 
-    def _log_gaps(self, failures: dict[str, list[str]]) -> None:
-        if any(path.startswith("logs/") for path in self.part.files):
-            self.part.collected.append("container_logs")
-        for line, paths in failures.items():
-            more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
-            self.part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
+
+def read_log(reader: Reader, part: Part, failures: dict[str, list[str]], pod: str, namespace: str, container: str,
+             previous: bool, log_lines: int, nothing_yet: tuple[str, ...] = ()) -> bool:
+    """One container's log into ``part.files``, cut at ``MAX_LOG_BYTES``; a failure's line goes to
+    ``failures`` (line -> the logs it cost). A missing previous log, or a 400 answer holding one
+    of ``nothing_yet``, is no failure. False when the server is lost: the other logs would wait too."""
+    path = log_path(pod, container, previous)
+    try:
+        part.files[path] = reader.raw(reader.core.read_namespaced_pod_log, pod, namespace, container=container,
+                                      tail_lines=log_lines or None, previous=previous or None,
+                                      limit=MAX_LOG_BYTES, cut_ok=True)
+        if reader.cut:
+            failures.setdefault(reader.cut, []).append(path)
+    except CallFailed as failed:
+        if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
+            return True  # the container never restarted: there is no previous log
+        if failed.status == 400 and any(phrase in failed.line for phrase in nothing_yet):
+            return True
+        failures.setdefault(failed.line, []).append(path)
+        return failed.status is not None  # None: a timeout or a lost server
+    return True
+
+
+def log_gaps(part: Part, failures: dict[str, list[str]]) -> None:
+    """The logs read count as collected; each failure is one gap naming the logs it cost."""
+    if any(path.startswith("logs/") for path in part.files):
+        part.collected.append("container_logs")
+    for line, paths in failures.items():
+        more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
+        part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
 
 
 def service_event_list(reader: Reader, namespace: str, objects: ServiceObjects, say: Callable[[str], None]) -> list[dict] | None:

@@ -37,15 +37,15 @@ from typing import Any
 from aml_doctor.common.termsafe import safe_progress
 from aml_doctor.common.text import first_line
 from aml_doctor.collect.kubernetes import (
-    MAX_LOG_BYTES,
-    PREVIOUS_MISSING,
     CallFailed,
     Reader,
     api_client_for,
+    log_gaps,
     node_summary,
+    read_log,
     service_event_list,
 )
-from aml_doctor.collect.core import ServiceObjects, every_log, log_path
+from aml_doctor.collect.core import ServiceObjects, every_log
 from aml_doctor.collect.part import Gap, Part
 
 GROUP = "amlarc.azureml.com"
@@ -396,30 +396,12 @@ class _Collection:
                     extension_logs += 1
                     if extension_logs > MAX_EXTENSION_LOGS:
                         break
-                path = log_path(name, container, previous)
-                try:
-                    self.part.files[path] = self.r.raw(self.r.core.read_namespaced_pod_log, name, ns, container=container,
-                                                       tail_lines=self.log_lines or None, previous=previous or None,
-                                                       limit=MAX_LOG_BYTES, cut_ok=True)
-                    if self.r.cut:
-                        failures.setdefault(self.r.cut, []).append(path)
-                except CallFailed as failed:
-                    if previous and failed.status == 400 and PREVIOUS_MISSING.search(failed.line):
-                        continue
-                    if failed.status == 400 and "is waiting to start" in failed.line:
-                        continue  # nothing to read yet (PodInitializing): its state says why
-                    failures.setdefault(failed.line, []).append(path)
-                    if failed.status is None:
-                        self._log_gaps(failures)
-                        return
-        self._log_gaps(failures)
-
-    def _log_gaps(self, failures: dict[str, list[str]]) -> None:
-        if any(path.startswith("logs/") for path in self.part.files):
-            self.part.collected.append("container_logs")
-        for line, paths in failures.items():
-            more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
-            self.part.gaps.append(Gap("container_logs", f"{paths[0]}{more}: {line}"))
+                # "is waiting to start": nothing to read yet (PodInitializing); its state says why.
+                if not read_log(self.r, self.part, failures, name, ns, container, previous, self.log_lines,
+                                nothing_yet=("is waiting to start",)):
+                    log_gaps(self.part, failures)
+                    return
+        log_gaps(self.part, failures)
 
 
 def _manifest_urls(holders: list[dict]) -> list[str]:
