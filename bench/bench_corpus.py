@@ -3,6 +3,8 @@
     python bench/bench_corpus.py                 # both forms, with the known-issue index (LOTO)
     python bench/bench_corpus.py --rules-only    # the rules alone: no index, no base rates
     python bench/bench_corpus.py --misses        # also list each case not ranked first
+    python bench/bench_corpus.py --cases DIR     # score only the cases in DIR (a held-out batch), the
+                                                 # knowledge built from the corpus and DIR together, LOTO
 
 The baseline printed beside it is the rules alone, measured in the same run: the difference is
 what the corpus knowledge adds, each case scored without its own thread.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from aml_doctor.knowledge import corpus
 from aml_doctor.engine import measure
@@ -24,17 +27,28 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rules-only", action="store_true")
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--form", choices=measure.FORMS, action="append")
+    parser.add_argument("--cases", type=Path, metavar="DIR", help="score only these cases (a batch not yet in the corpus)")
     args = parser.parse_args(argv)
     cases = corpus.load_cases()
+    only: set[str] = set()
+    if args.cases:
+        batch = corpus.load_cases(args.cases)
+        known = {c.id for c in cases}
+        clash = sorted(c.id for c in batch if c.id in known)
+        if clash:
+            print(f"bench_corpus: {args.cases} repeats corpus ids: {', '.join(clash)}", file=sys.stderr)
+            return 2
+        only = {c.id for c in batch}
+        cases = cases + batch
     rules = load_plugins().rules
     forms = tuple(args.form or measure.FORMS)
-    scored = [c for c in cases if c.scored]
+    scored = [c for c in cases if c.scored and (not only or c.id in only)]
     print(f"corpus: {len(cases)} cases, {len(scored)} scored ({sum(c.control for c in cases)} controls), "
           f"{len({c.thread for c in cases})} threads; user reports: {sum(c.source_kind != 'docs' for c in cases)}")
     runs = [("rules alone", False)] + ([] if args.rules_only else [("rules + known issues + base rates, LOTO", True)])
     for title, use in runs:
         started = time.perf_counter()
-        outcomes = measure.measure(cases, rules, forms, use_knowledge=use)
+        outcomes = measure.measure(cases, rules, forms, use_knowledge=use, only=only)
         elapsed = time.perf_counter() - started
         for form in forms:
             rows = [o for o in outcomes if o.form == form]

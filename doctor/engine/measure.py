@@ -96,14 +96,18 @@ def outcome(case: Case, form: str, report) -> Outcome:
     return Outcome(case, form, report.verdict.value, tuple(leading), above_low)
 
 
-def measure(cases: Sequence[Case], rules, forms: Sequence[str] = FORMS, use_knowledge: bool = True) -> list[Outcome]:
+def measure(
+    cases: Sequence[Case], rules, forms: Sequence[str] = FORMS, use_knowledge: bool = True, only: set[str] | frozenset = frozenset()
+) -> list[Outcome]:
+    """Score every scored case (or only the ids in ``only``); the knowledge comes from all ``cases``
+    but the one being scored's thread."""
     from aml_doctor.engine.diagnosis import Knowledge
     from aml_doctor.knowledge import index, priors
 
     empty = Knowledge(index.build([]), priors.build([]))
     out = []
     for case in cases:
-        if not case.scored:
+        if not case.scored or (only and case.id not in only):
             continue
         knowledge = (
             Knowledge(index.build(cases, exclude_thread=case.thread), priors.build(cases, exclude_thread=case.thread))
