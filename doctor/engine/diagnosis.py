@@ -108,7 +108,10 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
     known = _known_issues(knowledge, knowledge_lines) if knowledge else ()
     possible: tuple[PossibleCause, ...] = ()
     if verdict in (Verdict.SYMPTOMS_ONLY, Verdict.UNRECOGNISED, Verdict.POSSIBLE_CAUSE) and knowledge:
-        possible = _possible_causes(knowledge, ranked, known, "\n".join(knowledge_lines), platform)
+        # The base rates were counted over each real case's whole text: the symptoms are read over
+        # the error lines and the first lines of the evidence (bounded), not the error lines alone.
+        symptom_text = "\n".join(knowledge_lines + [line for line in _prose_lines(ev) if line not in knowledge_lines])
+        possible = _possible_causes(knowledge, ranked, known, symptom_text, platform)
     steps = ()
     if verdict is not Verdict.ROOT_CAUSE_FOUND and verdict is not Verdict.NO_PROBLEM_FOUND:
         steps = tuple(_next_steps()["collect"].get(platform or "unknown", ()))
@@ -155,7 +158,7 @@ def _known_issues(knowledge: Knowledge, lines: list[str]) -> tuple[KnownIssue, .
 def _possible_causes(
     knowledge: Knowledge, ranked, known: tuple[KnownIssue, ...], text: str, platform: str
 ) -> tuple[PossibleCause, ...]:
-    from aml_doctor.knowledge.priors import symptoms_in
+    from aml_doctor.knowledge.priors import readings_of, symptoms_in
 
     weights: dict[str, float] = {}
     reasons: dict[str, str] = {}
@@ -163,10 +166,16 @@ def _possible_causes(
         weights[k.category.value] = weights.get(k.category.value, 0.0) + NEIGHBOUR_WEIGHT * k.score
         reasons.setdefault(k.category.value, f"the same error text was caused by this in {k.thread}")
     symptoms = symptoms_in(text)
+    shown = ", ".join(sorted(symptoms))
+    readings = readings_of(symptoms)
     for category, share in knowledge.priors.shares(symptoms).items():
         weights[category] = weights.get(category, 0.0) + share
+        real = knowledge.priors.real_count(symptoms, category)
         reasons.setdefault(
-            category, f"{round(share * 100)}% of real cases showing {', '.join(sorted(symptoms))} had this cause"
+            category,
+            f"{real} real case{'s' if real != 1 else ''} showing {shown} had this cause" + (", and the symptom names it" if category in readings else "")
+            if real
+            else f"the symptom ({shown}) names this cause; no real case showing it is known yet",
         )
     # Weak causes the rules found stay leads: they are candidates too, ahead of nothing.
     for r in ranked:

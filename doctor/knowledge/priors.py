@@ -3,40 +3,66 @@
 A bare symptom (a liveness probe 502, a "container application crashed" wrapper, DeploymentTimedOut)
 says *that* a deployment failed, not why. The corpus says what it usually was. The shares come from
 the confirmed cases whose evidence shows the same symptom; ``exclude_thread`` leaves a thread out,
-so that a case being measured is never its own evidence.
+so that a case being measured is never its own evidence. A symptom that names a category by itself
+(``symptoms.yml``: a missing module is typical of an import error) adds one case for it, so a tie
+between real cases goes to what the symptom says. The symptoms are data; this module only counts.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from aml_doctor.knowledge.corpus import Case
 
-# The symptoms a report can show without its cause; each a plain pattern over the evidence text.
-SYMPTOMS = {
-    "deployment-timed-out": re.compile(r"DeploymentTimedOut|Timed out waiting for (?:AKS )?deployment|pollTimeout", re.I),
-    "container-crashed": re.compile(r"container application crashed|CrashLoopBackOff|Back-off restarting failed container|crash", re.I),
-    "probe-failed": re.compile(r"(?:Liveness|Readiness) probe failed|ResourceNotReady|not ready|probe", re.I),
-    "deployment-failed": re.compile(r"KubernetesDeploymentFailed|AciDeploymentFailed|DeploymentFailed|non-successful terminal state|state: (?:Failed|Unhealthy)", re.I),
-    "http-502": re.compile(r"\b502\b|Bad Gateway", re.I),
-    "http-503": re.compile(r"\b503\b|Service Unavailable", re.I),
-    "http-504": re.compile(r"\b504\b|Gateway Time-?out", re.I),
-    "internal-server-error": re.compile(r"InternalServerError|Internal Server Error|\b500\b", re.I),
-    # A missing module, pasted or told in prose ("got rpy2 module not found error during deployment").
-    "missing-module": re.compile(
-        r"\bmodule not found\b|No module named|ModuleNotFoundError|ImportError|not (?:being )?able to find \w+|"
-        r"cannot find module|could not import",
-        re.I,
-    ),
-    # Authentication, told or pasted: a key, a token, a 401 or a 403.
-    "auth": re.compile(r"authenticat\w*|unauthori[sz]ed|\b401\b|\b403\b|\bforbidden\b|api[- ]key|auth(?:entication)? key", re.I),
-}
+SYMPTOMS_FILE = Path(__file__).with_name("symptoms.yml")
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """A symptom: a pattern over the evidence text, and the category it names when it names one
+    (``symptoms.yml`` says what each field means)."""
+
+    name: str
+    pattern: re.Pattern
+    reads_as: str = ""
+    needs: re.Pattern | None = None
+    unless: re.Pattern | None = None
+
+    def shown_by(self, text: str) -> bool:
+        return (
+            bool(self.pattern.search(text))
+            and (self.needs is None or bool(self.needs.search(text)))
+            and not (self.unless and self.unless.search(text))
+        )
+
+
+def _load_symptoms(path: Path = SYMPTOMS_FILE) -> tuple[Symptom, ...]:
+    import yaml
+
+    out = []
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for item in yaml.load(path.read_text(encoding="utf-8"), Loader=loader):
+        flags = 0 if item.get("case") else re.IGNORECASE
+        optional = {k: re.compile(item[k], flags) for k in ("needs", "unless") if item.get(k)}
+        out.append(Symptom(item["name"], re.compile(item["pattern"], flags), item.get("reads_as", ""), **optional))
+    return tuple(out)
+
+
+SYMPTOMS = _load_symptoms()
+_BY_NAME = {s.name: s for s in SYMPTOMS}
 
 
 def symptoms_in(text: str) -> set[str]:
-    return {name for name, pattern in SYMPTOMS.items() if pattern.search(text)}
+    return {s.name for s in SYMPTOMS if s.shown_by(text)}
+
+
+def readings_of(symptoms: Iterable[str]) -> set[str]:
+    """The categories the symptoms themselves name."""
+    return {_BY_NAME[name].reads_as for name in symptoms if name in _BY_NAME and _BY_NAME[name].reads_as}
 
 
 class Priors:
@@ -72,12 +98,19 @@ class Priors:
         return ({category: k / n for category, k in counts.items()} if n else {}), n
 
     def shares(self, symptoms: Iterable[str]) -> dict[str, float]:
-        """The category shares over every case that showed any of ``symptoms``."""
+        """The category shares over every case that showed any of ``symptoms``, each symptom's own
+        reading counted as one case more."""
         total: Counter = Counter()
         for name in symptoms:
             total.update(self.by_symptom.get(name, Counter()))
+        for reading in readings_of(symptoms):
+            total[reading] += 1
         n = sum(total.values())
         return {category: count / n for category, count in total.items()} if n else {}
+
+    def real_count(self, symptoms: Iterable[str], category: str) -> int:
+        """How many real cases showing any of ``symptoms`` had ``category``."""
+        return sum(self.by_symptom.get(name, Counter()).get(category, 0) for name in symptoms)
 
 
 def build(cases: Sequence[Case], exclude_thread: str = "") -> Priors:

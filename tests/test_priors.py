@@ -1,0 +1,92 @@
+"""Base rates per symptom (knowledge/priors.py, knowledge/symptoms.yml): what a symptom is read as,
+and how a symptom's own reading weighs against the real cases that showed it."""
+
+from __future__ import annotations
+
+from aml_doctor.knowledge import corpus, priors
+from aml_doctor.knowledge.corpus import Case
+
+
+def _case(category: str, evidence: str, n: int) -> Case:
+    return Case(
+        id=f"c{n}", source=f"https://github.com/o/r/issues/{n}", source_kind="github_issue", target="unknown",
+        channel="prose", category=category, control=False, confirmed=True, established_by="reporter_fix",
+        cause="", fix="", evidence=evidence,
+    )
+
+
+def test_a_tie_between_real_cases_goes_to_what_the_symptom_names():
+    cases = [
+        _case("dependency_version_conflict", "ModuleNotFoundError: No module named 'sklearn.ensemble._forest'", 1),
+        _case("entry_script_import_error", "ModuleNotFoundError: No module named 'rpy2'", 2),
+    ]
+    shares = priors.build(cases).shares({"missing-module"})
+    assert shares["entry_script_import_error"] == 2 / 3
+    assert shares["dependency_version_conflict"] == 1 / 3
+
+
+def test_the_real_cases_still_outvote_the_reading():
+    cases = [_case("dependency_version_conflict", "No module named 'sklearn.externals.joblib'", n) for n in range(3)]
+    shares = priors.build(cases).shares({"missing-module"})
+    assert max(shares, key=shares.get) == "dependency_version_conflict"
+    assert priors.build(cases).real_count({"missing-module"}, "entry_script_import_error") == 0
+
+
+def test_a_symptom_no_real_case_showed_still_points_at_its_reading():
+    assert priors.build([]).shares({"quota"}) == {"quota_exceeded": 1.0}
+    assert priors.build([]).shares({"deployment-timed-out"}) == {}
+
+
+def test_authentication_at_a_registry_is_read_apart_from_the_caller_s():
+    # Lines from corpus cases: a kubelet pull (an ACR 401) and a scoring key told in prose (MLOpsPython#269).
+    pull = "Error response from daemon: Get https://acrname.azurecr.io/v2/preprocess/manifests/latest: unauthorized: authentication required"
+    caller = "The issue was with the web service authentication - they weren't sure how to access the authentication key"
+    assert priors.symptoms_in(pull) >= {"registry-auth"} and "auth" not in priors.symptoms_in(pull)
+    assert "auth" in priors.symptoms_in(caller) and "registry-auth" not in priors.symptoms_in(caller)
+
+
+def test_symptoms_told_in_prose_are_read():
+    # Each line is from a corpus case's evidence.
+    told = {
+        "When creating k8s extension in AKS, it shows error as below.": "extension-install",
+        "But when I try to build it that fails.": "build-failed",
+        "The latests version of  `az cli` on the Ubuntu agents (`2.30.0`) breaks when running `az ml` commands.": "client-broke",
+        "in these tutorials scikit version is not fixed and a different version is used at different places": "version-mismatch",
+        "I understand I finished my quotas, but what I do not understand is": "quota",
+        "This happens when container initialization is taking too long.": "slow-start",
+        "Image built based on the prebuilt Docker image can't boot up": "custom-image-wont-start",
+        "init() or run() failing to write a file": "write-failed",
+        "Booting worker with pid: 41\nBooting worker with pid: 57": "worker-rebooting",
+    }
+    for text, symptom in told.items():
+        assert symptom in priors.symptoms_in(text), text
+
+
+def test_near_misses_are_not_symptoms():
+    assert priors.symptoms_in("Scaled up replica set recsys-ranker-tr2ks7vqp to 1") == set()
+    assert "build-failed" not in priors.symptoms_in("Successfully built 3f1a2b and pushed the image")
+    assert "quota" not in priors.symptoms_in("OutOfQuota: Kubernetes unschedulable")
+    # One boot is every healthy start (a line from a corpus control's log).
+    assert "worker-rebooting" not in priors.symptoms_in("2025-12-10 13:23:08,365 I [13618] gunicorn.error - Booting worker with pid: 13618")
+    # A crash loop's restarts each start gunicorn again: one boot each is not a worker re-booted.
+    restarts = "Starting gunicorn 20.1.0\nBooting worker with pid: 41\nStarting gunicorn 20.1.0\nBooting worker with pid: 41"
+    assert "worker-rebooting" not in priors.symptoms_in(restarts)
+
+
+def test_every_reading_is_a_category_and_every_symptom_has_a_name_of_its_own():
+    names = [s.name for s in priors.SYMPTOMS]
+    assert len(names) == len(set(names))
+    assert {s.reads_as for s in priors.SYMPTOMS if s.reads_as} <= set(corpus.CATEGORIES)
+
+
+def test_a_symptom_told_beside_an_error_line_is_read(tmp_path):
+    # mslearn-mlops#15: the error-shaped line says nothing; the sentence after it names the quota.
+    from aml_doctor.engine import measure
+    from aml_doctor.engine.diagnosis import Knowledge
+    from aml_doctor.engine.plugins import load_plugins
+    from aml_doctor.knowledge import index
+
+    case = next(c for c in corpus.load_cases() if c.id == "mslearn-mlops-15-subscription-quota-exhausted")
+    knowledge = Knowledge(index.build([]), priors.build([]))
+    report = measure.diagnose(case, "text", load_plugins().rules, knowledge)
+    assert [p.category.value for p in report.possible_causes][:1] == ["quota_exceeded"]
