@@ -18,6 +18,11 @@ _MAMBA_NEEDED_BY = re.compile(r"nothing provides .+ needed by (\S+)")
 _TIMESTAMP = re.compile(r"^(?:\d{4}-\d\d-\d\dT[\d:.]+Z?:?|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ?")
 _RUN_FAILED = re.compile(r"The command '(.+)' returned a non-zero code: (\d+)|returned a non-zero code: (\d+)")
 _SIGKILL = re.compile(r"died with <Signals\.SIGKILL: 9>")
+# Lines only an image build prints: a SIGKILL among them killed the build, not the service.
+_BUILD_CONTEXT = re.compile(
+    r"Docker image build failed|Solving environment|Installing pip dependencies|Collecting \S+|Building wheels? for|"
+    r"Running setup\.py install|ImageBuildFailure|BuildImage|BuildEnvironment|Image build failed"
+)
 _REGISTRY_AUTH = re.compile(
     r"container registry authorization failure|unauthorized: authentication required|"
     r"manifest unknown|pull access denied|denied: requested access to the resource is denied"
@@ -41,6 +46,8 @@ class ImageBuildFailed(Rule):
     severity = Severity.CRITICAL
     stage = Stage.BUILD
     requires = ("build_log|text|azureml_service",)
+    # A build that failed is why the service answered InternalServerError, when it did.
+    explains = ("AML038",)
     signals = (
         "Could not find a version that satisfies the requirement",
         "No matching distribution found",
@@ -144,9 +151,10 @@ class ImageBuildFailed(Rule):
         return None
 
     def _build_killed(self, doc: TextDoc, failing_step):
-        """A build step died with SIGKILL."""
+        """A build step died with SIGKILL. The same line alone, outside a build, is the v1
+        troubleshooting page's "Deployment failure" (the deployment's VM lacks memory): AML008's."""
         sigkill = doc.first(_SIGKILL)
-        if sigkill:
+        if sigkill and (doc.kind is TextKind.BUILD_LOG or failing_step is not None or doc.first(_BUILD_CONTEXT)):
             return self.finding(
                 title="Image build killed by SIGKILL (out of memory during the build)",
                 explanation="A build step died with SIGKILL: the build machine ran out of memory.",
