@@ -28,7 +28,13 @@ _CONTEXT = {
 # in the wrong version is a dependency conflict; a package missing altogether is an import error;
 # anything else init() raised is the user's init error.
 _MODEL_ERRORS = ("ModelNotFoundException",)
-_MODEL_TEXT = re.compile(r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models")
+# Hugging Face transformers raises OSError "Can't load tokenizer for <model>" (or config, weights)
+# when the model's files are not where it looks; the HF deployment page lists it under models with
+# incorrect tokenizers (https://learn.microsoft.com/azure/machine-learning/how-to-deploy-models-from-huggingface).
+_MODEL_TEXT = re.compile(
+    r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models|"
+    r"Can't load (?:the )?(?:tokenizer|config|model|feature extractor|processor) for"
+)
 _VERSION_CLASH = re.compile(
     r"cannot import name '(\w+)' from '([\w.]+)'|numpy\.core\.multiarray failed to import|"
     r"size changed, may indicate binary incompatibility|module compiled against API version|"

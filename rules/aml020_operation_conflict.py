@@ -7,9 +7,12 @@ from aml_doctor.views import kube, platform
 from aml_doctor.engine.rule import excerpt
 
 # v1 answers 409 while "an operation is already in progress" (https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment); the SDK prints the MMS
-# status as `Response Code: 409`; v2 cancels a pre-empted operation with OperationCanceled.
+# status as `Response Code: 409`; v2 cancels a pre-empted operation with OperationCanceled, and
+# refuses a second one with OperationDuplicationConflict ("another operation on same entity is
+# already running", as azure-ai-ml prints it in https://github.com/Azure/carnegie-mop's troubleshooting pages).
 _CONFLICT = re.compile(
-    r"an operation is already in progress|Response Code: 409\b|\b409\b[^\n]{0,30}\bconflict|\bconflict\b[^\n]{0,30}\b409\b|"
+    r"an operation is already in progress|OperationDuplicationConflict|another operation on (?:the )?same entity is already running|"
+    r"Response Code: 409\b|\b409\b[^\n]{0,30}\bconflict|\bconflict\b[^\n]{0,30}\b409\b|"
     r"[\"']statusCode[\"'][^\S\n]*:[^\S\n]*409\b",
     re.IGNORECASE,
 )
@@ -22,7 +25,7 @@ class OperationConflict(Rule):
     severity = Severity.MEDIUM
     stage = Stage.CLUSTER
     requires = ("text|azureml_service|operation",)
-    signals = ("already in progress", "Response Code: 409", "Conflict", "OperationCanceled")
+    signals = ("already in progress", "Response Code: 409", "Conflict", "OperationCanceled", "already running")
     links = (
         "https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment",
         "https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints",
