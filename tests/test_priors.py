@@ -57,6 +57,8 @@ def test_symptoms_told_in_prose_are_read():
         "Image built based on the prebuilt Docker image can't boot up": "custom-image-wont-start",
         "init() or run() failing to write a file": "write-failed",
         "Booting worker with pid: 41\nBooting worker with pid: 57": "worker-rebooting",
+        "I gave the webservice more RAM and it seems to work now": "memory",
+        "This version upgrade was required as model deployment was failing due to pydantic validation error.": "version-mismatch",
     }
     for text, symptom in told.items():
         assert symptom in priors.symptoms_in(text), text
@@ -66,6 +68,8 @@ def test_near_misses_are_not_symptoms():
     assert priors.symptoms_in("Scaled up replica set recsys-ranker-tr2ks7vqp to 1") == set()
     assert "build-failed" not in priors.symptoms_in("Successfully built 3f1a2b and pushed the image")
     assert "quota" not in priors.symptoms_in("OutOfQuota: Kubernetes unschedulable")
+    # A node too small for the memory request is scheduling (AML009's), not the container's memory.
+    assert "memory" not in priors.symptoms_in("0/3 nodes are available: 3 Insufficient memory.")
     # One boot is every healthy start (a line from a corpus control's log).
     assert "worker-rebooting" not in priors.symptoms_in("2025-12-10 13:23:08,365 I [13618] gunicorn.error - Booting worker with pid: 13618")
     # A crash loop's restarts each start gunicorn again: one boot each is not a worker re-booted.
