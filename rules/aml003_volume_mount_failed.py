@@ -3,9 +3,16 @@ from __future__ import annotations
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor.views import kube
+from aml_doctor.engine.rule import excerpt
+from aml_doctor.views import kube, platform
 
 _MOUNT_EVENT = re.compile(r"MountVolume\.SetUp failed|Unable to attach or mount volumes|Unable to start blobfuse|no volume plugin matched")
+# The same failures pasted as lines, as kubectl describe and the blob-mount troubleshooting page print
+# them (https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/storage/mounting-azure-blob-storage-container-fail).
+_MOUNT_TEXT = re.compile(
+    r"MountVolume\.SetUp failed|Unable to attach or mount volumes|Unable to start blobfuse|no volume plugin matched|"
+    r"\bFailedMount\b|An operation with the given Volume ID .* already exists"
+)
 _UNBOUND = re.compile(r"unbound immediate PersistentVolumeClaims")
 
 # (pattern, cause, confidence, alternatives, what decides)
@@ -36,8 +43,11 @@ class VolumeMountFailed(Rule):
             return
         events = [e for e in kube.events_for_service(ev) if e.reason == "FailedMount" or _MOUNT_EVENT.search(e.message)]
         unbound = [e for e in kube.events_for_service(ev) if _UNBOUND.search(e.message)]
+        pasted = [] if events or unbound else platform.lines(kube.scoring_logs(ev), _MOUNT_TEXT)
         if events:
             yield self._mount_failure(events)
+        elif pasted:
+            yield self._mount_failure_pasted(pasted)
         elif unbound:
             e = unbound[0]
             yield self.finding(
@@ -57,20 +67,25 @@ class VolumeMountFailed(Rule):
             )
 
     def _mount_failure(self, events):
-        text = "\n".join(e.message for e in events)
+        first = events[-1]
+        evidence = [EvidenceItem(e.locator, f"{e.type} {e.reason}: {e.message}".strip()) for e in events[-3:]]
+        return self._explained("\n".join(e.message for e in events), evidence, f"pod/{first.name}" if first.name else "volume")
+
+    def _mount_failure_pasted(self, hits):
+        return self._explained("\n".join(h.line for h in hits), [excerpt(h.doc, h.line_no) for h in hits[:3]], "volume")
+
+    def _explained(self, text, evidence, subject):
         cause, confidence = "unknown", 0.6
         for pattern, name, conf in _CAUSES:
             if pattern.search(text):
                 cause, confidence = name, conf
                 break
-        first = events[-1]
-        evidence = [EvidenceItem(e.locator, f"{e.type} {e.reason}: {e.message}".strip()) for e in events[-3:]]
         title, explanation, fix, alternatives, decide = _EXPLAIN[cause]
         return self.finding(
             title=title,
             explanation=explanation,
             evidence=evidence,
-            subject=f"pod/{first.name}" if first.name else "volume",
+            subject=subject,
             confidence=confidence,
             fix=fix,
             alternatives=alternatives,
