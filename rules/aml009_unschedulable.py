@@ -4,7 +4,7 @@ import re
 
 from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor.views import podfailures
+from aml_doctor.views import kube, platform, podfailures
 from aml_doctor.views.errorjson import azureml_errors, service_state
 from aml_doctor.engine.rule import excerpt
 from aml_doctor.evidence.textdoc import TextKind
@@ -18,6 +18,10 @@ _AZUREML_TEXT = re.compile(
     r"Deployment request failed due to insufficient compute resource\.[^\n\"]*|"
     r"Kubernetes unschedulable[^\n\"]*"
 )
+# The scheduler's message pasted alone ("0/3 nodes are available: 3 Insufficient cpu."). Anti-affinity
+# alone is the AzureML router's high availability on too few nodes: AML018's, not a lack of capacity.
+_SCHEDULER_TEXT = re.compile(r"\b\d+/\(?\w+\)? nodes are available: [^\n]+")
+_PASTED_NOT_MINE = re.compile(r"anti-affinity")
 _REASON = re.compile(r"(\d+) (Insufficient [\w/-]+(?:\.[\w/-]+)*|Too many pods|node\(s\) [^,.]+)")
 
 # What each scheduler reason means and what to do about it.
@@ -74,6 +78,13 @@ class Unschedulable(Rule):
         failures = [f for f in podfailures.scheduling_failures(ev) if not _NOT_MINE.search(f.message)]
         items = [EvidenceItem(f.locator, f"FailedScheduling: {f.message}") for f in failures[:2]]
         messages = [f.message for f in failures]
+        if not failures:
+            pasted = [
+                h for h in platform.lines(kube.scoring_logs(ev), _SCHEDULER_TEXT)
+                if not _NOT_MINE.search(h.line) and not _PASTED_NOT_MINE.search(h.line)
+            ]
+            items += [excerpt(h.doc, h.line_no) for h in pasted[:2]]
+            messages += [h.match.group(0) for h in pasted]
         azureml = self._azureml_says(ev)
         items += azureml[:2]
         state = service_state(ev)
@@ -82,11 +93,11 @@ class Unschedulable(Rule):
         if not items:
             return
         reasons = sorted({m.group(0) for text in messages for m in _REASON.finditer(text)})
-        kinds = [kind for pattern, kind in _ADVICE if any(pattern.search(r) for r in reasons)] or ["capacity"]
+        kinds = [kind for pattern, kind in _ADVICE if any(pattern.search(r) for r in reasons or messages)] or ["capacity"]
         sizes, fits_nowhere = _compare(ev, reasons)
         if sizes:
             items.append(EvidenceItem(*sizes))
-        what = ", ".join(reasons) if reasons else "the cluster lacks the CPU or memory the service requests"
+        what = ", ".join(reasons) if reasons else (messages[0][:200] if messages else "the cluster lacks the CPU or memory the service requests")
         title = f"Pods cannot be scheduled: {what}"
         if fits_nowhere:
             title += f" ({fits_nowhere})"
