@@ -4,6 +4,7 @@ import re
 from datetime import datetime
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
+from aml_doctor.engine.signatures import with_signatures
 from aml_doctor.views import kube, podfailures
 from aml_doctor.views.errorjson import azureml_errors
 from aml_doctor.engine.rule import excerpt
@@ -17,6 +18,7 @@ _INIT_DONE = re.compile(r"Users's init has completed successfully")
 _DESCRIBE_LIVENESS = re.compile(r"^\s*Liveness:\s+.*?delay=(\d+)s.*?period=(\d+)s.*?#failure=(\d+)", re.MULTILINE)
 
 
+@with_signatures(__file__)
 class ProbeFailure(Rule):
     id = "AML011"
     name = "probe-failure"
