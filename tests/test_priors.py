@@ -57,6 +57,7 @@ def test_symptoms_told_in_prose_are_read():
         "Image built based on the prebuilt Docker image can't boot up": "custom-image-wont-start",
         "init() or run() failing to write a file": "write-failed",
         "Booting worker with pid: 41\nBooting worker with pid: 57": "worker-rebooting",
+        "ImportError: cannot import name 'url_quote' from 'werkzeug.urls'": "cannot-import-name",
         "I gave the webservice more RAM and it seems to work now": "memory",
         "This version upgrade was required as model deployment was failing due to pydantic validation error.": "version-mismatch",
     }
@@ -68,6 +69,7 @@ def test_near_misses_are_not_symptoms():
     assert priors.symptoms_in("Scaled up replica set recsys-ranker-tr2ks7vqp to 1") == set()
     assert "build-failed" not in priors.symptoms_in("Successfully built 3f1a2b and pushed the image")
     assert "quota" not in priors.symptoms_in("OutOfQuota: Kubernetes unschedulable")
+    assert "missing-module" not in priors.symptoms_in("ImportError: cannot import name 'url_quote' from 'werkzeug.urls'")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.
     assert "memory" not in priors.symptoms_in("0/3 nodes are available: 3 Insufficient memory.")
     # One boot is every healthy start (a line from a corpus control's log).
