@@ -58,6 +58,13 @@ def test_symptoms_told_in_prose_are_read():
         "init() or run() failing to write a file": "write-failed",
         "Booting worker with pid: 41\nBooting worker with pid: 57": "worker-rebooting",
         "ImportError: cannot import name 'url_quote' from 'werkzeug.urls'": "cannot-import-name",
+        "A 502 status code indicates that the service has thrown an exception or crashed in the `run()` method": "http-502",
+        "ResourceNotReady: User container has crashed or terminated: Liveness probe failed: HTTP probe failed with statuscode: 502": "probe-502",
+        "Reason: Worker failed to boot.": "worker-failed-to-boot",
+        "MLflow models trained in Python 2 cannot be deployed to Azure ML for realtime serving.": "python-version",
+        "Latest pip resolver struggles to resolve your not pinned dependencies.": "dependency-resolution",
+        "If the model file or folder can't be found, the function fails.": "model-file-missing",
+        "If there are uncaught exceptions in the `init()` function, you might see CrashLoopBackOff": "init-exception",
         "I gave the webservice more RAM and it seems to work now": "memory",
         "This version upgrade was required as model deployment was failing due to pydantic validation error.": "version-mismatch",
     }
@@ -70,6 +77,8 @@ def test_near_misses_are_not_symptoms():
     assert "build-failed" not in priors.symptoms_in("Successfully built 3f1a2b and pushed the image")
     assert "quota" not in priors.symptoms_in("OutOfQuota: Kubernetes unschedulable")
     assert "missing-module" not in priors.symptoms_in("ImportError: cannot import name 'url_quote' from 'werkzeug.urls'")
+    # A probe's 502 is not a scoring 502.
+    assert "http-502" not in priors.symptoms_in("Liveness probe failed: HTTP probe failed with statuscode: 502")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.
     assert "memory" not in priors.symptoms_in("0/3 nodes are available: 3 Insufficient memory.")
     # One boot is every healthy start (a line from a corpus control's log).
