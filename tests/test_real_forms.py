@@ -25,6 +25,14 @@ FORMS = [
     ("a scoring-time 504 from the SDK", "azuredocs-24319-aci-504-client-timeout", "gateway_timeout_or_router_error"),
     ("a kubelet 401 from the registry", "msdocs-aks-acr-pull-401-unauthorized", "image_pull_failure"),
     ("a client-side SDK import failure", "azsdkpy-40575-marshmallow4-import-error", "other"),
+    ("a bare SIGKILL line, outside any build", "learn-v1-troubleshoot-deploy-sigkill-memory", "oom_killed"),
+    ("a bare v2 InternalServerError", "msdocs-oe-internalservererror", "other"),
+    ("run()'s exception returned as the scoring response", "mlnotebooks-45-automl-run-numpy-vs-pandas-column-error", "entry_script_run_error"),
+    ("a blobfuse mount error pasted alone", "msdocs-aks-blobfuse-errno-404-container-missing", "volume_mount_failure"),
+    ("the scheduler's message pasted alone", "msdocs-aks-scheduler-untolerated-taint", "insufficient_resources_unschedulable"),
+    ("a browser's CORS block", "msdocs-oe-blocked-by-cors-policy", "other"),
+    ("a v2 BadArgument: the endpoint identity cannot pull", "briglx-mlflow-server-badargument-acr-pull", "image_pull_failure"),
+    ("a 409 from a second operation on the same endpoint", "carnegiemop-aml-endpoint-tsg-operationduplicationconflict", "other"),
 ]
 
 
