@@ -24,6 +24,7 @@ from pathlib import Path
 from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.engine.runner import analyze, signals_for
 from aml_doctor.evidence import redact, store as evidence
+from spread import ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "scenarios"
@@ -40,10 +41,6 @@ def _wall(args: list[str], env: dict) -> float:
     start = time.perf_counter()
     subprocess.run(args, capture_output=True, env=env)
     return time.perf_counter() - start
-
-
-def _spread(xs: list[float]) -> str:
-    return f"min {min(xs) * 1000:8.1f}  median {statistics.median(xs) * 1000:8.1f}  max {max(xs) * 1000:8.1f} ms"
 
 
 def main() -> None:
@@ -75,7 +72,7 @@ def main() -> None:
         medians.append(med)
         ratios.append(ratio)
         print(f"{path.name:<48} {med * 1000:7.1f} ms  {ratio:6.0f}x reading its files")
-    print(f"scenarios: {len(medians)}  analysis {_spread(medians)}")
+    print(f"scenarios: {len(medians)}  analysis {ms(medians, 8)}")
     print(f"           ratio to reading the files: min {min(ratios):.0f}x  median {statistics.median(ratios):.0f}x  "
           f"max {max(ratios):.0f}x")
 
@@ -87,7 +84,7 @@ def main() -> None:
         runs["aml-doctor analyze <example>"].append(_wall([sys.executable, "-m", "aml_doctor", "analyze", str(EXAMPLE)], env))
     base = statistics.median(runs["python -c pass"])
     for label, xs in runs.items():
-        print(f"cold start, {label:<30} {_spread(xs)}  {statistics.median(xs) / base:5.1f}x python -c pass")
+        print(f"cold start, {label:<30} {ms(xs, 8)}  {statistics.median(xs) / base:5.1f}x python -c pass")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from emulators.kube_apiserver import KubeApiServer
 from test_collect_kubernetes import PREVIOUS_LOG, service_objects
+from spread import slashes
 
 NS = "azureml-fleet-ws"
 HEALTHY_LOG = "".join(PREVIOUS_LOG.splitlines(keepends=True)[:11]) + "Users's init has completed successfully\n"
@@ -80,10 +81,6 @@ def replay(api: KubeApiServer, requests) -> float:
     return seconds
 
 
-def spread(values: list[float]) -> str:
-    return f"{min(values):.2f}/{statistics.median(values):.2f}/{max(values):.2f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
@@ -114,7 +111,7 @@ def main() -> None:
             needed = len(lists) + failing
             counts = json.loads(done.stdout)["counts"]
             print(f"{services:>8}  {failing:>7}  {len(lists):>5}  {logs:>5}  {needed:>6}  {len(requests) / needed:>12.2f}  "
-                  f"{spread(walls):>17}  {spread(raws):>17}  {statistics.median(walls) / statistics.median(raws):>8.1f}  "
+                  f"{slashes(walls, 2):>17}  {slashes(raws, 2):>17}  {statistics.median(walls) / statistics.median(raws):>8.1f}  "
                   f"{statistics.median(peaks):>12.1f}  {counts}")
 
 

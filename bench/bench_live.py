@@ -32,12 +32,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import kubernetes.config  # noqa: F401 - imported before timing the in-process collector
 from aml_doctor.collect.kubernetes import collect_kubernetes
 from test_collect_kubernetes import NS, SERVICE, emulator
+from spread import slashes
 
 COMMAND = "import sys; from aml_doctor.cli.main import main; sys.exit(main())"
-
-
-def spread(values: list[float]) -> str:
-    return f"{min(values):.3f}/{statistics.median(values):.3f}/{max(values):.3f}"
 
 
 def replay(api, requests) -> tuple[float, int]:
@@ -70,7 +67,7 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         pass_times.append(time.perf_counter() - started)
-    print(f"python -c pass: {spread(pass_times)} s (min/median/max)")
+    print(f"python -c pass: {slashes(pass_times)} s (min/median/max)")
     print(f"{'others':>6}  {'command s':>17}  {'collector s':>17}  {'raw s':>17}  {'cmd/raw':>7}  {'coll/raw':>8}  "
           f"{'cmd/pass':>8}  {'calls':>5}  {'read KB':>8}  {'kept KB':>8}  {'read/kept':>9}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +93,7 @@ def main() -> None:
                     collector.append(time.perf_counter() - started)
                     kept = kept_bytes(part)
             med = statistics.median
-            print(f"{others:>6}  {spread(command):>17}  {spread(collector):>17}  {spread(raw):>17}  "
+            print(f"{others:>6}  {slashes(command):>17}  {slashes(collector):>17}  {slashes(raw):>17}  "
                   f"{med(command) / med(raw):>7.0f}  {med(collector) / med(raw):>8.1f}  {med(command) / med(pass_times):>8.1f}  "
                   f"{calls:>5}  {read / 1000:>8.1f}  {kept / 1000:>8.1f}  {read / kept:>9.2f}")
 

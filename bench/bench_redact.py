@@ -31,6 +31,7 @@ from aml_doctor.evidence import redact, store as evidence
 from aml_doctor.reports import render
 from aml_doctor.testing import BundleBuilder, crashloop_pod
 from aml_doctor.testing.builders import event, pod, pod_name
+from spread import ms
 
 NS = "azureml-ws1"
 SAS = "https://amlws1store.blob.core.windows.net/azureml/x.tgz?sv=2019-02-02&sr=b&sig=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A%3D&se=2026-11-21"
@@ -99,8 +100,8 @@ def main() -> int:
             shares.append((total - without) / total)
         size = sum(f.stat().st_size for f in files) / 2**20
         print(f"{args.pods} pods, {args.events} events ({size:.1f} MiB of JSON), {args.repeat} runs")
-        print(f"  json.loads of the files  CPU min {min(loads) * 1000:7.1f}  median {statistics.median(loads) * 1000:7.1f}  max {max(loads) * 1000:7.1f} ms")
-        print(f"  analysis                 CPU min {min(totals) * 1000:7.1f}  median {statistics.median(totals) * 1000:7.1f}  max {max(totals) * 1000:7.1f} ms"
+        print(f"  json.loads of the files  CPU {ms(loads)}")
+        print(f"  analysis                 CPU {ms(totals)}"
               f"  ({statistics.median(totals) / statistics.median(loads):.1f}x json.loads)")
         print(f"  redaction's share        min {min(shares):7.1%}  median {statistics.median(shares):7.1%}  max {max(shares):7.1%}   (target: <= 10%)")
     return 0

@@ -33,6 +33,7 @@ from aml_doctor.engine.ranking import rank, verdict
 from aml_doctor.evidence import redact
 from aml_doctor.reports import FORMATS, render
 from aml_doctor.reports.json_report import report_document
+from spread import ms
 
 LOG = "\n".join(
     f"2026-11-20T09:14:{i % 60:02d},5{i:05d}+00:00 - gunicorn/run Booting worker with pid: {i}" for i in range(400)
@@ -63,10 +64,6 @@ def _report(distinct: bool) -> Report:
     )
 
 
-def _spread(xs: list[float]) -> str:
-    return f"min {min(xs) * 1000:7.1f}  median {statistics.median(xs) * 1000:7.1f}  max {max(xs) * 1000:7.1f} ms"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
@@ -95,8 +92,8 @@ def main() -> None:
             render(report, "json")
             rendered.append(time.process_time() - start)
         print(f"json, {label}, {args.repeat} runs")
-        print(f"  json.dumps      {_spread(dumps)}")
-        print(f"  render json     {_spread(rendered)}")
+        print(f"  json.dumps      {ms(dumps)}")
+        print(f"  render json     {ms(rendered)}")
         print(f"  ratio (medians) {statistics.median(rendered) / statistics.median(dumps):.1f}x json.dumps   (target: <= 3x)")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from aml_doctor.engine.plugins import load_plugins
 from aml_doctor.engine.runner import analyze, signals_for
 from aml_doctor.evidence import redact, store as evidence
+from spread import ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "tests" / "scenarios" / "crashloop-init-keyerror"
@@ -90,10 +91,6 @@ def _time(fn, repeat: int) -> list[float]:
     return out
 
 
-def _spread(xs: list[float]) -> str:
-    return f"min {min(xs) * 1000:8.1f}  median {statistics.median(xs) * 1000:8.1f}  max {max(xs) * 1000:8.1f} ms"
-
-
 def _peak_rss_mib(bundle: Path) -> float:
     """The child's own VmHWM: its ru_maxrss would carry this large process's peak across exec."""
     code = ("import sys\nfrom aml_doctor.cli.main import main\n"
@@ -148,9 +145,9 @@ def main() -> int:
                 analysed += _time(analysis, 1)
             med = statistics.median(analysed)
             print(f"{label} ({size / 2**20:.1f} MiB of text, {len(files)} file(s)), {repeat} runs")
-            print(f"  read          {_spread(plain)}")
-            print(f"  read+decode   {_spread(decoded)}")
-            print(f"  analysis      {_spread(analysed)}")
+            print(f"  read          {ms(plain, 8)}")
+            print(f"  read+decode   {ms(decoded, 8)}")
+            print(f"  analysis      {ms(analysed, 8)}")
             print(f"  ratio (medians): {med / statistics.median(decoded):.1f}x read+decode, "
                   f"{med / statistics.median(plain):.1f}x read   (target: <= 5x)")
             print(f"  peak RSS of one aml-doctor analyze: {_peak_rss_mib(bundle):.0f} MiB")

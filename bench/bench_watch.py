@@ -37,6 +37,7 @@ from test_watch import (
     running_not_ready,
     scheduled,
 )
+from spread import slashes
 
 
 def crash_timeline() -> tuple[float, float, str]:
@@ -94,10 +95,6 @@ def round_trip() -> float:
         return seconds
 
 
-def _spread(values: list[float]) -> str:
-    return f"{min(values):.3f}/{statistics.median(values):.3f}/{max(values):.3f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -112,7 +109,7 @@ def main() -> None:
         total = [r[1] for r in results]
         rules = sorted({r[2] for r in results})
         median = statistics.median(after)
-        print(f"{label:<34}  {'/'.join(rules):>7}  {_spread(after):>22}  {_spread(total):>17}  "
+        print(f"{label:<34}  {'/'.join(rules):>7}  {slashes(after):>22}  {slashes(total):>17}  "
               f"{median / trip:>9.0f}  {AZUREML_VERDICT_S / median:>13.0f}")
     print(f"AzureML's own verdict for the same failures: DeploymentTimedOut after pollTimeout 00:20:00 ({AZUREML_VERDICT_S:.0f} s)")
 
