@@ -48,6 +48,8 @@ class ImageBuildFailed(Rule):
     requires = ("build_log|text|azureml_service",)
     # A build that failed is why the service answered InternalServerError, when it did.
     explains = ("AML038",)
+    # A SIGKILL among a build's lines killed the build: AML008's bare-SIGKILL reading does not apply.
+    supersedes = ("AML008[process-sigkill]",)
     signals = (
         "Could not find a version that satisfies the requirement",
         "No matching distribution found",
