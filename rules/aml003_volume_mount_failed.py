@@ -9,10 +9,7 @@ from aml_doctor.views import kube, platform
 _MOUNT_EVENT = re.compile(r"MountVolume\.SetUp failed|Unable to attach or mount volumes|Unable to start blobfuse|no volume plugin matched")
 # The same failures pasted as lines, as kubectl describe and the blob-mount troubleshooting page print
 # them (https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/storage/mounting-azure-blob-storage-container-fail).
-_MOUNT_TEXT = re.compile(
-    r"MountVolume\.SetUp failed|Unable to attach or mount volumes|Unable to start blobfuse|no volume plugin matched|"
-    r"\bFailedMount\b|An operation with the given Volume ID .* already exists"
-)
+_MOUNT_TEXT = re.compile(_MOUNT_EVENT.pattern + r"|\bFailedMount\b|An operation with the given Volume ID .* already exists")
 _UNBOUND = re.compile(r"unbound immediate PersistentVolumeClaims")
 
 # (pattern, cause, confidence, alternatives, what decides)
