@@ -110,7 +110,10 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
     if verdict in (Verdict.SYMPTOMS_ONLY, Verdict.UNRECOGNISED, Verdict.POSSIBLE_CAUSE) and knowledge:
         # The base rates were counted over each real case's whole text: the symptoms are read over
         # the error lines and the first lines of the evidence (bounded), not the error lines alone.
-        symptom_text = "\n".join(knowledge_lines + [line for line in _prose_lines(ev) if line not in knowledge_lines])
+        # Without error lines, the knowledge lines are those first lines already.
+        seen = set(knowledge_lines)
+        first = [line for line in _prose_lines(ev) if line not in seen] if errors else []
+        symptom_text = "\n".join(knowledge_lines + first)
         possible = _possible_causes(knowledge, ranked, known, symptom_text, platform)
     steps = ()
     if verdict is not Verdict.ROOT_CAUSE_FOUND and verdict is not Verdict.NO_PROBLEM_FOUND:
