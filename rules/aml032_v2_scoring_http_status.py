@@ -21,7 +21,7 @@ _MEANING = {
     401: ("'you don't have permission to do the requested action, such as score, or your token is expired or in the wrong format'",
           ("az ml online-endpoint get-credentials -n <endpoint>   # the key, or: az account get-access-token --resource https://ml.azure.com for aml_token",
            "send it as 'Authorization: Bearer <key or token>'"), "unauthorized"),
-    404: ("'the endpoint doesn't have any valid deployment with positive weight' (or the URI is not the endpoint's)",
+    404: ("no deployment takes the traffic: 'the endpoint doesn't have any valid deployment with positive weight' (or the URI is not the endpoint's)",
           ("az ml online-endpoint show -n <endpoint> --query traffic   # every deployment at 0 sends 404",
            "az ml online-endpoint update -n <endpoint> --traffic '<deployment>=100'",
            "az ml online-endpoint show -n <endpoint> --query scoring_uri   # the exact URI to call"), "not-serving"),
@@ -31,7 +31,7 @@ _MEANING = {
     409: ("an operation is already in progress on the endpoint: 'any new operation on that same online endpoint responds with a 409 conflict error'",
           ("az ml online-endpoint show -n <endpoint> --query provisioning_state   # wait for it to leave Updating/Creating",
            "retry the request or the operation once it is Succeeded"), "not-serving"),
-    424: ("a 'model error': the model container answered with a non-200 status ('ms-azureml-model-error-statuscode' and "
+    424: ("'model error': the model container answered with a non-200 status ('ms-azureml-model-error-statuscode' and "
           "'ms-azureml-model-error-reason' say which and why)",
           ("az ml online-deployment get-logs -e <endpoint> -n <deployment> -l 200   # what run() raised",
            "curl -i ... the response headers ms-azureml-model-error-statuscode and ms-azureml-model-error-reason",
