@@ -31,9 +31,13 @@ _MODEL_ERRORS = ("ModelNotFoundException",)
 # Hugging Face transformers raises OSError "Can't load tokenizer for <model>" (or config, weights)
 # when the model's files are not where it looks; the HF deployment page lists it under models with
 # incorrect tokenizers (https://learn.microsoft.com/azure/machine-learning/how-to-deploy-models-from-huggingface).
+# A file not found whose name is a serialised model (joblib or pickle for scikit-learn, .pt/.pth for
+# PyTorch, .h5/.keras for Keras, .onnx, .safetensors) is the model missing where init() looks: the
+# category table's "FileNotFoundError under AZUREML_MODEL_DIR", when the paste shows the file alone.
 _MODEL_TEXT = re.compile(
     r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models|"
-    r"Can't load (?:the )?(?:tokenizer|config|model|feature extractor|processor) for"
+    r"Can't load (?:the )?(?:tokenizer|config|model|feature extractor|processor) for|"
+    r"\.(?:joblib|pkl|pickle|pt|pth|h5|keras|onnx|safetensors)\b"
 )
 _VERSION_CLASH = re.compile(
     r"cannot import name '(\w+)' from '([\w.]+)'|numpy\.core\.multiarray failed to import|"

@@ -105,3 +105,57 @@ def test_a_symptom_told_beside_an_error_line_is_read(tmp_path):
     knowledge = Knowledge(index.build([]), priors.build([]))
     report = measure.diagnose(case, "text", load_plugins().rules, knowledge)
     assert [p.category.value for p in report.possible_causes][:1] == ["quota_exceeded"]
+
+
+
+def _diagnose_text(text: str, cases: list[Case]):
+    from aml_doctor.engine.diagnosis import Knowledge
+    from aml_doctor.engine.plugins import load_plugins
+    from aml_doctor.engine.runner import analyze, signals_for
+    from aml_doctor.evidence import store
+    from aml_doctor.knowledge import index
+
+    rules = load_plugins().rules
+    ev = store.from_texts([("paste.txt", text.encode())], signals=signals_for(rules))
+    return analyze(ev, rules, knowledge=Knowledge(index.build(cases), priors.build(cases)))
+
+
+def _corpus_case(case_id: str) -> Case:
+    return next(c for c in corpus.load_cases() if c.id == case_id)
+
+
+# A real pair from the corpus: azureml-assets#3949's one-line account of a container that crashes on
+# a missing dependency, and azureml-examples#3917's container crash on a missing package. They share
+# three words, too few to cite one as the other seen before.
+_PASTE = "- container is unable to start and crashes due to missing dependency"
+_NEIGHBOUR = "azureml-examples-3917-ncd-azureml-ai-monitoring-crash"
+_OTHERS = ["azcli-20247-az-ml-endpoint-split", "azcli-25433-model-deploy-m-list-syntax", "azcliext-3580-endpoint-yaml-blob-model-path"]
+
+
+def _cases() -> list[Case]:
+    return [_corpus_case(_NEIGHBOUR)] + [_corpus_case(i) for i in _OTHERS]
+
+
+def test_a_case_with_similar_words_votes_without_being_cited():
+    from aml_doctor.knowledge import index
+
+    built = index.build(_cases())
+    assert [m.case.id for m in built.neighbours([_PASTE])] == [_NEIGHBOUR]
+    assert built.match([_PASTE]) == []
+    report = _diagnose_text(_PASTE, _cases())
+    assert report.known_issues == ()
+    first = report.possible_causes[0]
+    assert first.category.value == "entry_script_import_error"
+    assert f"similar words ({_corpus_case(_NEIGHBOUR).thread})" in first.why
+
+
+def test_the_platform_s_base_rates_fill_the_list_behind_the_leads():
+    causes = [(p.category.value, p.why) for p in _diagnose_text(_PASTE, _cases()).possible_causes]
+    assert [c for c, _ in causes] == ["entry_script_import_error", "other"]
+    assert causes[1][1] == "75% of 4 real failures on any platform had this cause"
+
+
+def test_words_no_case_shares_get_no_neighbour():
+    from aml_doctor.knowledge import index
+
+    assert index.build(_cases()).neighbours(["(OutOfQuota) Not enough subscription CPU quota."]) == []

@@ -22,6 +22,9 @@ MAX_POSSIBLE = 4
 MATCH_LINES = 24
 # A neighbour's vote weighs this much more than the base rate of its symptom: it shares the error text.
 NEIGHBOUR_WEIGHT = 2.0
+# Beside evidence that points somewhere, the platform's base rates count half a case: a tie-breaker
+# that fills the last places of the list.
+PRIOR_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
         seen = set(knowledge_lines)
         first = [line for line in _prose_lines(ev) if line not in seen] if errors else []
         symptom_text = "\n".join(knowledge_lines + first)
-        possible = _possible_causes(knowledge, ranked, known, symptom_text, platform)
+        neighbours = knowledge.index.neighbours(knowledge_lines)
+        possible = _possible_causes(knowledge, ranked, known, neighbours, symptom_text, platform)
     steps = ()
     if verdict is not Verdict.ROOT_CAUSE_FOUND and verdict is not Verdict.NO_PROBLEM_FOUND:
         steps = tuple(_next_steps()["collect"].get(platform or "unknown", ()))
@@ -159,15 +163,20 @@ def _known_issues(knowledge: Knowledge, lines: list[str]) -> tuple[KnownIssue, .
 
 
 def _possible_causes(
-    knowledge: Knowledge, ranked, known: tuple[KnownIssue, ...], text: str, platform: str
+    knowledge: Knowledge, ranked, known: tuple[KnownIssue, ...], neighbours, text: str, platform: str
 ) -> tuple[PossibleCause, ...]:
     from aml_doctor.knowledge.priors import readings_of, symptoms_in
 
     weights: dict[str, float] = {}
     reasons: dict[str, str] = {}
     for k in known:
-        weights[k.category.value] = weights.get(k.category.value, 0.0) + NEIGHBOUR_WEIGHT * k.score
         reasons.setdefault(k.category.value, f"the same error text was caused by this in {k.thread}")
+    # Every case whose words resemble the evidence votes for its cause, by how closely it matches;
+    # the known issues above are the closest of them.
+    for m in neighbours:
+        category = m.case.category
+        weights[category] = weights.get(category, 0.0) + NEIGHBOUR_WEIGHT * m.relative
+        reasons.setdefault(category, f"a real case with similar words ({m.case.thread}) had this cause")
     symptoms = symptoms_in(text)
     shown = ", ".join(sorted(symptoms))
     readings = readings_of(symptoms)
@@ -186,12 +195,13 @@ def _possible_causes(
         if not f.is_symptom:
             weights[f.category.value] = weights.get(f.category.value, 0.0) + max(f.confidence, 0.2)
             reasons.setdefault(f.category.value, f"{f.rule}: {f.title}")
-    if not weights:
-        # Nothing points anywhere: the platform's own base rates are the only lead, and say so.
-        shares, n = knowledge.priors.target_shares(platform)
-        for category, share in shares.items():
-            weights[category] = share
-            reasons[category] = f"{round(share * 100)}% of {n} real failures on {platform or 'any platform'} had this cause"
+    # The platform's own base rates are the prior every lead stands on: alone when nothing points
+    # anywhere, and a weak vote beside the evidence's leads otherwise.
+    shares, n = knowledge.priors.target_shares(platform)
+    prior = PRIOR_WEIGHT if weights else 1.0
+    for category, share in shares.items():
+        weights[category] = weights.get(category, 0.0) + prior * share
+        reasons.setdefault(category, f"{round(share * 100)}% of {n} real failures on {platform or 'any platform'} had this cause")
     total = sum(weights.values())
     if not total:
         return ()

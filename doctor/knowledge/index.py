@@ -26,6 +26,11 @@ B = 0.75
 # the best score the query could reach against itself: lower and unrelated threads are cited.
 MIN_SHARED_TERMS = 3
 MIN_RELATIVE_SCORE = 0.3
+# Neighbours are looser: cases whose words resemble the evidence, too far off to cite as "seen
+# before" but a vote for the candidate causes of a bare symptom (a nearest-neighbour reading).
+NEIGHBOUR_MIN_SHARED_TERMS = 2
+NEIGHBOUR_MIN_RELATIVE_SCORE = 0.2
+NEIGHBOURS = 5
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_.']{2,}")
 _NOISE = re.compile(
@@ -87,6 +92,14 @@ class Index:
         return total
 
     def match(self, lines: Iterable[str], limit: int = 3) -> list[Match]:
+        """The cases close enough to cite, one per thread, best first."""
+        return self._ranked(lines, limit, MIN_SHARED_TERMS, MIN_RELATIVE_SCORE)
+
+    def neighbours(self, lines: Iterable[str], limit: int = NEIGHBOURS) -> list[Match]:
+        """The cases whose words resemble ``lines``, citable or not, one per thread, best first."""
+        return self._ranked(lines, limit, NEIGHBOUR_MIN_SHARED_TERMS, NEIGHBOUR_MIN_RELATIVE_SCORE)
+
+    def _ranked(self, lines: Iterable[str], limit: int, min_shared: int, min_relative: float) -> list[Match]:
         lines = [ln for ln in lines if ln.strip()]
         query = Counter(t for ln in lines for t in set(terms(ln)))
         if not query or not self.docs:
@@ -103,19 +116,23 @@ class Index:
                 continue
             shared = tuple(sorted((t for t in query if t in self.docs[i]), key=lambda t: -self.idf[t]))
             relative = score / ideal
-            if len(shared) < MIN_SHARED_TERMS or relative < MIN_RELATIVE_SCORE:
+            if len(shared) < min_shared or relative < min_relative:
                 continue
-            best_line = max(lines, key=lambda ln: sum(self.idf.get(t, 0) for t in set(terms(ln)) if t in self.docs[i]))
-            out.append(Match(case, score, relative, shared[:8], best_line))
-        out.sort(key=lambda m: (-m.score, m.case.id))
-        # One citation per thread: the best-matching case of it.
+            out.append((score, case.id, i, relative, shared))
+        out.sort(key=lambda m: (-m[0], m[1]))
+        # One per thread: the best-matching case of it.
         seen: set[str] = set()
         unique = []
-        for m in out:
-            if m.case.thread not in seen:
-                seen.add(m.case.thread)
-                unique.append(m)
-        return unique[:limit]
+        for score, _, i, relative, shared in out:
+            case = self.cases[i]
+            if case.thread in seen:
+                continue
+            seen.add(case.thread)
+            best_line = max(lines, key=lambda ln: sum(self.idf.get(t, 0) for t in set(terms(ln)) if t in self.docs[i]))
+            unique.append(Match(case, score, relative, shared[:8], best_line))
+            if len(unique) >= limit:
+                break
+        return unique
 
 
 def build(cases: Sequence[Case], exclude_thread: str = "") -> Index:
