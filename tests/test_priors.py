@@ -37,6 +37,18 @@ def test_a_symptom_no_real_case_showed_still_points_at_its_reading():
     assert priors.build([]).shares({"deployment-timed-out"}) == {}
 
 
+
+def test_a_specific_symptom_is_not_drowned_by_a_generic_one():
+    # Five crashes caused by a missing module, one by an exception in init(): a crash that also
+    # shows init() raising reads as init()'s error, though "crashed" alone has more cases.
+    cases = [_case("entry_script_import_error", "Your container application crashed.", n) for n in range(5)]
+    cases.append(_case("entry_script_init_error", "Your container application crashed after an exception in init()", 9))
+    shown = priors.symptoms_in("The container crashed: an exception in init() stopped it")
+    assert shown == {"container-crashed", "init-exception"}
+    shares = priors.build(cases).shares(shown)
+    assert max(shares, key=shares.get) == "entry_script_init_error"
+    assert round(sum(shares.values()), 9) == 1
+
 def test_authentication_at_a_registry_is_read_apart_from_the_caller_s():
     # Lines from corpus cases: a kubelet pull (an ACR 401) and a scoring key told in prose (MLOpsPython#269).
     pull = "Error response from daemon: Get https://acrname.azurecr.io/v2/preprocess/manifests/latest: unauthorized: authentication required"
@@ -67,9 +79,17 @@ def test_symptoms_told_in_prose_are_read():
         "If there are uncaught exceptions in the `init()` function, you might see CrashLoopBackOff": "init-exception",
         "I gave the webservice more RAM and it seems to work now": "memory",
         "This version upgrade was required as model deployment was failing due to pydantic validation error.": "version-mismatch",
+        "Versions >=1.4 of the inference server removed the buggy patch path but dropped Python 3.8 support": "python-version",
+        "ImportError: cannot import name 'FieldInstanceResolutionError' from 'marshmallow.utils'": "client-import-clash",
     }
     for text, symptom in told.items():
         assert symptom in priors.symptoms_in(text), text
+    # pip's resolver in its own words, as pasted in oemof/oemof-tabular#133.
+    pip = (
+        "ERROR: Cannot install oemof-tabular==0.0.0, oemof-tabular==0.0.1, oemof-tabular==0.0.3 and oemof-tabular==0.0.4 "
+        "because these package versions have conflicting dependencies.\nThe conflict is caused by:"
+    )
+    assert "dependency-resolution" in priors.symptoms_in(pip)
 
 
 def test_near_misses_are_not_symptoms():
@@ -77,6 +97,10 @@ def test_near_misses_are_not_symptoms():
     assert "build-failed" not in priors.symptoms_in("Successfully built 3f1a2b and pushed the image")
     assert "quota" not in priors.symptoms_in("OutOfQuota: Kubernetes unschedulable")
     assert "missing-module" not in priors.symptoms_in("ImportError: cannot import name 'url_quote' from 'werkzeug.urls'")
+    # A clash inside the SDK on the user's machine is not the scoring container's, and the reverse.
+    assert "cannot-import-name" not in priors.symptoms_in("ImportError: cannot import name 'FieldInstanceResolutionError' from 'marshmallow.utils'")
+    assert "client-import-clash" not in priors.symptoms_in("ImportError: cannot import name 'url_quote' from 'werkzeug.urls'")
+    assert "python-version" not in priors.symptoms_in("The image uses Python 3.8 and numpy 1.24")
     # A probe's 502 is not a scoring 502.
     assert "http-502" not in priors.symptoms_in("Liveness probe failed: HTTP probe failed with statuscode: 502")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.

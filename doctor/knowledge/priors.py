@@ -98,15 +98,23 @@ class Priors:
         return ({category: k / n for category, k in counts.items()} if n else {}), n
 
     def shares(self, symptoms: Iterable[str]) -> dict[str, float]:
-        """The category shares over every case that showed any of ``symptoms``, each symptom's own
-        reading counted as one case more."""
-        total: Counter = Counter()
+        """The category shares the symptoms give, each symptom one equal vote: its own shares over
+        the cases that showed it, its reading counted as one case more. A specific symptom ("an
+        exception in init()", three cases) is not drowned by a generic one ("crashed", thirty)."""
+        out: dict[str, float] = {}
+        voters = 0
         for name in symptoms:
-            total.update(self.by_symptom.get(name, Counter()))
-        for reading in readings_of(symptoms):
-            total[reading] += 1
-        n = sum(total.values())
-        return {category: count / n for category, count in total.items()} if n else {}
+            counts = Counter(self.by_symptom.get(name, Counter()))
+            reading = _BY_NAME[name].reads_as if name in _BY_NAME else ""
+            if reading:
+                counts[reading] += 1
+            n = sum(counts.values())
+            if not n:
+                continue
+            voters += 1
+            for category, k in counts.items():
+                out[category] = out.get(category, 0.0) + k / n
+        return {category: share / voters for category, share in out.items()} if voters else {}
 
     def real_count(self, symptoms: Iterable[str], category: str) -> int:
         """How many real cases showing any of ``symptoms`` had ``category``."""
