@@ -39,8 +39,11 @@ _MODEL_TEXT = re.compile(
     r"Can't load (?:the )?(?:tokenizer|config|model|feature extractor|processor) for|"
     r"\.(?:joblib|pkl|pickle|pt|pth|h5|keras|onnx|safetensors)\b"
 )
+# "cannot import name 'X' from 'Y'": Python before 3.7 printed the same error without the module
+# ("cannot import name 'joblib'", sklearn.externals' after scikit-learn 0.23 removed it). A name
+# missing from a partially initialised module is a circular import in the user's own code instead.
 _VERSION_CLASH = re.compile(
-    r"cannot import name '(\w+)' from '([\w.]+)'|numpy\.core\.multiarray failed to import|"
+    r"cannot import name '(\w+)'(?! from partially)(?: from '([\w.]+)')?|numpy\.core\.multiarray failed to import|"
     r"size changed, may indicate binary incompatibility|module compiled against API version|"
     r"Can't get attribute '\w+' on <module '([\w.]+)'"
 )
@@ -51,6 +54,14 @@ REMOVED_STDLIB = frozenset({
     "imghdr", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau",
     "telnetlib", "uu", "xdrlib", "lib2to3",
 })
+
+
+# Submodules their library removed in a release, so that code (or a pickled model) written for the
+# older version cannot import them. scikit-learn's own warnings say when: "sklearn.externals.joblib
+# is deprecated in 0.21 and will be removed in 0.23", "The sklearn.ensemble.forest module is
+# deprecated in version 0.22 and will be removed in version 0.24"; TensorFlow 2.0 removed tf.contrib
+# (https://github.com/tensorflow/tensorflow/releases/tag/v2.0.0).
+REMOVED_SUBMODULES = ("sklearn.externals", "sklearn.ensemble.forest", "tensorflow.contrib")
 
 
 @lru_cache(maxsize=1)
@@ -335,8 +346,10 @@ def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str
             # is too new for the package that imports it (PEP 594, PEP 632).
             return Category.DEPENDENCY_VERSION_CONFLICT, module.split(".")[0]
         # A private submodule of an installed package (sklearn.ensemble._forest) missing while a model
-        # is unpickled means the model was saved by another version of that library.
-        if module and "." in module and any(part.startswith("_") for part in module.split(".")[1:]):
+        # is unpickled means the model was saved by another version of that library; so does a
+        # submodule that a release of its library removed.
+        removed = module.startswith(REMOVED_SUBMODULES)
+        if removed or (module and "." in module and any(part.startswith("_") for part in module.split(".")[1:])):
             return Category.DEPENDENCY_VERSION_CONFLICT, module.split(".")[0]
         return Category.ENTRY_SCRIPT_IMPORT_ERROR, module.split(".")[0]
     return Category.ENTRY_SCRIPT_INIT_ERROR, ""

@@ -45,7 +45,13 @@ class ProbeFailure(Rule):
     def check(self, ev):
         if kube.service_healthy(ev) or self._explained_elsewhere(ev):
             return
-        events = [e for e in podfailures.service_events(ev) if _PROBE_FAILED.search(e.message)]
+        all_events = podfailures.service_events(ev)
+        events = [e for e in all_events if _PROBE_FAILED.search(e.message)]
+        if events and podfailures.later(all_events, events[-1], "ContainerReady"):
+            # A v2 deployment's get-logs lists "Name: ContainerReady ... Container is ready" once the
+            # probes pass: failures before it were the server still starting (a healthy MLflow
+            # deployment in PacktPublishing/Azure-Machine-Learning-Engineering, Chapter06, shows 90 s of them).
+            return
         endpoint = [
             err for err in azureml_errors(ev) if _PROBE_FAILED.search(err.all_text()) or "ResourceNotReady" in err.codes()
         ]

@@ -81,6 +81,11 @@ def test_symptoms_told_in_prose_are_read():
         "This version upgrade was required as model deployment was failing due to pydantic validation error.": "version-mismatch",
         "Versions >=1.4 of the inference server removed the buggy patch path but dropped Python 3.8 support": "python-version",
         "ImportError: cannot import name 'FieldInstanceResolutionError' from 'marshmallow.utils'": "client-import-clash",
+        '## Lack authorization to perform action "Microsoft.MachineLearningService/workspaces/datastores/read"': "auth",
+        'If you encounter an error like "Access denied to list workspace secret", check whether': "auth",
+        'The full error message is: "UserErrorFromQuotaService: Simultaneous count exceeded for subscription."': "quota",
+        "caused the container to continually reboot (due to low memory), resulting in failed deployments": "memory",
+        "Aci Deployment failed with exception: Error in entry script, ImportError: cannot import name 'joblib', please run": "cannot-import-name",
     }
     for text, symptom in told.items():
         assert symptom in priors.symptoms_in(text), text
@@ -101,6 +106,10 @@ def test_near_misses_are_not_symptoms():
     assert "cannot-import-name" not in priors.symptoms_in("ImportError: cannot import name 'FieldInstanceResolutionError' from 'marshmallow.utils'")
     assert "client-import-clash" not in priors.symptoms_in("ImportError: cannot import name 'url_quote' from 'werkzeug.urls'")
     assert "python-version" not in priors.symptoms_in("The image uses Python 3.8 and numpy 1.24")
+    assert "auth" not in priors.symptoms_in("The request carries the authorization header as the docs show")
+    assert "cannot-import-name" not in priors.symptoms_in(
+        "ImportError: cannot import name 'helper' from partially initialized module 'utils' (most likely due to a circular import)"
+    )
     # A probe's 502 is not a scoring 502.
     assert "http-502" not in priors.symptoms_in("Liveness probe failed: HTTP probe failed with statuscode: 502")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.
