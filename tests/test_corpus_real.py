@@ -56,6 +56,7 @@ def test_thread_keys_put_a_docs_page_and_its_markdown_source_in_one_thread():
     source = corpus.thread_key("https://github.com/MicrosoftDocs/azure-ai-docs/blob/0a1b2c/articles/machine-learning/how-to-troubleshoot-online-endpoints.md")
     assert page == source == "docs:how-to-troubleshoot-online-endpoints"
     assert corpus.thread_key("https://github.com/Azure/azure-cli/issues/21387#issuecomment-1") == "azure/azure-cli#21387"
+    assert corpus.thread_key("https://github.com/microsoft/MLOpsPython/commit/d8e29ccdfdb3969d7220d27e8cdd62abe8cc4ae0") == "microsoft/mlopspython@d8e29cc"
 
 
 @pytest.mark.parametrize("form", measure.FORMS)

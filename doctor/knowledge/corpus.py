@@ -31,6 +31,7 @@ TRIM_MARK = "<trimmed>"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,99}$")
 _GITHUB_THREAD = re.compile(r"github\.com/([^/\s]+)/([^/\s#?]+)/(?:issues|pull|pulls|discussions)/(\d+)", re.I)
 _GITHUB_FILE = re.compile(r"github\.com/([^/\s]+)/([^/\s#?]+)/(?:blob|tree|raw)/[^/\s]+/([^\s#?]+)", re.I)
+_GITHUB_COMMIT = re.compile(r"github\.com/([^/\s]+)/([^/\s#?]+)/commit/([0-9a-f]{7,40})", re.I)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def thread_key(url: str) -> str:
     """One key per thread: 'owner/repo#N' for a GitHub issue, PR or discussion, 'docs:<page>' for
     a Microsoft docs page (whether cited on learn.microsoft.com or as its Markdown source on
     GitHub, so leave-one-thread-out leaves the whole page out), 'owner/repo:path' for another file,
-    else host and path."""
+    'owner/repo@sha' for a commit, else host and path."""
     url = url.strip()
     m = _DOCS_FILE.search(url) or (None if "/answers/" in url else _DOCS_PAGE.search(url))
     if m:
@@ -78,6 +79,9 @@ def thread_key(url: str) -> str:
     m = _GITHUB_FILE.search(url)
     if m:
         return f"{m.group(1)}/{m.group(2)}:{m.group(3)}".lower()
+    m = _GITHUB_COMMIT.search(url)
+    if m:
+        return f"{m.group(1)}/{m.group(2)}@{m.group(3)[:7]}".lower()
     url = re.sub(r"^[a-z]+://", "", url, flags=re.I)
     url = re.split(r"[?#]", url, maxsplit=1)[0]
     return url.rstrip("/").lower()
