@@ -32,9 +32,13 @@ _BUILD_FAILED = re.compile(r"Docker image build failed|Container failed during r
 # The old Image API's answer when the workspace Key Vault's access policy was wiped, as the
 # 2019 version of https://learn.microsoft.com/azure/machine-learning/v1/how-to-troubleshoot-deployment quotes it (MicrosoftDocs/azure-docs@0013172).
 _KEY_VAULT = re.compile(r'Create image "[^"]*": An internal server error occurred')
+# The v1 SDK's words for a build that failed during Model.deploy: the error code EnvironmentBuildFailed
+# ("Failed building the Environment"), and get_logs()' "Error in environment creation, more details may be
+# found here: <ImageLogs build.log>" (both in a v1 ACI capstone notebook, ttschuemp/nd00333-capstone).
 _OPERATION_BUILD = re.compile(
     r"Image creation polling reached non-successful terminal state|ImageBuildFailure|"
-    r"subOperationType\W+Build(?:Image|Environment)|Docker image build failed|container registry authorization failure"
+    r"subOperationType\W+Build(?:Image|Environment)|Docker image build failed|container registry authorization failure|"
+    r"EnvironmentBuildFailed|Failed building the Environment|Error in environment creation"
 )
 
 
@@ -267,7 +271,8 @@ class ImageBuildFailed(Rule):
         for err in azureml_errors(ev):
             if err.code == "ImageBuildFailure" or _OPERATION_BUILD.search(err.all_text()):
                 return self._without_log(EvidenceItem(err.locator, f"{err.code}: {_short(err.message, 300)}"), ev)
-        for doc in ev.docs(TextKind.OPERATION, TextKind.PASTED):
+        # get_logs() of a service whose image never built says so too ("Error in environment creation").
+        for doc in ev.docs(TextKind.OPERATION, TextKind.PASTED, TextKind.AZUREML_LOGS):
             hit = doc.first(_OPERATION_BUILD)
             if hit:
                 return self._without_log(excerpt(doc, hit.line_no, 0, 2), ev)

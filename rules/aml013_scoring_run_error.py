@@ -4,7 +4,7 @@ import re
 
 from aml_doctor.engine.signatures import with_signatures
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor.views import kube, platform
+from aml_doctor.views import kube, platform, pytraceback
 from aml_doctor.engine.rule import excerpt
 
 # The inference server's answer when run() raises (https://github.com/microsoft/azureml-inference-server), and the azureml-fe 502.
@@ -53,6 +53,11 @@ class ScoringRunError(Rule):
                 yield self._traceback_finding(doc, tb, len([t for t in self._user_tracebacks(doc) if t.user_frame == frame]))
         if reported:
             return
+        for doc in docs:
+            tb = next(iter(self._server_side_tracebacks(doc)), None)
+            if tb:
+                yield self._server_side_finding(doc, tb)
+                return
         response = platform.lines(docs, _HTTP_500_BODY) + platform.lines(docs, _RUN_FAILED_HEADER)
         if response and not platform.lines(docs, _TIMEOUT):
             yield self._response_finding(response)
@@ -72,6 +77,56 @@ class ScoringRunError(Rule):
             and not _TIMEOUT.search(tb.excerpt(400))
             and _calls_run(tb)
         ]
+
+    def _server_side_tracebacks(self, doc):
+        # A request that failed between the server's call into run() and the user's code: run()'s
+        # input schema decorator (inference_schema) rejecting the body, or json.dumps of what run()
+        # returned. No line of score.py is in the traceback, but it is run()'s request that failed.
+        return [
+            tb
+            for tb in platform.request_tracebacks(doc)
+            if tb.user_frame is None
+            and tb.frames
+            and tb.short_type not in _SERVER_WRAPPERS
+            and not _TIMEOUT.search(tb.excerpt(400))
+            and _calls_run(tb)
+        ]
+
+    def _server_side_finding(self, doc, tb):
+        last = tb.frames[-1]
+        where = f"{last.file.rsplit('/', 1)[-1]} line {last.line}"
+        message = f"{tb.short_type}: {tb.exc_message}".rstrip(": ")
+        serialising = any(f.func in ("wrap_response", "dumps", "encode", "iterencode") for f in tb.frames)
+        return self.finding(
+            title=f"run() fails on requests: {message}, raised in {where}",
+            explanation=(
+                f"init() completed, and a scoring request failed with {message}, raised at {last.file} line {last.line}. "
+                + (
+                    "The server could not serialise what run() returned into JSON: run() returned an object "
+                    "(bytes, a numpy array, a DataFrame) that json.dumps cannot write."
+                    if serialising
+                    else "The traceback goes from the server's call into run() to library code without a line of "
+                    "score.py: run()'s input handling (its input schema decorator, or the model's own checks) "
+                    "rejected the request body."
+                )
+            ),
+            evidence=[EvidenceItem(doc.locator(tb.first_line), tb.excerpt())],
+            subject="run()",
+            confidence=0.8,
+            fix=Fix(
+                summary=(
+                    "Return JSON-serialisable values from run(): .tolist() for arrays, .decode() for bytes, a dict or list."
+                    if serialising
+                    else "Send the body run() expects: the columns, their number and order, and the keys of the input schema."
+                ),
+                steps=(
+                    "Reproduce with the request body: azmlinfsrv --entry_script score.py, then "
+                    "curl -X POST localhost:5001/score -H 'Content-Type: application/json' -d @request.json",
+                    "Compare the body with the input sample the service was deployed with (its swagger.json shows the schema).",
+                ),
+                verify=("Send the same request again: HTTP 200, no `Encountered Exception` in service.get_logs().",),
+            ),
+        )
 
     def _traceback_finding(self, doc, tb, count: int):
         frame = tb.user_frame
@@ -195,6 +250,4 @@ class ScoringRunError(Rule):
 
 def _calls_run(tb) -> bool:
     """The traceback passes through a user function named run, or through the server's request path."""
-    return any(f.func == "run" for f in tb.frames) or any(
-        f.func in ("run_scoring", "invoke_run", "handle_score", "invoke_user_with_timer") for f in tb.frames
-    )
+    return any(f.func == "run" for f in tb.frames) or pytraceback.through_scoring_route(tb)

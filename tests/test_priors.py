@@ -110,6 +110,11 @@ def test_near_misses_are_not_symptoms():
     assert "cannot-import-name" not in priors.symptoms_in(
         "ImportError: cannot import name 'helper' from partially initialized module 'utils' (most likely due to a circular import)"
     )
+    # azureml-core's harmless start-up warning in a healthy AutoML service (a corpus case's log line).
+    assert "cannot-import-name" not in priors.symptoms_in(
+        "Failure while loading azureml_run_type_providers. Failed to load entrypoint automl = "
+        "azureml.train.automl.run:AutoMLRun._from_run_dto with exception cannot import name 'RunType'."
+    )
     # A probe's 502 is not a scoring 502.
     assert "http-502" not in priors.symptoms_in("Liveness probe failed: HTTP probe failed with statuscode: 502")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.

@@ -245,3 +245,11 @@ def test_real_evidence_loses_only_its_secrets():
             if text[max(0, start - 4):start] != "sig=":
                 replaced.append((str(path.relative_to(root)), text[max(0, start - 40):end]))
     assert replaced == []
+
+
+def test_a_bearer_token_pasted_already_redacted_is_left_as_it_is():
+    # A corpus case's line (gaganmanku96's capstone notebook): the key was replaced by <redacted> in the paste.
+    pasted = "headers = {'Content-Type': 'application/json', 'Authorization': 'Bearer <redacted>'}"
+    assert redact.secret_spans(pasted) == []
+    real = "headers = {'Content-Type': 'application/json', 'Authorization': 'Bearer Zk3h9QvT2mP8xL4wR7nB1cY6dE5fG0aS'}"
+    assert [kind for _, _, kind, _ in redact.secret_spans(real)] == ["authorization"]

@@ -138,10 +138,14 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+_AUTH_SCHEME = re.compile(r"(?i)^(?:Bearer|Basic|Token)\s+")
+
+
 def is_placeholder(value: str) -> bool:
     """Empty, a word such as ``null`` or ``changeme``, a template (``${VAR}``, ``{{ x }}``), or
-    one or two characters (an f-string's ``f``, a flag's argument): not a secret to hide."""
-    value = value.strip("\"'`")
+    one or two characters (an f-string's ``f``, a flag's argument): not a secret to hide. An
+    authorization scheme before one (``Bearer <redacted>``, as pasted once already redacted) is one too."""
+    value = _AUTH_SCHEME.sub("", value.strip("\"'`"))
     return len(value) < 3 or bool(_PLACEHOLDER.match(value))
 
 

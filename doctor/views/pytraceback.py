@@ -118,9 +118,29 @@ def _is_run_frame(tb: Traceback) -> bool:
     return any(f.is_user_code and f.func == "run" for f in tb.frames)
 
 
+# Frames a worker passes through while it boots: gunicorn spawning it, and the server building its
+# app. A traceback through them is a start that failed, even after init() completed (the v1 server
+# registers its blueprint after init(), and a Werkzeug too new for it fails there).
+_BOOT_FRAMES = ("gunicorn/arbiter.py", "/var/azureml-server/wsgi.py", "/var/azureml-server/create_app.py")
+
+
+def _is_boot(tb: Traceback) -> bool:
+    return any(f.file.endswith(_BOOT_FRAMES) for f in tb.frames)
+
+
+# The inference servers' functions that serve a scoring request (v1 /var/azureml-server/synchronous/
+# routes.py, the azureml-inference-server-http package): a traceback through one is a request's.
+SCORING_ROUTE = ("run_scoring", "invoke_run", "handle_score", "invoke_user_with_timer", "score_realtime")
+
+
+def through_scoring_route(tb: Traceback) -> bool:
+    return any(f.func in SCORING_ROUTE and not f.is_user_code for f in tb.frames)
+
+
 def request_tracebacks(doc: TextDoc) -> list[Traceback]:
-    """Tracebacks raised while serving requests: one passing through a user ``run()`` frame, or any
-    traceback logged after the server said init() completed (and before it started init() again).
+    """Tracebacks raised while serving requests: one passing through a user ``run()`` frame or the
+    server's scoring route, or any traceback logged after the server said init() completed (and
+    before it started init() again) that is not a worker's boot.
     The server chains its own exception (``RunFunctionException``, ``UserScriptException``) after the
     user's, so both halves of a chained run() failure are returned."""
     completed = [h.line_no for h in doc.search(INIT_COMPLETED)]
@@ -131,4 +151,7 @@ def request_tracebacks(doc: TextDoc) -> list[Traceback]:
         restarted = max((n for n in started if n < line_no), default=None)
         return done is not None and (restarted is None or restarted < done)
 
-    return [tb for tb in tracebacks(doc) if _is_run_frame(tb) or after_init(tb.first_line)]
+    return [
+        tb for tb in tracebacks(doc)
+        if _is_run_frame(tb) or through_scoring_route(tb) or (after_init(tb.first_line) and not _is_boot(tb))
+    ]

@@ -21,7 +21,10 @@ from aml_doctor.evidence.textdoc import Hit, TextDoc
 # The server's marker lines (azureml-inference-server-http's log, and the v1 image's).
 INIT_FAILED = re.compile(r"User's init function failed")
 IMPORT_FAILED = re.compile(r"Failed to import user script")
-ERROR_IN_ENTRY_SCRIPT = re.compile(r"Error in entry script, (\w+(?:Error|Exception)): (.+?)(?:, please run|$)")
+# ACI's error JSON quotes the exception as "Type: message" or as its repr, "Type(\"message\")".
+ERROR_IN_ENTRY_SCRIPT = re.compile(
+    r"Error in entry script, (\w+(?:Error|Exception))(?:: (.+?)|\(\\?[\"'](.+?)\\?[\"']\))(?:, please run|$)"
+)
 
 # The phrases of those lines, for keeping them when a log is too large to hold whole.
 SIGNALS = (
@@ -93,7 +96,7 @@ def _raised(doc: TextDoc, marker: Hit | None) -> Raised | None:
         return _from_traceback(doc, _root_of_chain(tbs, tb), marker)
     entry = doc.last(ERROR_IN_ENTRY_SCRIPT)
     if entry:
-        exc_type, message = entry.match.group(1), entry.match.group(2)
+        exc_type, message = entry.match.group(1), entry.match.group(2) or entry.match.group(3)
         return Raised(exc_type, message, "", f"{exc_type}: {message}", "", (excerpt(doc, entry.line_no),), 0.85, "init")
     in_traceback = {n for t in tracebacks(doc) for n in range(t.first_line, t.last_line + 1)}
     bare = next(
