@@ -86,6 +86,7 @@ def test_symptoms_told_in_prose_are_read():
         'The full error message is: "UserErrorFromQuotaService: Simultaneous count exceeded for subscription."': "quota",
         "caused the container to continually reboot (due to low memory), resulting in failed deployments": "memory",
         "Aci Deployment failed with exception: Error in entry script, ImportError: cannot import name 'joblib', please run": "cannot-import-name",
+        "A required package azureml-inference-server-http is missing.": "missing-module",
     }
     for text, symptom in told.items():
         assert symptom in priors.symptoms_in(text), text
