@@ -15,6 +15,10 @@ _COWBOY_502 = re.compile(r"\b502\b.*Bad Gateway|Bad Gateway.*\b502\b|^\s*server:
 # A timeout raises through the same code path; AML014 owns it.
 _TIMEOUT = re.compile(r"Scoring timeout after|Script failed to finish execution within the allocated time|TimeoutException|UserScriptTimeout")
 _SERVER_WRAPPERS = ("RunFunctionException", "UserScriptException")
+_REPRODUCE = (
+    "Reproduce with the request body from the log: azmlinfsrv --entry_script score.py, then "
+    "curl -X POST localhost:5001/score -H 'Content-Type: application/json' -d @request.json"
+)
 
 
 @with_signatures(__file__)
@@ -42,22 +46,27 @@ class ScoringRunError(Rule):
 
     def check(self, ev):
         docs = kube.scoring_logs(ev)
+        failed = [(doc, self._run_tracebacks(doc)) for doc in docs]
         reported = set()
-        for doc in docs:
-            for tb in self._user_tracebacks(doc):
+        for doc, tbs in failed:
+            # The user's half of a chained run() failure: the server's own wrapper carries no line of score.py.
+            user = [tb for tb in tbs if tb.user_frame is not None]
+            for tb in user:
                 frame = tb.user_frame
                 key = (frame.file, frame.line, tb.exc_type)
                 if key in reported:
                     continue
                 reported.add(key)
-                yield self._traceback_finding(doc, tb, len([t for t in self._user_tracebacks(doc) if t.user_frame == frame]))
+                yield self._traceback_finding(doc, tb, sum(t.user_frame == frame for t in user))
         if reported:
             return
-        for doc in docs:
-            tb = next(iter(self._server_side_tracebacks(doc)), None)
-            if tb:
-                yield self._server_side_finding(doc, tb)
-                return
+        # A request that failed between the server's call into run() and the user's code: run()'s
+        # input schema decorator (inference_schema) rejecting the body, or json.dumps of what run()
+        # returned. No line of score.py is in the traceback, but it is run()'s request that failed.
+        server_side = next(((doc, tb) for doc, tbs in failed for tb in tbs if tb.frames), None)
+        if server_side:
+            yield self._server_side_finding(*server_side)
+            return
         response = platform.lines(docs, _HTTP_500_BODY) + platform.lines(docs, _RUN_FAILED_HEADER)
         if response and not platform.lines(docs, _TIMEOUT):
             yield self._response_finding(response)
@@ -67,27 +76,12 @@ class ScoringRunError(Rule):
             yield self._replica_closed_finding(ev, closed, platform.lines(docs, _COWBOY_502))
 
     # ------------------------------------------------------------------ a traceback through run()
-    def _user_tracebacks(self, doc):
-        # The user's half of a chained run() failure: the server's own wrapper exception carries no line of score.py.
+    def _run_tracebacks(self, doc):
+        """Request tracebacks through run() that are neither the server's wrapper nor a timeout."""
         return [
             tb
             for tb in platform.request_tracebacks(doc)
-            if tb.user_frame is not None
-            and tb.short_type not in _SERVER_WRAPPERS
-            and not _TIMEOUT.search(tb.excerpt(400))
-            and _calls_run(tb)
-        ]
-
-    def _server_side_tracebacks(self, doc):
-        # A request that failed between the server's call into run() and the user's code: run()'s
-        # input schema decorator (inference_schema) rejecting the body, or json.dumps of what run()
-        # returned. No line of score.py is in the traceback, but it is run()'s request that failed.
-        return [
-            tb
-            for tb in platform.request_tracebacks(doc)
-            if tb.user_frame is None
-            and tb.frames
-            and tb.short_type not in _SERVER_WRAPPERS
+            if tb.short_type not in _SERVER_WRAPPERS
             and not _TIMEOUT.search(tb.excerpt(400))
             and _calls_run(tb)
         ]
@@ -120,8 +114,7 @@ class ScoringRunError(Rule):
                     else "Send the body run() expects: the columns, their number and order, and the keys of the input schema."
                 ),
                 steps=(
-                    "Reproduce with the request body: azmlinfsrv --entry_script score.py, then "
-                    "curl -X POST localhost:5001/score -H 'Content-Type: application/json' -d @request.json",
+                    _REPRODUCE,
                     "Compare the body with the input sample the service was deployed with (its swagger.json shows the schema).",
                 ),
                 verify=("Send the same request again: HTTP 200, no `Encountered Exception` in service.get_logs().",),
@@ -152,8 +145,7 @@ class ScoringRunError(Rule):
             fix=Fix(
                 summary=f"Fix {where}: {message} is raised for the requests the service receives.",
                 steps=(
-                    "Reproduce with the request body from the log: azmlinfsrv --entry_script score.py, then "
-                    "curl -X POST localhost:5001/score -H 'Content-Type: application/json' -d @request.json",
+                    _REPRODUCE,
                     "Validate the input in run() and return a clear 400-style message instead of raising "
                     "(for example: check the expected keys and the number of features).",
                     "Redeploy: service.update(inference_config=...) or Model.deploy(..., overwrite=True).",

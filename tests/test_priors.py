@@ -148,15 +148,14 @@ def test_a_symptom_told_beside_an_error_line_is_read(tmp_path):
 
 
 def _diagnose_text(text: str, cases: list[Case]):
+    """The report for ``text`` pasted, with knowledge built from ``cases`` only."""
+    from aml_doctor.engine import measure
     from aml_doctor.engine.diagnosis import Knowledge
     from aml_doctor.engine.plugins import load_plugins
-    from aml_doctor.engine.runner import analyze, signals_for
-    from aml_doctor.evidence import store
     from aml_doctor.knowledge import index
 
-    rules = load_plugins().rules
-    ev = store.from_texts([("paste.txt", text.encode())], signals=signals_for(rules))
-    return analyze(ev, rules, knowledge=Knowledge(index.build(cases), priors.build(cases)))
+    pasted = _case("other", text, 0)
+    return measure.diagnose(pasted, "text", load_plugins().rules, Knowledge(index.build(cases), priors.build(cases)))
 
 
 def _corpus_case(case_id: str) -> Case:

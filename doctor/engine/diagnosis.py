@@ -108,7 +108,8 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
         # error-shaped line, but its words still match the reports it resembles.
         knowledge_lines = _prose_lines(ev)
     knowledge = knowledge or (shipped_knowledge() if knowledge_lines else None)
-    known = _known_issues(knowledge, knowledge_lines) if knowledge else ()
+    cited, neighbours = knowledge.index.lookup(knowledge_lines) if knowledge else ([], [])
+    known = _known_issues(cited)
     possible: tuple[PossibleCause, ...] = ()
     if verdict in (Verdict.SYMPTOMS_ONLY, Verdict.UNRECOGNISED, Verdict.POSSIBLE_CAUSE) and knowledge:
         # The base rates were counted over each real case's whole text: the symptoms are read over
@@ -117,7 +118,6 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
         seen = set(knowledge_lines)
         first = [line for line in _prose_lines(ev) if line not in seen] if errors else []
         symptom_text = "\n".join(knowledge_lines + first)
-        neighbours = knowledge.index.neighbours(knowledge_lines)
         possible = _possible_causes(knowledge, ranked, known, neighbours, symptom_text, platform)
     steps = ()
     if verdict is not Verdict.ROOT_CAUSE_FOUND and verdict is not Verdict.NO_PROBLEM_FOUND:
@@ -149,9 +149,9 @@ def _service_state(ev: Evidence) -> str:
     return state if isinstance(state, str) else ""
 
 
-def _known_issues(knowledge: Knowledge, lines: list[str]) -> tuple[KnownIssue, ...]:
+def _known_issues(matches) -> tuple[KnownIssue, ...]:
     out = []
-    for m in knowledge.index.match(lines):
+    for m in matches:
         c = m.case
         out.append(
             KnownIssue(

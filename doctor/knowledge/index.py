@@ -93,39 +93,43 @@ class Index:
 
     def match(self, lines: Iterable[str], limit: int = 3) -> list[Match]:
         """The cases close enough to cite, one per thread, best first."""
-        return self._ranked(lines, limit, MIN_SHARED_TERMS, MIN_RELATIVE_SCORE)
+        return self.lookup(lines, limit)[0]
 
     def neighbours(self, lines: Iterable[str], limit: int = NEIGHBOURS) -> list[Match]:
         """The cases whose words resemble ``lines``, citable or not, one per thread, best first."""
-        return self._ranked(lines, limit, NEIGHBOUR_MIN_SHARED_TERMS, NEIGHBOUR_MIN_RELATIVE_SCORE)
+        return self.lookup(lines, neighbours=limit)[1]
 
-    def _ranked(self, lines: Iterable[str], limit: int, min_shared: int, min_relative: float) -> list[Match]:
+    def lookup(self, lines: Iterable[str], limit: int = 3, neighbours: int = NEIGHBOURS) -> tuple[list[Match], list[Match]]:
+        """``match`` and ``neighbours`` from one scoring pass over the cases."""
         lines = [ln for ln in lines if ln.strip()]
         query = Counter(t for ln in lines for t in set(terms(ln)))
         if not query or not self.docs:
-            return []
+            return [], []
         # The best a document could score: one holding every query term once. A term no case holds
         # counts as the rarest there is: "No module named 'ruamel'" must not match every other
         # missing module on the shared words alone.
         rarest = max(self.idf.values(), default=1.0)
         ideal = (K1 + 1) * sum(self.idf.get(t, rarest) for t in query) or 1.0
-        out = []
+        scored = []
         for i, case in enumerate(self.cases):
             score = self._score(query, i)
             if not score:
                 continue
             shared = tuple(sorted((t for t in query if t in self.docs[i]), key=lambda t: -self.idf[t]))
-            relative = score / ideal
-            if len(shared) < min_shared or relative < min_relative:
-                continue
-            out.append((score, case.id, i, relative, shared))
-        out.sort(key=lambda m: (-m[0], m[1]))
-        # One per thread: the best-matching case of it.
+            scored.append((score, case.id, i, score / ideal, shared))
+        scored.sort(key=lambda m: (-m[0], m[1]))
+        return (
+            self._best_per_thread(scored, lines, limit, MIN_SHARED_TERMS, MIN_RELATIVE_SCORE),
+            self._best_per_thread(scored, lines, neighbours, NEIGHBOUR_MIN_SHARED_TERMS, NEIGHBOUR_MIN_RELATIVE_SCORE),
+        )
+
+    def _best_per_thread(self, scored, lines: list[str], limit: int, min_shared: int, min_relative: float) -> list[Match]:
+        # One per thread: the best-matching case of it that is close enough.
         seen: set[str] = set()
         unique = []
-        for score, _, i, relative, shared in out:
+        for score, _, i, relative, shared in scored:
             case = self.cases[i]
-            if case.thread in seen:
+            if len(shared) < min_shared or relative < min_relative or case.thread in seen:
                 continue
             seen.add(case.thread)
             best_line = max(lines, key=lambda ln: sum(self.idf.get(t, 0) for t in set(terms(ln)) if t in self.docs[i]))
