@@ -35,7 +35,7 @@ _MODEL_ERRORS = ("ModelNotFoundException",)
 # PyTorch, .h5/.keras for Keras, .onnx, .safetensors) is the model missing where init() looks: the
 # category table's "FileNotFoundError under AZUREML_MODEL_DIR", when the paste shows the file alone.
 _MODEL_TEXT = re.compile(
-    r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models|"
+    r"Model not found in cache or in root|can contain only 1 file or folder|azureml-models|\b[Mm]odel\b[\w ]{0,24}\bnot found|"
     r"Can't load (?:the )?(?:tokenizer|config|model|feature extractor|processor) for|"
     r"\.(?:joblib|pkl|pickle|pt|pth|h5|keras|onnx|safetensors)\b"
 )
@@ -47,6 +47,14 @@ _VERSION_CLASH = re.compile(
     r"size changed, may indicate binary incompatibility|module compiled against API version|"
     r"Can't get attribute '\w+' on <module '([\w.]+)'"
 )
+# A library's module without a name the code uses: the name was removed (or not yet added) in the
+# version installed. NumPy 1.24 removed the np.float/np.int/np.bool aliases (its release notes,
+# "Expired deprecations"); pandas 1.0 removed pandas.core.dtypes.common.is_datetimelike; TensorFlow 2
+# removed tf.Session and tf.placeholder; Python 3.10 removed collections.Mapping and its kin (bpo-37324).
+# A module of the user's own (score, utils) missing a name is their own error, an init error.
+_REMOVED_NAME = re.compile(r"module '((?:numpy|pandas|sklearn|scipy|tensorflow|keras|torch|transformers|collections|werkzeug|"
+                           r"jinja2|markupsafe|flask|itsdangerous|google\.protobuf|onnxruntime|mlflow|pydantic|cloudpickle|joblib)"
+                           r"(?:\.[\w.]+)?)' has no attribute '(\w+)'")
 # Standard-library modules that newer Pythons removed: distutils in 3.12 (PEP 632), the "dead
 # batteries" in 3.13 (PEP 594), imp and asynchat/asyncore in 3.12.
 REMOVED_STDLIB = frozenset({
@@ -310,6 +318,24 @@ def _fix_conflict(failure, platform=""):
             ),
             verify=(_verify(platform),),
         )
+    removed = _REMOVED_NAME.search(failure.summary)
+    if removed and removed.group(1) == "collections":
+        return Fix(
+            summary=f"Python 3.10 removed `collections.{removed.group(2)}`: import it from `collections.abc`, or pin python=3.9.",
+            steps=("Change `collections.{0}` to `collections.abc.{0}` in the code that uses it,".format(removed.group(2)),
+                   "or upgrade the package that uses it, or pin python=3.9 in the environment's conda file."),
+            verify=(_verify(platform),),
+        )
+    if removed:
+        dist = _distribution(removed.group(1).split(".")[0])
+        return Fix(
+            summary=f"`{removed.group(1)}.{removed.group(2)}` is not in the installed {dist}: pin `{dist}` to a release that has it, or use its current API.",
+            steps=(
+                f"Pin the {dist} the code was written for in the environment's conda file (`- {dist}==<that version>`),",
+                f"or change the code to {dist}'s current name for `{removed.group(2)}` (the library's release notes say which).",
+            ),
+            verify=(_verify(platform),),
+        )
     pkg = failure.package or "<package>"
     return Fix(
         summary=f"Pin `{pkg}` to the version the model was trained and saved with.",
@@ -338,6 +364,9 @@ def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str
     clash = _VERSION_CLASH.search(text)
     if clash:
         return Category.DEPENDENCY_VERSION_CONFLICT, clash.group(2) or clash.group(3) or ""
+    removed = _REMOVED_NAME.search(text) if short == "AttributeError" else None
+    if removed:
+        return Category.DEPENDENCY_VERSION_CONFLICT, removed.group(1).split(".")[0]
     if short in ("ModuleNotFoundError", "ImportError"):
         missing = _MISSING_MODULE.search(message)
         module = missing.group(1) if missing else ""

@@ -87,6 +87,8 @@ def test_symptoms_told_in_prose_are_read():
         "caused the container to continually reboot (due to low memory), resulting in failed deployments": "memory",
         "Aci Deployment failed with exception: Error in entry script, ImportError: cannot import name 'joblib', please run": "cannot-import-name",
         "A required package azureml-inference-server-http is missing.": "missing-module",
+        "----> 1 ml_client.online_deployments.begin_create_or_update(blue_deployment,local=True).result()\nCell In[19], line 1": "client-traceback",
+        'MlflowException: No plugin found for managing model deployments to "http".': "client-traceback",
     }
     for text, symptom in told.items():
         assert symptom in priors.symptoms_in(text), text
@@ -116,6 +118,12 @@ def test_near_misses_are_not_symptoms():
         "Failure while loading azureml_run_type_providers. Failed to load entrypoint automl = "
         "azureml.train.automl.run:AutoMLRun._from_run_dto with exception cannot import name 'RunType'."
     )
+    # A notebook cell that only relays the service's failure (v1 wait_for_deployment) is not a client-side one.
+    relayed = (
+        "WebserviceException                       Traceback (most recent call last)\n<ipython-input-7-3a6f> in <module>\n"
+        "Service deployment polling reached non-successful terminal state, current service state: Unhealthy"
+    )
+    assert "client-traceback" not in priors.symptoms_in(relayed)
     # A probe's 502 is not a scoring 502.
     assert "http-502" not in priors.symptoms_in("Liveness probe failed: HTTP probe failed with statuscode: 502")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.

@@ -33,6 +33,8 @@ FORMS = [
     ("a browser's CORS block", "msdocs-oe-blocked-by-cors-policy", "other"),
     ("a v2 BadArgument: the endpoint identity cannot pull", "briglx-mlflow-server-badargument-acr-pull", "image_pull_failure"),
     ("a 409 from a second operation on the same endpoint", "carnegiemop-aml-endpoint-tsg-operationduplicationconflict", "other"),
+    ("an exception quoted as Markdown inline code in prose", "docusense-readme-managed-score-artifact-joblib-model-dir-subfolder", "model_not_found"),
+    ("a FileNotFoundError whose message says the model is not found", "tarik-mlopsplatform-doc-managed-model-joblib-under-model-output", "model_not_found"),
 ]
 
 
@@ -105,3 +107,33 @@ def test_a_build_log_the_error_names_becomes_the_download_command():
     assert first.rule == "AML001" and "not in the evidence" not in first.title
     assert ("az storage blob download --account-name mlstore0421 -c azureml "
             "-n 'ImageLogs/6c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f/build.log'") in first.fix.steps[0]
+
+
+# Exceptions raised on the user's machine, not in the scoring container: a KeyError handled inside
+# the MLflow deployment client (mlflow#5588), and a script run by hand on a compute instance
+# (DeepSpeed-MII#184). Neither is a failed start of the scoring server.
+CLIENT_RAISED = ["mlflow-5588-get-deploy-client-local-tracking-uri-no-plugin", "deepspeedmii-184-aml-deploy-keyerror-bloom-old-transformers"]
+
+
+@pytest.mark.parametrize("case_id", CLIENT_RAISED)
+@pytest.mark.parametrize("shape", measure.FORMS)
+def test_an_exception_raised_on_the_user_s_machine_is_not_the_server_s_start(case_id, shape):
+    report = measure.diagnose(CASES[case_id], shape, RULES, None)
+    assert not [r for r in report.findings if r.finding.rule == "AML004"], [r.finding.title for r in report.findings]
+    assert report.verdict.value == "unrecognised"
+
+
+def test_the_server_s_wrapper_still_points_at_the_exception_it_wraps():
+    # The inference server's wrapper chained after the user's KeyError (`raise UserScriptImportException(ex)
+    # from ex`, azureml-inference-server-http's user_script.py), its frames cut: the KeyError is the cause.
+    from aml_doctor.knowledge.corpus import Case
+
+    text = (
+        "KeyError: 'MODEL_PATH'\n\nThe above exception was the direct cause of the following exception:\n\n"
+        "azureml_inference_server_http.server.user_script.UserScriptImportException: Failed to import user script because it raised an unhandled exception\n"
+    )
+    case = Case(id="x", source="https://x", source_kind="docs", target="unknown", channel="get_logs", category="entry_script_init_error",
+                control=False, confirmed=True, established_by="docs", cause="", fix="", evidence=text)
+    report = measure.diagnose(case, "text", RULES, None)
+    assert report.findings and report.findings[0].finding.rule == "AML004"
+    assert "KeyError: 'MODEL_PATH'" in report.findings[0].finding.title

@@ -253,3 +253,13 @@ def test_a_bearer_token_pasted_already_redacted_is_left_as_it_is():
     assert redact.secret_spans(pasted) == []
     real = "headers = {'Content-Type': 'application/json', 'Authorization': 'Bearer Zk3h9QvT2mP8xL4wR7nB1cY6dE5fG0aS'}"
     assert [kind for _, _, kind, _ in redact.secret_spans(real)] == ["authorization"]
+
+
+def test_the_two_keys_get_keys_prints_are_redacted_and_a_list_of_two_names_is_not():
+    # service.get_keys() returns (primary, secondary); these two are random, made for this test.
+    keys = "('Zq3vT8mKp1sW9xYb2NcR7dLf4GhJ6aEu', 'Hn5bV2cX8zLq1wE4rT7yU0iO3pA6sD9f')"
+    out = redact_text(f"print(service.get_keys())\n{keys}")
+    assert "Zq3vT8mKp1sW9xYb2NcR7dLf4GhJ6aEu" not in out and "Hn5bV2cX8zLq1wE4rT7yU0iO3pA6sD9f" not in out
+    # onnxruntime's providers, as the fix of mlflow#5308 lists them.
+    providers = "retry with providers (default\n  ['CUDAExecutionProvider', 'CPUExecutionProvider'])"
+    assert redact_text(providers) == providers

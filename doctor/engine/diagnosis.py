@@ -165,6 +165,7 @@ def _known_issues(matches) -> tuple[KnownIssue, ...]:
 def _possible_causes(
     knowledge: Knowledge, ranked, known: tuple[KnownIssue, ...], neighbours, text: str, platform: str
 ) -> tuple[PossibleCause, ...]:
+    from aml_doctor.knowledge.index import terms
     from aml_doctor.knowledge.priors import readings_of, symptoms_in
 
     weights: dict[str, float] = {}
@@ -197,11 +198,21 @@ def _possible_causes(
             reasons.setdefault(f.category.value, f"{f.rule}: {f.title}")
     # The platform's own base rates are the prior every lead stands on: alone when nothing points
     # anywhere, and a weak vote beside the evidence's leads otherwise.
-    shares, n = knowledge.priors.target_shares(platform)
+    # The base rates are updated by the evidence's words (``knowledge.words``).
+    base, n = knowledge.priors.target_shares(platform)
+    words = terms(text)
+    shares = knowledge.index.words.update(base, words)
     prior = PRIOR_WEIGHT if weights else 1.0
     for category, share in shares.items():
         weights[category] = weights.get(category, 0.0) + prior * share
-        reasons.setdefault(category, f"{round(share * 100)}% of {n} real failures on {platform or 'any platform'} had this cause")
+        telling = knowledge.index.words.telling(category, words) if share > base[category] else []
+        reasons.setdefault(
+            category,
+            f"real failures with this cause share the words {', '.join(telling)}; it is the cause of "
+            f"{round(base[category] * 100)}% of {n} on {platform or 'any platform'}"
+            if telling
+            else f"{round(base[category] * 100)}% of {n} real failures on {platform or 'any platform'} had this cause",
+        )
     total = sum(weights.values())
     if not total:
         return ()

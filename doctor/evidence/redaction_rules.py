@@ -366,9 +366,13 @@ def _pick_generated(kind: str, digits: int = 0) -> Pick:
     return pick
 
 
-def _pick_all_groups(kind: str) -> Pick:
+def _pick_generated_pair(kind: str) -> Pick:
+    """Both values of a pair when either looks generated: get_keys() prints two random keys, and
+    a list of two names (['CUDAExecutionProvider', 'CPUExecutionProvider'], mlflow#5308) is not one."""
     def pick(m: re.Match, text: str) -> list[Span]:
-        return [(m.start(g), m.end(g), kind) for g in ("v", "w") if g in m.re.groupindex and m.group(g)]
+        if not (looks_generated(m.group("v")) or looks_generated(m.group("w"))):
+            return []
+        return [(m.start(g), m.end(g), kind) for g in ("v", "w")]
 
     return pick
 
@@ -512,7 +516,7 @@ RULES: tuple[Rule, ...] = (
         "key",
         re.compile(rf"[(\[][ \t]{{0,4}}{Q}(?P<v>[A-Za-z0-9+/=_\-]{{20,128}}){Q}[ \t]{{0,4}},[ \t]{{0,4}}{Q}(?P<w>[A-Za-z0-9+/=_\-]{{20,128}}){Q}[ \t]{{0,4}}[)\]]"),
         ("'", '"'),
-        _pick_all_groups("key"),
+        _pick_generated_pair("key"),
     ),
     # A generated-looking token within a few words after a credential word, in prose.
     Rule(

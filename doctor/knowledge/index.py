@@ -15,10 +15,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 from aml_doctor.views.errorlines import ERROR_LINE
 from aml_doctor.knowledge.corpus import TRIM_MARK, Case
+from aml_doctor.knowledge.words import WordModel
 
 K1 = 1.2
 B = 0.75
@@ -82,6 +84,11 @@ class Index:
     def from_terms(cls, cases: Sequence[Case], docs: Sequence[Counter]) -> "Index":
         """An index over term counts compiled ahead of time (``compiled.json``)."""
         return cls(cases, docs)
+
+    @cached_property
+    def words(self) -> WordModel:
+        """The same cases' terms, counted per category (``words``)."""
+        return WordModel([c.category for c in self.cases], self.docs)
 
     def _score(self, query: Counter, i: int) -> float:
         doc, length, total = self.docs[i], self.lengths[i], 0.0

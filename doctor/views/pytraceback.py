@@ -70,6 +70,17 @@ class Traceback:
         return "\n".join(lines)
 
 
+def chained_after(doc: TextDoc, line_no: int, within: int = 12) -> str | None:
+    """When Python's chaining sentence ("During handling of the above exception, another exception
+    occurred:") follows the exception line at ``line_no``, the exception line it leads to ("" when
+    the paste stops before it); None when no chaining follows. The exception at ``line_no`` was
+    then only the context of the one that propagated."""
+    following = [text.strip() for _, text in doc.window(line_no, 0, within)[1:] if text.strip()]
+    if not following or not any(following[0].startswith(marker) for marker in _CHAINED):
+        return None
+    return next((line for line in following[1:] if _EXC.match(line) and not line.startswith("Traceback")), "")
+
+
 def tracebacks(doc: TextDoc) -> list[Traceback]:
     out: list[Traceback] = []
     for hit in doc.search(_START, 0):

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from aml_doctor.findings import EvidenceItem
-from aml_doctor.views.pytraceback import INIT_COMPLETED, Traceback, request_tracebacks, tracebacks
+from aml_doctor.views.pytraceback import INIT_COMPLETED, Traceback, chained_after, request_tracebacks, tracebacks
 from aml_doctor.evidence.textdoc import Hit, TextDoc
 
 # The server's marker lines (azureml-inference-server-http's log, and the v1 image's).
@@ -36,12 +36,14 @@ SIGNALS = (
 
 # An exception line on its own (no "Traceback" header above it), of the kinds that stop a scoring
 # script from importing or loading: a log prefix such as "2022-01-01 10:00:00,123 | root | ERROR | " may precede it.
-BARE_EXCEPTION = re.compile(
-    r"(?:^(?:.*?[|>\]] )?|(?<=\) ))(?P<type>ModuleNotFoundError|ImportError|ModelNotFoundException|FileNotFoundError|OSError|"
-    r"AttributeError: Can't get attribute|KeyError|ValueError|TypeError|RuntimeError|NameError|UnpicklingError|"
-    r"pickle\.UnpicklingError|joblib[\w.]*Error)(?::\s*(?P<msg>.+))$",
-    re.MULTILINE,
+_STARTUP_EXCEPTIONS = (
+    r"(?P<type>ModuleNotFoundError|ImportError|ModelNotFoundException|FileNotFoundError|OSError|"
+    r"AttributeError: Can't get attribute|AttributeError(?=: module '[\w.]+' has no attribute)|KeyError|ValueError|TypeError|RuntimeError|NameError|UnpicklingError|"
+    r"pickle\.UnpicklingError|joblib[\w.]*Error)"
 )
+BARE_EXCEPTION = re.compile(r"(?:^(?:.*?[|>\]] )?|(?<=\) ))" + _STARTUP_EXCEPTIONS + r"(?::\s*(?P<msg>.+))$", re.MULTILINE)
+# Prose quotes the same line as Markdown inline code: "`FileNotFoundError: artifact.joblib` when it deploys".
+INLINE_EXCEPTION = re.compile(r"`" + _STARTUP_EXCEPTIONS + r":\s*(?P<msg>[^`\n]+)`")
 # Exceptions raised by the SDK or CLI on the user's machine name their own packages: those never
 # come from the scoring container.
 CLIENT_SIDE_TEXT = re.compile(r"marshmallow|azure[./]ai[./]ml|azure[./]cli|azcliextensions|knack|msrest|adal|azure\.mgmt|azure\.core|azureml\.core|azureml\._")
@@ -100,7 +102,10 @@ def _raised(doc: TextDoc, marker: Hit | None) -> Raised | None:
         return Raised(exc_type, message, "", f"{exc_type}: {message}", "", (excerpt(doc, entry.line_no),), 0.85, "init")
     in_traceback = {n for t in tracebacks(doc) for n in range(t.first_line, t.last_line + 1)}
     bare = next(
-        (h for h in reversed(list(doc.search(BARE_EXCEPTION))) if h.line_no not in in_traceback and not CLIENT_SIDE_TEXT.search(h.line)),
+        (
+            h for h in reversed(sorted([*doc.search(BARE_EXCEPTION), *doc.search(INLINE_EXCEPTION)], key=lambda h: h.line_no))
+            if h.line_no not in in_traceback and not CLIENT_SIDE_TEXT.search(h.line) and not _handled_inside_another(doc, h.line_no)
+        ),
         None,
     )
     if bare:
@@ -118,6 +123,14 @@ _SERVER_WRAPPERS = ("UserScriptImportException", "UserScriptException")
 _SERVER_PATHS = ("/var/azureml-server/", "azureml_inference_server_http", "/var/azureml-app/", "azureml_contrib_services", "/azureml/contrib/services/")
 
 
+def _handled_inside_another(doc: TextDoc, line_no: int) -> bool:
+    # "KeyError: 'http'" and then "During handling of the above exception ... MlflowException: No
+    # plugin found" (mlflow#5588): the exception that propagated is the second one, and it is the
+    # message to read. The server's own wrappers are the exception: the cause is the one they wrap.
+    outer = chained_after(doc, line_no)
+    return outer is not None and outer.split(":", 1)[0].rsplit(".", 1)[-1] not in _SERVER_WRAPPERS
+
+
 def _client_side(tb: Traceback) -> bool:
     if tb.short_type in _CLIENT_EXCEPTIONS or any(
         "/azureml/core/webservice/" in f.file or "/requests/" in f.file for f in tb.frames
@@ -125,7 +138,13 @@ def _client_side(tb: Traceback) -> bool:
         return True
     # A traceback through library code only, with neither the user's script nor the inference
     # server in it, was raised by a client calling the endpoint, not by the scoring container.
-    return bool(tb.frames) and tb.user_frame is None and not any(p in f.file for f in tb.frames for p in _SERVER_PATHS)
+    if bool(tb.frames) and tb.user_frame is None and not any(p in f.file for f in tb.frames for p in _SERVER_PATHS):
+        return True
+    # One that starts at the top level of a file outside the server and the app folder came from a
+    # script run by hand (``python model_download.py`` on a compute instance, DeepSpeed-MII#184):
+    # in the container the server's frames come first, and it imports the entry script.
+    outermost = tb.frames[0] if tb.frames else None
+    return outermost is not None and outermost.func == "<module>" and not any(p in outermost.file for p in _SERVER_PATHS)
 
 
 def _root_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
