@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
 from aml_doctor.engine import signatures
 from aml_doctor.engine.signatures import with_signatures
-from aml_doctor.views import kube, startup, targets
+from aml_doctor.views import kube, packages, startup, targets
 
 # Waiting reasons that belong to earlier stages: their own rules explain them.
 _OTHER_STAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "ContainerCreating", "PodInitializing", "InvalidImageName"}
@@ -47,14 +45,6 @@ _VERSION_CLASH = re.compile(
     r"size changed, may indicate binary incompatibility|module compiled against API version|"
     r"Can't get attribute '\w+' on <module '([\w.]+)'"
 )
-# A library's module without a name the code uses: the name was removed (or not yet added) in the
-# version installed. NumPy 1.24 removed the np.float/np.int/np.bool aliases (its release notes,
-# "Expired deprecations"); pandas 1.0 removed pandas.core.dtypes.common.is_datetimelike; TensorFlow 2
-# removed tf.Session and tf.placeholder; Python 3.10 removed collections.Mapping and its kin (bpo-37324).
-# A module of the user's own (score, utils) missing a name is their own error, an init error.
-_REMOVED_NAME = re.compile(r"module '((?:numpy|pandas|sklearn|scipy|tensorflow|keras|torch|transformers|collections|werkzeug|"
-                           r"jinja2|markupsafe|flask|itsdangerous|google\.protobuf|onnxruntime|mlflow|pydantic|cloudpickle|joblib)"
-                           r"(?:\.[\w.]+)?)' has no attribute '(\w+)'")
 # Standard-library modules that newer Pythons removed: distutils in 3.12 (PEP 632), the "dead
 # batteries" in 3.13 (PEP 594), imp and asynchat/asyncore in 3.12.
 REMOVED_STDLIB = frozenset({
@@ -70,12 +60,6 @@ REMOVED_STDLIB = frozenset({
 # deprecated in version 0.22 and will be removed in version 0.24"; TensorFlow 2.0 removed tf.contrib
 # (https://github.com/tensorflow/tensorflow/releases/tag/v2.0.0).
 REMOVED_SUBMODULES = ("sklearn.externals", "sklearn.ensemble.forest", "tensorflow.contrib")
-
-
-@lru_cache(maxsize=1)
-def _distributions() -> dict:
-    with open(os.path.splitext(__file__)[0] + ".distributions.yml", encoding="utf-8") as fh:
-        return signatures.read_yaml(fh)
 
 
 @dataclass(frozen=True)
@@ -246,17 +230,6 @@ class PodNotReady(Rule):
         )
 
 
-def _distribution(module: str) -> str:
-    """The PyPI distribution that provides ``module``: the longest dotted prefix in the map beside
-    this rule, else the import name itself."""
-    parts = module.split(".")
-    for n in range(len(parts), 0, -1):
-        found = _distributions().get(".".join(parts[:n]))
-        if found:
-            return found
-    return parts[0]
-
-
 def _redeploy(platform: str) -> str:
     if targets.is_v2(platform):
         return "Update the environment's conda file and redeploy: az ml online-deployment update -e <endpoint> -n <deployment> -f deployment.yml"
@@ -272,7 +245,7 @@ def _verify(platform: str) -> str:
 def _fix_import(failure, platform=""):
     named = _MISSING_MODULE.search(failure.summary)
     module = named.group(1) if named else failure.package
-    pkg = _distribution(module) if module else "<package>"
+    pkg = packages.distribution(module) if module else "<package>"
     provides = f" (it provides the module `{module}`)" if module and pkg != module.split(".")[0] else ""
     return Fix(
         summary=f"Add `{pkg}` to the environment the service is deployed with{provides}.",
@@ -318,21 +291,21 @@ def _fix_conflict(failure, platform=""):
             ),
             verify=(_verify(platform),),
         )
-    removed = _REMOVED_NAME.search(failure.summary)
-    if removed and removed.group(1) == "collections":
+    removed = packages.library_name_missing(failure.summary)
+    if removed and removed[0] == "collections":
         return Fix(
-            summary=f"Python 3.10 removed `collections.{removed.group(2)}`: import it from `collections.abc`, or pin python=3.9.",
-            steps=("Change `collections.{0}` to `collections.abc.{0}` in the code that uses it,".format(removed.group(2)),
+            summary=f"Python 3.10 removed `collections.{removed[1]}`: import it from `collections.abc`, or pin python=3.9.",
+            steps=("Change `collections.{0}` to `collections.abc.{0}` in the code that uses it,".format(removed[1]),
                    "or upgrade the package that uses it, or pin python=3.9 in the environment's conda file."),
             verify=(_verify(platform),),
         )
     if removed:
-        dist = _distribution(removed.group(1).split(".")[0])
+        dist = packages.distribution(removed[0].split(".")[0])
         return Fix(
-            summary=f"`{removed.group(1)}.{removed.group(2)}` is not in the installed {dist}: pin `{dist}` to a release that has it, or use its current API.",
+            summary=f"`{removed[0]}.{removed[1]}` is not in the installed {dist}: pin `{dist}` to a release that has it, or use its current API.",
             steps=(
                 f"Pin the {dist} the code was written for in the environment's conda file (`- {dist}==<that version>`),",
-                f"or change the code to {dist}'s current name for `{removed.group(2)}` (the library's release notes say which).",
+                f"or change the code to {dist}'s current name for `{removed[1]}` (the library's release notes say which).",
             ),
             verify=(_verify(platform),),
         )
@@ -364,9 +337,9 @@ def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str
     clash = _VERSION_CLASH.search(text)
     if clash:
         return Category.DEPENDENCY_VERSION_CONFLICT, clash.group(2) or clash.group(3) or ""
-    removed = _REMOVED_NAME.search(text) if short == "AttributeError" else None
+    removed = packages.library_name_missing(text) if short == "AttributeError" else None
     if removed:
-        return Category.DEPENDENCY_VERSION_CONFLICT, removed.group(1).split(".")[0]
+        return Category.DEPENDENCY_VERSION_CONFLICT, removed[0].split(".")[0]
     if short in ("ModuleNotFoundError", "ImportError"):
         missing = _MISSING_MODULE.search(message)
         module = missing.group(1) if missing else ""

@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 
 from aml_doctor.engine.signatures import with_signatures
-from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
-from aml_doctor.views import kube, platform, pytraceback
+from aml_doctor import Category, EvidenceItem, Fix, Mode, Rule, Severity, Stage
+from aml_doctor.views import kube, packages, platform, pytraceback
 from aml_doctor.engine.rule import excerpt
 
 # The inference server's answer when run() raises (https://github.com/microsoft/azureml-inference-server), and the azureml-fe 502.
@@ -29,6 +29,12 @@ class ScoringRunError(Rule):
     severity = Severity.HIGH
     stage = Stage.RUN
     requires = ("container_logs|azureml_logs|text",)
+    # run() failing because a library lacks a name the code uses (numpy 1.24's np.float, pandas'
+    # is_datetimelike) is a version clash in the image, not a bug in the request or in run().
+    modes = (
+        Mode("run-error", Category.ENTRY_SCRIPT_RUN_ERROR),
+        Mode("dependency-conflict", Category.DEPENDENCY_VERSION_CONFLICT),
+    )
     # Said here, not left to comments: the cases this rule stays silent on because another rule reports them.
     defers = {"AML014": "a request that timed out, which raises through the same code path"}
     signals = (
@@ -75,6 +81,35 @@ class ScoringRunError(Rule):
         if closed:
             yield self._replica_closed_finding(ev, closed, platform.lines(docs, _COWBOY_502))
 
+    # ------------------------------------------------------------------ a library without a name
+    def _version_clash(self, text: str, evidence, subject: str):
+        """The finding for run() failing on a library module that lacks a name, or None."""
+        missing = packages.library_name_missing(text)
+        if not missing:
+            return None
+        module, name = missing
+        dist = packages.distribution(module)
+        return self.finding(
+            title=f"run() fails on a package version clash: module '{module}' has no attribute '{name}'",
+            explanation=(
+                f"init() completed, and run() failed on requests because `{module}.{name}` does not exist in the "
+                f"{dist} installed in the image: the code (or the library that calls it) was written for another "
+                f"release of {dist}, one that still had (or already had) `{name}`."
+            ),
+            evidence=evidence,
+            subject=subject,
+            confidence=0.85,
+            category=Category.DEPENDENCY_VERSION_CONFLICT,
+            fix=Fix(
+                summary=f"Pin `{dist}` to the release the code was written for, or move the code to {dist}'s current API.",
+                steps=(
+                    f"pip show {dist}   # in the training environment: the version the code and model work with",
+                    f"Pin it in the deployment environment's conda file (`- {dist}==<that version>`) and redeploy.",
+                ),
+                verify=("Send the same request again: HTTP 200, no `Encountered Exception` in the scoring log.",),
+            ),
+        )
+
     # ------------------------------------------------------------------ a traceback through run()
     def _run_tracebacks(self, doc):
         """Request tracebacks through run() that are neither the server's wrapper nor a timeout."""
@@ -87,6 +122,9 @@ class ScoringRunError(Rule):
         ]
 
     def _server_side_finding(self, doc, tb):
+        clash = self._version_clash(f"{tb.short_type}: {tb.exc_message}", [EvidenceItem(doc.locator(tb.first_line), tb.excerpt())], "run()")
+        if clash:
+            return clash
         last = tb.frames[-1]
         where = f"{last.file.rsplit('/', 1)[-1]} line {last.line}"
         message = f"{tb.short_type}: {tb.exc_message}".rstrip(": ")
@@ -122,6 +160,9 @@ class ScoringRunError(Rule):
         )
 
     def _traceback_finding(self, doc, tb, count: int):
+        clash = self._version_clash(f"{tb.short_type}: {tb.exc_message}", [EvidenceItem(doc.locator(tb.first_line), tb.excerpt())], "run()")
+        if clash:
+            return clash
         frame = tb.user_frame
         short_file = frame.file.rsplit("/", 1)[-1]
         where = f"{short_file} line {frame.line}"
@@ -158,6 +199,10 @@ class ScoringRunError(Rule):
 
     # ------------------------------------------------------------------ only the client's view
     def _response_finding(self, hits):
+        evidence = [excerpt(h.doc, h.line_no) for h in hits[:2]]
+        clash = self._version_clash("\n".join(e.excerpt for e in evidence), evidence, "run()")
+        if clash:
+            return clash
         return self.finding(
             title="Scoring requests fail with HTTP 500: run() raised an exception",
             explanation=(
@@ -165,7 +210,7 @@ class ScoringRunError(Rule):
                 "`x-ms-run-function-failed: True` only when the user's run() raised. The traceback is in the "
                 "container log, which the evidence does not include."
             ),
-            evidence=[excerpt(h.doc, h.line_no) for h in hits[:2]],
+            evidence=evidence,
             subject="run()",
             confidence=0.8,
             fix=Fix(

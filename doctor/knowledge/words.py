@@ -60,7 +60,8 @@ class WordModel:
         rest_total = sum(self.total.values()) - total
         size = len(self.vocabulary)
         scored = []
-        for w in {w for w in words if w in self.vocabulary and holding.get(w)}:
+        # A word one case happens to hold ("after", "off") is chance, not a reason to quote.
+        for w in {w for w in words if holding.get(w, 0) >= 2}:
             rest = sum(c.get(w, 0) for c in self.holding.values()) - holding[w]
             ratio = math.log((holding[w] + SMOOTHING) / (total + SMOOTHING * size)) - math.log(
                 (rest + SMOOTHING) / (rest_total + SMOOTHING * size)
