@@ -291,21 +291,21 @@ def _fix_conflict(failure, platform=""):
             ),
             verify=(_verify(platform),),
         )
-    removed = packages.library_name_missing(failure.summary)
-    if removed and removed[0] == "collections":
+    missing = packages.library_name_missing(failure.summary)
+    if missing and missing.module == "collections":
         return Fix(
-            summary=f"Python 3.10 removed `collections.{removed[1]}`: import it from `collections.abc`, or pin python=3.9.",
-            steps=("Change `collections.{0}` to `collections.abc.{0}` in the code that uses it,".format(removed[1]),
+            summary=f"Python 3.10 removed `collections.{missing.name}`: import it from `collections.abc`, or pin python=3.9.",
+            steps=("Change `collections.{0}` to `collections.abc.{0}` in the code that uses it,".format(missing.name),
                    "or upgrade the package that uses it, or pin python=3.9 in the environment's conda file."),
             verify=(_verify(platform),),
         )
-    if removed:
-        dist = packages.distribution(removed[0].split(".")[0])
+    if missing:
+        dist = missing.distribution
         return Fix(
-            summary=f"`{removed[0]}.{removed[1]}` is not in the installed {dist}: pin `{dist}` to a release that has it, or use its current API.",
+            summary=f"`{missing.module}.{missing.name}` is not in the installed {dist}: pin `{dist}` to a release that has it, or use its current API.",
             steps=(
                 f"Pin the {dist} the code was written for in the environment's conda file (`- {dist}==<that version>`),",
-                f"or change the code to {dist}'s current name for `{removed[1]}` (the library's release notes say which).",
+                f"or change the code to {dist}'s current name for `{missing.name}` (the library's release notes say which).",
             ),
             verify=(_verify(platform),),
         )
@@ -337,9 +337,9 @@ def _category_for(exc_type: str, message: str, body: str) -> tuple[Category, str
     clash = _VERSION_CLASH.search(text)
     if clash:
         return Category.DEPENDENCY_VERSION_CONFLICT, clash.group(2) or clash.group(3) or ""
-    removed = packages.library_name_missing(text) if short == "AttributeError" else None
-    if removed:
-        return Category.DEPENDENCY_VERSION_CONFLICT, removed[0].split(".")[0]
+    missing = packages.library_name_missing(text) if short == "AttributeError" else None
+    if missing:
+        return Category.DEPENDENCY_VERSION_CONFLICT, missing.distribution
     if short in ("ModuleNotFoundError", "ImportError"):
         missing = _MISSING_MODULE.search(message)
         module = missing.group(1) if missing else ""

@@ -82,13 +82,16 @@ class ScoringRunError(Rule):
             yield self._replica_closed_finding(ev, closed, platform.lines(docs, _COWBOY_502))
 
     # ------------------------------------------------------------------ a library without a name
-    def _version_clash(self, text: str, evidence, subject: str):
+    def _traceback_clash(self, doc, tb):
+        """``_version_clash`` for a request traceback."""
+        return self._version_clash(f"{tb.short_type}: {tb.exc_message}", [EvidenceItem(doc.locator(tb.first_line), tb.excerpt())])
+
+    def _version_clash(self, text: str, evidence):
         """The finding for run() failing on a library module that lacks a name, or None."""
         missing = packages.library_name_missing(text)
         if not missing:
             return None
-        module, name = missing
-        dist = packages.distribution(module)
+        module, name, dist = missing.module, missing.name, missing.distribution
         return self.finding(
             title=f"run() fails on a package version clash: module '{module}' has no attribute '{name}'",
             explanation=(
@@ -97,7 +100,7 @@ class ScoringRunError(Rule):
                 f"release of {dist}, one that still had (or already had) `{name}`."
             ),
             evidence=evidence,
-            subject=subject,
+            subject="run()",
             confidence=0.85,
             category=Category.DEPENDENCY_VERSION_CONFLICT,
             fix=Fix(
@@ -122,7 +125,7 @@ class ScoringRunError(Rule):
         ]
 
     def _server_side_finding(self, doc, tb):
-        clash = self._version_clash(f"{tb.short_type}: {tb.exc_message}", [EvidenceItem(doc.locator(tb.first_line), tb.excerpt())], "run()")
+        clash = self._traceback_clash(doc, tb)
         if clash:
             return clash
         last = tb.frames[-1]
@@ -160,7 +163,7 @@ class ScoringRunError(Rule):
         )
 
     def _traceback_finding(self, doc, tb, count: int):
-        clash = self._version_clash(f"{tb.short_type}: {tb.exc_message}", [EvidenceItem(doc.locator(tb.first_line), tb.excerpt())], "run()")
+        clash = self._traceback_clash(doc, tb)
         if clash:
             return clash
         frame = tb.user_frame
@@ -200,7 +203,7 @@ class ScoringRunError(Rule):
     # ------------------------------------------------------------------ only the client's view
     def _response_finding(self, hits):
         evidence = [excerpt(h.doc, h.line_no) for h in hits[:2]]
-        clash = self._version_clash("\n".join(e.excerpt for e in evidence), evidence, "run()")
+        clash = self._version_clash("\n".join(e.excerpt for e in evidence), evidence)
         if clash:
             return clash
         return self.finding(

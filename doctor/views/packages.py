@@ -7,6 +7,7 @@ Parsing only: AML004 (init) and AML013 (run) decide that a missing library name 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,7 +43,16 @@ def distribution(module: str) -> str:
     return parts[0]
 
 
-def library_name_missing(text: str) -> tuple[str, str] | None:
-    """(module, name) when ``text`` says a library's module has no attribute ``name``."""
+@dataclass(frozen=True)
+class MissingName:
+    """A library's module without a name the code uses."""
+
+    module: str  # "pandas.core.dtypes.common"
+    name: str  # "is_datetimelike"
+    distribution: str  # the PyPI distribution that provides the module: "pandas"
+
+
+def library_name_missing(text: str) -> MissingName | None:
+    """What ``text`` says when it says a library's module has no attribute ``name``."""
     m = _LIBRARY_NAME_MISSING.search(text)
-    return (m.group(1), m.group(2)) if m else None
+    return MissingName(m.group(1), m.group(2), distribution(m.group(1))) if m else None
