@@ -89,6 +89,15 @@ def test_symptoms_told_in_prose_are_read():
         "A required package azureml-inference-server-http is missing.": "missing-module",
         "----> 1 ml_client.online_deployments.begin_create_or_update(blue_deployment,local=True).result()\nCell In[19], line 1": "client-traceback",
         'MlflowException: No plugin found for managing model deployments to "http".': "client-traceback",
+        "* Mistake: Sent flat JSON (feature dict) to endpoint → got `424 Failed Dependency` and": "http-424",
+        "| 502         | Exception or crash in the `run()` method of the *score.py* file |": "run-exception",
+        "Deployment config changed from 1CPU/4GB to 0.5CPU/2GB so it fits a AKS created with default parameters": "resources-do-not-fit",
+        "changed cloudpickle version to fix bug where there was an error during deployment of blue endpoint": "version-mismatch",
+        "(from 2.6.0 to 2.2.1)": "version-mismatch",
+        "Pin scikit learn version to 1.2.2 to fix cli-scripts-deploy-moe-inference-schema (#2849)": "version-mismatch",
+        "(Azure changed default to RBAC, causing access policies to be": "auth",
+        "Added 'ruamel.yaml' module to dependencies to fix timeout/deployment …": "missing-module",
+        "You need to [add this package](https://github.com/liupeirong/amlv2_mlflow_t": "missing-module",
     }
     for text, symptom in told.items():
         assert symptom in priors.symptoms_in(text), text
@@ -124,6 +133,10 @@ def test_near_misses_are_not_symptoms():
         "Service deployment polling reached non-successful terminal state, current service state: Unhealthy"
     )
     assert "client-traceback" not in priors.symptoms_in(relayed)
+    # A probe's 424 is the probe's; a run() that succeeded is not a failure; a model that fits is no shortage.
+    assert "http-424" not in priors.symptoms_in("Readiness probe failed: HTTP probe failed with statuscode: 424")
+    assert "run-exception" not in priors.symptoms_in("run() returned the predictions in 80 ms")
+    assert "resources-do-not-fit" not in priors.symptoms_in("The model fits in memory on a Standard_DS3_v2")
     # A probe's 502 is not a scoring 502.
     assert "http-502" not in priors.symptoms_in("Liveness probe failed: HTTP probe failed with statuscode: 502")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.

@@ -263,3 +263,14 @@ def test_the_two_keys_get_keys_prints_are_redacted_and_a_list_of_two_names_is_no
     # onnxruntime's providers, as the fix of mlflow#5308 lists them.
     providers = "retry with providers (default\n  ['CUDAExecutionProvider', 'CPUExecutionProvider'])"
     assert redact_text(providers) == providers
+
+
+def test_a_code_that_identifies_an_error_stays_and_a_login_code_goes():
+    # The managed endpoint's 424 body, as a committed notebook printed it (corpus case
+    # udacityc2-nazeer2013-managed-424-forecasting-dates-before-training).
+    body = '"inner_error": {\n    "code": "BadData"\n},\n"reference_code": "9aa1211b-115a-474c-b522-c1170ae8c8b3"'
+    assert redact.secret_spans(body) == []
+    # A code that is a credential still goes (random, made for this test).
+    login = '"auth_code": "Qm7vX2pL9sK4wT8zN1cR5yB3"'
+    assert [kind for _, _, kind, _ in redact.secret_spans(login)] != []
+    assert "Qm7vX2pL9sK4wT8zN1cR5yB3" not in redact_text(login)

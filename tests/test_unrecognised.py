@@ -69,15 +69,34 @@ def test_a_healthy_log_is_no_problem_found(cli, tmp_path):
     assert json.loads(result.out)["verdict"] == "no_problem_found"
 
 
-def test_a_bare_symptom_gets_ranked_possible_causes_with_a_command_each(cli, tmp_path):
+def _analyze_json(cli, tmp_path, data: bytes):
     paste = tmp_path / "p.txt"
-    # The v1 wrapper AzureML prints for every crash loop (shared/real-world, KubernetesDeploymentFailed).
-    paste.write_bytes(
-        b'"code": "KubernetesDeploymentFailed",\n"message": "Kubernetes Deployment failed",\n'
-        b'"details": [{"code": "CrashLoopBackOff", "message": "Your container application crashed. This may be caused by errors in your scoring file\'s init() function."}]\n'
-    )
+    paste.write_bytes(data)
     result = cli("analyze", "--text", str(paste), "--format", "json")
-    doc = json.loads(result.out)
+    return result, json.loads(result.out)
+
+
+def test_a_worker_that_failed_to_boot_after_the_start_banner_is_not_an_all_clear(cli, tmp_path):
+    # Lines from an ACI log in Azure/ai-toolkit-iot-edge#20 (corpus case
+    # aitoolkitiotedge-20-aci-gunicorn-worker-exception), whose traceback the thread cut: gunicorn says
+    # it is listening, then that the worker raised while booting.
+    result, report = _analyze_json(
+        cli, tmp_path,
+        b"Listening at: http://127.0.0.1:31311 (13) \nUsing worker: sync \nworker timeout is set to 300 \n"
+        b"Booting worker with pid: 45 \nException in worker process\n",
+    )
+    assert report["verdict"] != "no_problem_found"
+    assert result.code != ExitCode.OK
+    assert [f["rule"] for f in report["findings"]][:1] == ["AML004"]
+
+
+def test_a_bare_symptom_gets_ranked_possible_causes_with_a_command_each(cli, tmp_path):
+    # The v1 wrapper AzureML prints for every crash loop (shared/real-world, KubernetesDeploymentFailed).
+    _, doc = _analyze_json(
+        cli, tmp_path,
+        b'"code": "KubernetesDeploymentFailed",\n"message": "Kubernetes Deployment failed",\n'
+        b'"details": [{"code": "CrashLoopBackOff", "message": "Your container application crashed. This may be caused by errors in your scoring file\'s init() function."}]\n',
+    )
     assert doc["verdict"] in ("symptoms_only", "unrecognised")
     assert doc["possible_causes"], doc
     assert all(p["confirm"] for p in doc["possible_causes"])

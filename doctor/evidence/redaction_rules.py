@@ -73,6 +73,12 @@ NAMING_SUFFIXES = frozenset({
     "vault", "store", "uri", "url", "endpoint", "format", "policy", "provider", "label", "prefix", "rotation",
     "created", "updated", "at", "ttl", "field", "hint", "scope", "method", "required", "status", "env",
 })
+# A "code" these words qualify identifies an error or a request, not a login: ``reference_code``
+# (the managed endpoint's 424 body: "reference_code": "<guid>"), ``error_code``, ``status_code``.
+CODE_IDENTIFIERS = frozenset({
+    "reference", "error", "status", "exit", "return", "response", "result", "request", "correlation",
+    "operation", "reason", "http", "country", "region", "language", "currency", "zip", "postal",
+})
 _CAMEL = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # Words the names are looked for by (the patterns start at one of these).
 # Stems of names that hold a secret whatever its length, and of names (``key``, ``token``) whose
@@ -113,6 +119,8 @@ def name_strength(name: str) -> str:
     last, joined = parts[-1], "".join(parts)
     if last in STRONG_PARTS or any(joined.endswith(c) for c in STRONG_COMPOUNDS):
         return "strong"
+    if last == "code" and len(parts) > 1 and parts[-2] in CODE_IDENTIFIERS:
+        return ""
     if last in WEAK_PARTS:
         return "weak"
     return ""
