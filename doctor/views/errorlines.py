@@ -18,11 +18,11 @@ MAX_LINE_CHARS = 400
 
 # Words and shapes that real failure output carries: Python exceptions (bare or in a traceback),
 # AzureML and ARM error codes, HTTP failure statuses, Kubernetes warning reasons, build failures.
+# A bare "Exception in <where>" heads a traceback: Python's threading ("Exception in thread
+# Thread-1:") and gunicorn's arbiter before a worker that failed to boot exits with code 3.
+_EXCEPTION_IN = r"\bException in (?:thread|\w+ process)\b"
 ERROR_LINE = re.compile(
-    r"Traceback \(most recent call last\)"
-    # A bare "Exception in <where>" heads a traceback: Python's threading ("Exception in thread
-    # Thread-1:") and gunicorn's arbiter before a worker that failed to boot exits with code 3.
-    r"|\bException in (?:thread|\w+ process)\b"
+    r"Traceback \(most recent call last\)|" + _EXCEPTION_IN +
     r"|\b[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::|[^\S\n]*$| \()"
     r"|\bError\b[^\S\n]*[:(]|(?-i:\bERROR\b|\bFATAL\b|\bCRITICAL\b)"
     r"|\bfail(?:ed|ure|s)?\b|\bunable to\b|\bcannot\b|\bcan't\b|\bcould not\b|\bnot found\b|\bdenied\b|\bforbidden\b"
@@ -38,7 +38,7 @@ ERROR_LINE = re.compile(
 # print (a timeout setting, "not found" of an optional file): a healthy-looking service with one of
 # these unexplained is still not an all-clear.
 STRONG_ERROR = re.compile(
-    r"Traceback \(most recent call last\)|\bException in (?:thread|\w+ process)\b|\b[A-Z]\w*(?:Error|Exception)\b:|(?-i:\bERROR\b|\bFATAL\b|\bCRITICAL\b)"
+    r"Traceback \(most recent call last\)|" + _EXCEPTION_IN + r"|\b[A-Z]\w*(?:Error|Exception)\b:|(?-i:\bERROR\b|\bFATAL\b|\bCRITICAL\b)"
     r"|\bfailed\b|\bcrash\w*|\bBack-?off\b|\bOOMKilled\b|\bEvicted\b"
     r"|\"code\"\s*:\s*\"\w+\"|'code'\s*:\s*'\w+'|^\s*\(\w+\)\s|\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?: code)?:?)\s*5\d\d\b",
     re.IGNORECASE | re.MULTILINE,

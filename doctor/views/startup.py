@@ -138,13 +138,15 @@ def _client_side(tb: Traceback) -> bool:
         return True
     # A traceback through library code only, with neither the user's script nor the inference
     # server in it, was raised by a client calling the endpoint, not by the scoring container.
-    if bool(tb.frames) and tb.user_frame is None and not any(p in f.file for f in tb.frames for p in _SERVER_PATHS):
+    if not tb.frames:
+        return False
+    if tb.user_frame is None and not any(p in f.file for f in tb.frames for p in _SERVER_PATHS):
         return True
     # One that starts at the top level of a file outside the server and the app folder came from a
     # script run by hand (``python model_download.py`` on a compute instance, DeepSpeed-MII#184):
     # in the container the server's frames come first, and it imports the entry script.
-    outermost = tb.frames[0] if tb.frames else None
-    return outermost is not None and outermost.func == "<module>" and not any(p in outermost.file for p in _SERVER_PATHS)
+    outermost = tb.frames[0]
+    return outermost.func == "<module>" and not any(p in outermost.file for p in _SERVER_PATHS)
 
 
 def _root_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
