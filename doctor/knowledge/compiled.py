@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from aml_doctor.knowledge.corpus import Case, load_cases
-from aml_doctor.knowledge.index import Index, case_lines, terms
-from aml_doctor.knowledge.priors import Priors, symptoms_in
+from aml_doctor.knowledge.index import Index, case_terms
+from aml_doctor.knowledge.priors import Priors, case_symptoms
 
 COMPILED = Path(__file__).with_name("compiled.json")
 FORMAT = 1
@@ -29,8 +29,8 @@ def compile_cases(cases: Sequence[Case]) -> dict:
         entries.append({
             "id": c.id, "source": c.source, "source_kind": c.source_kind, "target": c.target, "channel": c.channel,
             "category": c.category, "established_by": c.established_by, "cause": c.cause, "fix": c.fix, "date": c.date,
-            "terms": dict(sorted(Counter(terms("\n".join(case_lines(c)))).items())),
-            "symptoms": sorted(symptoms_in(c.evidence)),
+            "terms": dict(sorted(case_terms(c).items())),
+            "symptoms": sorted(case_symptoms(c)),
         })
     return {"format": FORMAT, "cases": entries}
 

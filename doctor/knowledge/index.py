@@ -15,7 +15,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Iterable, Sequence
 
 from aml_doctor.views.errorlines import ERROR_LINE
@@ -59,6 +59,13 @@ def case_lines(case: Case) -> list[str]:
     return errors or lines[:20]
 
 
+@lru_cache(maxsize=None)
+def case_terms(case: Case) -> Counter:
+    """The term counts of a case's error lines. Cached per case: leave-one-thread-out rebuilds the
+    index once for every case scored, and the cases themselves do not change. Callers only read it."""
+    return Counter(terms("\n".join(case_lines(case))))
+
+
 @dataclass(frozen=True)
 class Match:
     case: Case
@@ -71,7 +78,7 @@ class Match:
 class Index:
     def __init__(self, cases: Sequence[Case], docs: Sequence[Counter] | None = None):
         self.cases = [c for c in cases if c.confirmed and not c.control] if docs is None else list(cases)
-        self.docs = [Counter(terms("\n".join(case_lines(c)))) for c in self.cases] if docs is None else list(docs)
+        self.docs = [case_terms(c) for c in self.cases] if docs is None else list(docs)
         self.lengths = [sum(d.values()) for d in self.docs]
         self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
         df: Counter = Counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -65,13 +66,21 @@ def readings_of(symptoms: Iterable[str]) -> set[str]:
     return {_BY_NAME[name].reads_as for name in symptoms if name in _BY_NAME and _BY_NAME[name].reads_as}
 
 
+@lru_cache(maxsize=None)
+def case_symptoms(case: Case) -> frozenset[str]:
+    """The symptoms a corpus case shows. Cached per case: leave-one-thread-out rebuilds the base
+    rates once for every case scored, and running every pattern over every case each time made the
+    corpus bench and its test quadratic in regex work."""
+    return frozenset(symptoms_in(case.evidence))
+
+
 class Priors:
     def __init__(self, cases: Sequence[Case]):
         self.by_symptom: dict[str, Counter] = {}
         self.by_target: dict[str, Counter] = {}
         for case in cases:
             if case.confirmed and not case.control:
-                self._add(case.category, case.target, symptoms_in(case.evidence))
+                self._add(case.category, case.target, case_symptoms(case))
 
     def _add(self, category: str, target: str, symptoms: Iterable[str]) -> None:
         for name in symptoms:
