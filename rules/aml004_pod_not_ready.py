@@ -15,11 +15,16 @@ _RESTARTS_THAT_MATTER = 3
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 # Signatures (``aml004_pod_not_ready.signatures.yml``) that name the cause more exactly than the
 # exception the log shows: read before it. The others are read after it.
-_BEFORE_THE_EXCEPTION = ("flask2-under-old-server", "jinja2-markup-removed", "no-init-function", "no-run-function", "run-signature")
+_BEFORE_THE_EXCEPTION = (
+    "flask2-under-old-server", "jinja2-markup-removed", "transformers-too-old-for-model", "no-init-function", "no-run-function",
+    "run-signature",
+)
 _LAST = ("worker-boot-failed",)
 # Lines quoted around a signature's line (before, after); (1, 1) for the others.
 _CONTEXT = {
     "flask2-under-old-server": (3, 1), "jinja2-markup-removed": (3, 1), "worker-boot-failed": (2, 1),
+    # The old lookup line is a frame: its KeyError follows a few lines on.
+    "transformers-too-old-for-model": (1, 3),
     "v2-user-script-init-failed": (0, 0), "v2-user-script-import-error": (0, 0), "v2-user-script-function-not-found": (0, 0),
 }
 # What the exception says about the cause: missing model files are model_not_found; a package present
@@ -140,8 +145,11 @@ class PodNotReady(Rule):
 
     def _signed(self, doc, sigs) -> StartupFailure | None:
         modes = self.categories()
+        # A known error text inside a traceback raised on the user's machine (a script run by hand
+        # on a compute instance, DeepSpeed-MII#184) is not the scoring server's start.
+        client = startup.raised_on_the_client(doc)
         for sig in sigs:
-            hit = signatures.last_hit_in(doc, sig)
+            hit = signatures.last_hit_in(doc, sig, skip=client)
             if hit:
                 category = modes.get(sig.mode or sig.id, self.category)
                 return StartupFailure(category, sig.title, "", (startup.excerpt(doc, hit.line_no, *_CONTEXT.get(sig.id, (1, 1))),), sig.confidence, signature=sig)

@@ -139,6 +139,11 @@ def test_near_misses_are_not_symptoms():
     assert "resources-do-not-fit" not in priors.symptoms_in("The model fits in memory on a Standard_DS3_v2")
     # A probe's 502 is not a scoring 502.
     assert "http-502" not in priors.symptoms_in("Liveness probe failed: HTTP probe failed with statuscode: 502")
+    # A probe named is not a probe failed: the inference server's healthy banner (a corpus control's
+    # line) and a deployment's settings name the probes; a probe that failed is still read.
+    assert "probe-failed" not in priors.symptoms_in("Liveness Probe: GET   127.0.0.1:5001/")
+    assert "probe-failed" not in priors.symptoms_in("readinessProbe     : initialDelay PT2M20S, period PT30S, failureThreshold 10")
+    assert "probe-failed" in priors.symptoms_in("If 424 comes with liveness or readiness probe failing, consider adjusting ProbeSettings")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.
     assert "memory" not in priors.symptoms_in("0/3 nodes are available: 3 Insufficient memory.")
     # One boot is every healthy start (a line from a corpus control's log).

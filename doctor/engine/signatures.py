@@ -30,7 +30,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Container, Iterable, Iterator
 
 from aml_doctor.views import targets
 from aml_doctor.evidence.store import Evidence
@@ -179,10 +179,13 @@ def first_hit(ev: Evidence, sig: Signature) -> Hit | None:
     return None
 
 
-def last_hit_in(doc, sig: Signature) -> Hit | None:
-    """The last line of ``doc`` that ``sig`` matches (its ``unless`` phrases veto the document)."""
+def last_hit_in(doc, sig: Signature, skip: Container[int] = ()) -> Hit | None:
+    """The last line of ``doc`` that ``sig`` matches, passing over the line numbers in ``skip`` (its
+    ``unless`` phrases veto the document)."""
     last = None
     for hit in doc.search(sig.pattern):
+        if hit.line_no in skip:
+            continue
         if not sig.all or sig.matches_line(hit.line):
             last = hit
     if last is not None and sig.unless:

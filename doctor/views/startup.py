@@ -131,6 +131,12 @@ def _handled_inside_another(doc: TextDoc, line_no: int) -> bool:
     return outer is not None and outer.split(":", 1)[0].rsplit(".", 1)[-1] not in _SERVER_WRAPPERS
 
 
+def raised_on_the_client(doc: TextDoc) -> frozenset[int]:
+    """The line numbers of the tracebacks in ``doc`` that were raised on the user's machine (the SDK,
+    a client, a script run by hand), not by the scoring container."""
+    return frozenset(n for t in tracebacks(doc) if _client_side(t) for n in range(t.first_line, t.last_line + 1))
+
+
 def _client_side(tb: Traceback) -> bool:
     if tb.short_type in _CLIENT_EXCEPTIONS or any(
         "/azureml/core/webservice/" in f.file or "/requests/" in f.file for f in tb.frames
