@@ -14,12 +14,16 @@ from functools import lru_cache
 
 from aml_doctor.engine import ranking
 from aml_doctor.views import kube, targets
-from aml_doctor.views.errorlines import error_lines, healthy_lines
+from aml_doctor.views.errorlines import MAX_LINE_CHARS, error_lines, healthy_lines
 from aml_doctor.evidence.store import Evidence
 from aml_doctor.findings import Category, EvidenceItem, KnownIssue, PossibleCause, RankedFinding, Stage, Verdict
 
 MAX_POSSIBLE = 4
 MATCH_LINES = 24
+# Lines are read whole up to this length: a one-line error JSON or a Markdown table row often says
+# the cause at its end ("... If 424 comes with liveness or readiness probe failing ..."). The report
+# quotes them cut to the display width.
+READ_LINE_CHARS = 2000
 # A neighbour's vote weighs this much more than the base rate of its symptom: it shares the error text.
 NEIGHBOUR_WEIGHT = 2.0
 # Beside evidence that points somewhere, the platform's base rates count half a case: a tie-breaker
@@ -84,13 +88,13 @@ class Completion:
 
 def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowledge | None = None) -> Completion:
     platform = targets.guess(ev)
-    errors = error_lines(ev, MATCH_LINES)
+    errors = error_lines(ev, MATCH_LINES, width=READ_LINE_CHARS)
     cited = {e.locator for r in ranked for e in r.finding.evidence}
     excerpts = "\n".join(e.excerpt for r in ranked for e in r.finding.evidence)
     unexplained = tuple(
-        EvidenceItem(line.locator, line.line)
+        EvidenceItem(line.locator, line.line[:MAX_LINE_CHARS])
         for line in errors
-        if line.locator not in cited and line.line not in excerpts
+        if line.locator not in cited and line.line[:MAX_LINE_CHARS] not in excerpts
     )[:8]
     verdict = ranking.verdict(ranked)
     if verdict is Verdict.NO_PROBLEM_FOUND:
@@ -130,7 +134,7 @@ def _prose_lines(ev: Evidence, limit: int = 40) -> list[str]:
     for doc in ev.docs():
         for _, line in doc.lines():
             if line.strip():
-                out.append(line.strip()[:400])
+                out.append(line.strip()[:READ_LINE_CHARS])
                 if len(out) >= limit:
                     return out
     return out

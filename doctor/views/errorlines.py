@@ -77,16 +77,19 @@ class TextLine:
         return bool(STRONG_ERROR.search(self.line))
 
 
-def error_lines(ev: Evidence, limit: int = MAX_LINES) -> list[TextLine]:
-    """Error-looking lines in every text document, in document order, at most ``limit``."""
-    return ev.derived(("error_lines", limit), lambda: _scan(ev.docs(), ERROR_LINE, limit, skip=_NOT_AN_ERROR))
+def error_lines(ev: Evidence, limit: int = MAX_LINES, width: int = MAX_LINE_CHARS) -> list[TextLine]:
+    """Error-looking lines in every text document, in document order, at most ``limit``, each cut
+    to ``width`` characters."""
+    return ev.derived(("error_lines", limit, width), lambda: _scan(ev.docs(), ERROR_LINE, limit, skip=_NOT_AN_ERROR, width=width))
 
 
 def healthy_lines(ev: Evidence, limit: int = MAX_LINES) -> list[TextLine]:
     return ev.derived(("healthy_lines", limit), lambda: _scan(ev.docs(), _HEALTHY, limit))
 
 
-def _scan(docs: list[TextDoc], pattern: re.Pattern, limit: int, skip: re.Pattern | None = None) -> list[TextLine]:
+def _scan(
+    docs: list[TextDoc], pattern: re.Pattern, limit: int, skip: re.Pattern | None = None, width: int = MAX_LINE_CHARS
+) -> list[TextLine]:
     out: list[TextLine] = []
     seen: set[str] = set()
     for doc in docs:
@@ -95,7 +98,7 @@ def _scan(docs: list[TextDoc], pattern: re.Pattern, limit: int, skip: re.Pattern
             if not line or line in seen or (skip is not None and skip.search(line)):
                 continue
             seen.add(line)
-            out.append(TextLine(hit.locator, line[:MAX_LINE_CHARS]))
+            out.append(TextLine(hit.locator, line[:width]))
             if len(out) >= limit:
                 return out
     return out
