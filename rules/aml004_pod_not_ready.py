@@ -20,6 +20,9 @@ _BEFORE_THE_EXCEPTION = (
     "run-signature",
 )
 _LAST = ("worker-boot-failed",)
+# Signatures about the server's own environment, not the user's script: their title and explanation
+# stand alone (no "the scoring script cannot be imported", no exit code 3: the server never started).
+_SERVER_ITSELF = ("inference-server-package-missing",)
 # Lines quoted around a signature's line (before, after); (1, 1) for the others.
 _CONTEXT = {
     "flask2-under-old-server": (3, 1), "jinja2-markup-removed": (3, 1), "worker-boot-failed": (2, 1),
@@ -156,16 +159,17 @@ class PodNotReady(Rule):
         return None
 
     def _cause(self, failure: StartupFailure, platform: str = ""):
+        server_itself = failure.signature is not None and failure.signature.id in _SERVER_ITSELF
         title = {
             Category.ENTRY_SCRIPT_IMPORT_ERROR: "The scoring script cannot be imported",
             Category.DEPENDENCY_VERSION_CONFLICT: "A package version clash stops the scoring server",
             Category.MODEL_NOT_FOUND: "init() cannot find the model files",
         }.get(failure.category, "init() raised an exception")
         return self.finding(
-            title=f"{title}: {failure.summary}",
-            explanation=self._explain(failure),
+            title=failure.summary[:1].upper() + failure.summary[1:] if server_itself else f"{title}: {failure.summary}",
+            explanation=failure.signature.explanation if server_itself else self._explain(failure),
             evidence=failure.evidence,
-            subject=failure.where or "score.py",
+            subject="environment" if server_itself else failure.where or "score.py",
             confidence=failure.confidence,
             category=failure.category,
             mode=(failure.signature.mode or failure.signature.id) if failure.signature else "",
