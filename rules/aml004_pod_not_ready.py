@@ -125,7 +125,10 @@ class PodNotReady(Rule):
         first = [s for s in sigs if s.id in _BEFORE_THE_EXCEPTION]
         last = [s for s in sigs if s.id in _LAST]
         middle = [s for s in sigs if s not in first and s not in last]
-        found = self._signed(doc, first)
+        # A known error text inside a traceback raised on the user's machine (a script run by hand
+        # on a compute instance, DeepSpeed-MII#184) is not the scoring server's start.
+        client = startup.raised_on_the_client(doc)
+        found = self._signed(doc, first, client)
         if found:
             return found
         log = startup.read(doc)
@@ -133,24 +136,21 @@ class PodNotReady(Rule):
             r = log.raised
             category, package = _category_for(r.exc_type, r.message, r.body)
             return StartupFailure(category, r.summary, r.where, r.evidence, r.confidence, package)
-        found = self._signed(doc, middle)
+        found = self._signed(doc, middle, client)
         if found:
             return found
         if log.marker:
             return StartupFailure(Category.ENTRY_SCRIPT_INIT_ERROR, log.marker.line.strip(), "",
                                   (startup.excerpt(doc, log.marker.line_no, 0, 3),), 0.6)
-        found = self._signed(doc, last)
+        found = self._signed(doc, last, client)
         if found and found.signature.id == "worker-boot-failed":
             # Without the traceback, an init failure and an import failure cannot be told apart.
             return StartupFailure(found.category, found.summary, "", found.evidence, found.confidence,
                                   alternatives=(Category.ENTRY_SCRIPT_IMPORT_ERROR, Category.CRASH_LOOP_OTHER), signature=found.signature)
         return found
 
-    def _signed(self, doc, sigs) -> StartupFailure | None:
+    def _signed(self, doc, sigs, client: frozenset[int]) -> StartupFailure | None:
         modes = self.categories()
-        # A known error text inside a traceback raised on the user's machine (a script run by hand
-        # on a compute instance, DeepSpeed-MII#184) is not the scoring server's start.
-        client = startup.raised_on_the_client(doc)
         for sig in sigs:
             hit = signatures.last_hit_in(doc, sig, skip=client)
             if hit:
