@@ -125,13 +125,13 @@ class PodNotReady(Rule):
         first = [s for s in sigs if s.id in _BEFORE_THE_EXCEPTION]
         last = [s for s in sigs if s.id in _LAST]
         middle = [s for s in sigs if s not in first and s not in last]
+        log = startup.read(doc)
         # A known error text inside a traceback raised on the user's machine (a script run by hand
         # on a compute instance, DeepSpeed-MII#184) is not the scoring server's start.
-        client = startup.raised_on_the_client(doc)
+        client = log.client_lines
         found = self._signed(doc, first, client)
         if found:
             return found
-        log = startup.read(doc)
         if log.raised:
             r = log.raised
             category, package = _category_for(r.exc_type, r.message, r.body)

@@ -68,6 +68,9 @@ class StartupLog:
     doc: TextDoc
     marker: Hit | None  # the last "User's init function failed" / "Failed to import user script"
     raised: Raised | None
+    # The lines of the tracebacks raised on the user's machine (the SDK, a client, a script run by
+    # hand), not by the scoring container: a known error text there is not the server's start.
+    client_lines: frozenset[int] = frozenset()
 
 
 def excerpt(doc: TextDoc, line_no: int, before: int = 0, after: int = 0) -> EvidenceItem:
@@ -78,10 +81,12 @@ def excerpt(doc: TextDoc, line_no: int, before: int = 0, after: int = 0) -> Evid
 def read(doc: TextDoc) -> StartupLog:
     """The marker line and the exception that stopped the start, from one log."""
     marker = doc.last(INIT_FAILED) or doc.last(IMPORT_FAILED)
-    return StartupLog(doc, marker, _raised(doc, marker))
+    parsed = tracebacks(doc)
+    client = frozenset(n for t in parsed if _client_side(t) for n in range(t.first_line, t.last_line + 1))
+    return StartupLog(doc, marker, _raised(doc, marker, parsed), client)
 
 
-def _raised(doc: TextDoc, marker: Hit | None) -> Raised | None:
+def _raised(doc: TextDoc, marker: Hit | None, parsed: list[Traceback]) -> Raised | None:
     # A traceback raised while serving requests is a scoring error, and one from the SDK or a
     # client on the user's machine (wait_for_deployment raising WebserviceException) is only the messenger.
     at_request = {t.first_line for t in request_tracebacks(doc)}
@@ -89,7 +94,7 @@ def _raised(doc: TextDoc, marker: Hit | None) -> Raised | None:
     # (the inference server logs its own app-insights errors while booting, for one).
     completed = [h.line_no for h in doc.search(INIT_COMPLETED)]
     tbs = [
-        t for t in tracebacks(doc)
+        t for t in parsed
         if t.first_line not in at_request and not _client_side(t) and not any(c > t.last_line for c in completed)
     ]
     if tbs:
@@ -100,7 +105,7 @@ def _raised(doc: TextDoc, marker: Hit | None) -> Raised | None:
     if entry:
         exc_type, message = entry.match.group(1), entry.match.group(2) or entry.match.group(3)
         return Raised(exc_type, message, "", f"{exc_type}: {message}", "", (excerpt(doc, entry.line_no),), 0.85, "init")
-    in_traceback = {n for t in tracebacks(doc) for n in range(t.first_line, t.last_line + 1)}
+    in_traceback = {n for t in parsed for n in range(t.first_line, t.last_line + 1)}
     bare = next(
         (
             h for h in reversed(sorted([*doc.search(BARE_EXCEPTION), *doc.search(INLINE_EXCEPTION)], key=lambda h: h.line_no))
@@ -129,12 +134,6 @@ def _handled_inside_another(doc: TextDoc, line_no: int) -> bool:
     # message to read. The server's own wrappers are the exception: the cause is the one they wrap.
     outer = chained_after(doc, line_no)
     return outer is not None and outer.split(":", 1)[0].rsplit(".", 1)[-1] not in _SERVER_WRAPPERS
-
-
-def raised_on_the_client(doc: TextDoc) -> frozenset[int]:
-    """The line numbers of the tracebacks in ``doc`` that were raised on the user's machine (the SDK,
-    a client, a script run by hand), not by the scoring container."""
-    return frozenset(n for t in tracebacks(doc) if _client_side(t) for n in range(t.first_line, t.last_line + 1))
 
 
 def _client_side(tb: Traceback) -> bool:
