@@ -98,9 +98,10 @@ def _raised(doc: TextDoc, marker: Hit | None, parsed: list[Traceback]) -> Raised
         if t.first_line not in at_request and not _client_side(t) and not any(c > t.last_line for c in completed)
     ]
     if tbs:
-        # The traceback nearest after the server's marker line, else the last one in the log.
+        # The traceback nearest after the server's marker line, else the last one in the log; of a
+        # chain ("During handling of the above exception ..."), the one that propagated is its last.
         tb = next((t for t in tbs if marker and t.first_line >= marker.line_no), tbs[-1])
-        return _from_traceback(doc, _root_of_chain(tbs, tb), marker)
+        return _from_traceback(doc, _root_of_chain(tbs, _end_of_chain(tbs, tb)), marker)
     entry = doc.last(ERROR_IN_ENTRY_SCRIPT)
     if entry:
         exc_type, message = entry.match.group(1), entry.match.group(2) or entry.match.group(3)
@@ -152,6 +153,13 @@ def _client_side(tb: Traceback) -> bool:
     # in the container the server's frames come first, and it imports the entry script.
     outermost = tb.frames[0]
     return outermost.func == "<module>" and not any(p in outermost.file for p in _SERVER_PATHS)
+
+
+def _end_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
+    index = tbs.index(tb)
+    while index + 1 < len(tbs) and tbs[index + 1].chained:
+        index += 1
+    return tbs[index]
 
 
 def _root_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
