@@ -7,7 +7,7 @@ import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.engine.rule import excerpt
-from aml_doctor.views import kube, platform
+from aml_doctor.views import kube
 
 # The v1 troubleshooting page, "Container azureml-fe-aci launch fails": AzureML creates a front-end
 # container named azureml-fe-aci beside the scoring container of an ACI service; "the most common
@@ -16,13 +16,13 @@ from aml_doctor.views import kube, platform
 # added by MicrosoftDocs/azure-docs#86283 "to address the issue for customers which fail to deploy
 # to aci with invalid ssl cert/key").
 FRONTEND = "azureml-fe-aci"
-_NAMED = re.compile(re.escape(FRONTEND), re.IGNORECASE)
-# Said of the container on its own line: it crashed, failed to launch, restarts, or waits.
-_FAILED_NEAR = re.compile(
-    r"crash|launch fail|fail(?:s|ed|ing)? to (?:launch|start)|\bterminated\b|CrashLoopBackOff|back-off restarting|"
-    r"\bexit(?:ed)? (?:code|with)\b",
-    re.IGNORECASE,
+# Said of the container on its own line: it crashed, failed to launch or start, terminated, waits in
+# CrashLoopBackOff or exited.
+_FAILED = (
+    r"(?:crash|launch fail|fail(?:s|ed|ing)? to (?:launch|start)|\bterminated\b|CrashLoopBackOff|back-off restarting|"
+    r"\bexit(?:ed)? (?:code|with)\b)"
 )
+_FAILED_LINE = re.compile(rf"{re.escape(FRONTEND)}.*{_FAILED}|{_FAILED}.*{re.escape(FRONTEND)}", re.IGNORECASE)
 # `az container show -o json` prints the container group whole; each container's instanceView holds
 # its currentState (Waiting with "CrashLoopBackOff: Back-off restarting failed", Terminated) and
 # restartCount (https://learn.microsoft.com/azure/container-instances/container-instances-troubleshooting).
@@ -42,7 +42,8 @@ class AciFrontendFailed(Rule):
 
     def check(self, ev):
         docs = kube.scoring_logs(ev)
-        hit = next((h for h in platform.lines(docs, _NAMED) if _FAILED_NEAR.search(h.line)), None)
+        # The first line that says so is enough: a log naming the container on every line is not read whole.
+        hit = next((h for doc in docs for h in doc.search(_FAILED_LINE)), None)
         said = excerpt(hit.doc, hit.line_no) if hit else next(filter(None, map(_failed_in_json, docs)), None)
         if said is None:
             return
@@ -76,9 +77,10 @@ class AciFrontendFailed(Rule):
 
 
 def _failed_in_json(doc) -> EvidenceItem | None:
-    """The azureml-fe-aci container's failing state, when ``doc`` is a container group's JSON (the
-    CLI's flattened form, or ARM's with ``properties``)."""
-    if len(doc.text) > _MAX_JSON_CHARS or FRONTEND not in doc.text:
+    """The azureml-fe-aci container's failing state, when ``doc`` (which names it) is a container
+    group's JSON (the CLI's flattened form, or ARM's with ``properties``)."""
+    # Measured on the segments: a huge log's text is never joined only to learn that it is huge.
+    if sum(len(seg.text) for seg in doc.segments) > _MAX_JSON_CHARS or doc.first(re.escape(FRONTEND)) is None:
         return None
     try:
         group = _obj(json.loads(doc.text))
