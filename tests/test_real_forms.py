@@ -74,6 +74,16 @@ def test_v2_evidence_gets_v2_commands_and_v1_evidence_v1_commands():
     assert "scikit-learn" in fixes["v1"] and "- sklearn" not in fixes["v1"]
 
 
+def test_a_prompt_flow_node_failure_is_v2_and_gets_v2_commands():
+    # mslearn-ai-studio#22 verbatim: a deployed flow's node failure names no SDK, but flows deploy to v2 endpoints only.
+    report = measure.diagnose(CASES["mslearnaistudio-22-pf-endpoint-pydantic-typeerror"], "text", RULES, None)
+    first = report.findings[0].finding
+    assert report.platform == "managed_online_v2"
+    assert (first.rule, first.category.value) == ("AML013", "entry_script_run_error")
+    steps = " ".join(first.fix.steps)
+    assert "pf flow test" in steps and "az ml online-deployment get-logs" in steps and "service.get_logs" not in steps
+
+
 WRONG_FIXES = [
     # kubelet pull events are a pull failure, never a build failure (Azure/acr#231, verbatim)
     ("acr-231-aks-pull-wrong-service-principal", "AML006", "image_pull_failure", ""),

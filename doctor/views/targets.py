@@ -31,7 +31,9 @@ _MARKERS = (
         r"ManagedOnlineDeployment|ManagedOnlineEndpoint|managed online|online-deployment|online_deployments|"
         r"online-endpoint|online_endpoints|OnlineDeployment|OnlineEndpoint|HttpResponseError|azure\.ai\.ml|"
         r"inference\.ml\.azure\.com|azureml-inference-server-http|azureml_inference_server_http|"
-        r"ResourceNotReady|BadArgument|SecretsInjectionError|instance_type|Standard_[A-Z]\w+_v\d", re.IGNORECASE)),
+        r"ResourceNotReady|BadArgument|SecretsInjectionError|instance_type|Standard_[A-Z]\w+_v\d|"
+        # A prompt flow node's failure (promptflow's ToolExecutionError): flows deploy to v2 online endpoints only.
+        r"Execution failure in '", re.IGNORECASE)),
     (ACI_V1, re.compile(r"AciDeploymentFailed|AciWebservice|\bACI\b|Azure Container Instance|azurecontainer\.io", re.IGNORECASE)),
     (AKS_V1, re.compile(
         r"KubernetesDeploymentFailed|AksWebservice|AksCompute|\bAKS\b|azureml-fe|azuremlappname|WebserviceException|"
