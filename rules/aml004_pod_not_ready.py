@@ -70,6 +70,20 @@ REMOVED_STDLIB = frozenset({
 REMOVED_SUBMODULES = ("sklearn.externals", "sklearn.ensemble.forest", "tensorflow.contrib")
 
 
+# init() refused by a server it connects to: one in the same container (Triton in a custom image)
+# that the image's startup did not start before the scoring worker, or another service. The first
+# is the image's entrypoint, not score.py: gvashishtha/azureml-examples' Triton notebook failed so
+# when inferencing_stack_version='latest' replaced the image's startup (its next commit, "shows
+# issue with inference stack version").
+_REFUSED = re.compile(r"ConnectionRefusedError|\[Errno 111\]|Connection refused", re.IGNORECASE)
+_REFUSED_DECIDE = (
+    "Which server init() connects to: on localhost, a server the image itself should start (Triton, a sidecar "
+    "process), so check that the image's startup runs it before the scoring worker (`docker run` the image and "
+    "read its first log lines; do not override the image's entrypoint or inferencing stack); elsewhere, that "
+    "service's address and the network between them."
+)
+
+
 @dataclass(frozen=True)
 class StartupFailure:
     category: Category
@@ -80,6 +94,7 @@ class StartupFailure:
     package: str = ""  # the module/package to install or re-pin, when known
     alternatives: tuple[Category, ...] = ()
     signature: signatures.Signature | None = None
+    decide: str = ""
 
 
 @with_signatures(__file__, fallback=False)
@@ -135,6 +150,9 @@ class PodNotReady(Rule):
         if log.raised:
             r = log.raised
             category, package = _category_for(r.exc_type, r.message, r.body)
+            if category is Category.ENTRY_SCRIPT_INIT_ERROR and _REFUSED.search(f"{r.exc_type}: {r.message}"):
+                return StartupFailure(category, r.summary, r.where, r.evidence, r.confidence, package,
+                                      alternatives=(Category.CRASH_LOOP_OTHER,), decide=_REFUSED_DECIDE)
             return StartupFailure(category, r.summary, r.where, r.evidence, r.confidence, package)
         found = self._signed(doc, middle, client)
         if found:
@@ -178,7 +196,7 @@ class PodNotReady(Rule):
                 else _FIXES.get(failure.category, _FIXES[Category.ENTRY_SCRIPT_INIT_ERROR])(failure, platform)
             ),
             alternatives=failure.alternatives,
-            decide=(
+            decide=failure.decide or (
                 ""
                 if failure.confidence >= 0.6
                 else "Read the previous container log: `kubectl logs <pod> --previous`, or `print(service.get_logs())`."

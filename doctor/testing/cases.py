@@ -12,6 +12,8 @@ A case file (``tests/cases/AML004.yml``)::
           category: entry_script_init_error   # of this rule's first finding
           title_contains: "KeyError"
           evidence_contains: "score.py\\", line 17"
+          alternatives: []                    # the runner-up categories, in order
+          decide_contains: "..."              # in what would decide between them
       - name: pasted_get_logs
         evidence:                              # an inline bundle, built with BundleBuilder
           service: myservice
@@ -51,6 +53,8 @@ _EXPECT_KEYS = {
     "evidence_contains",
     "explanation_contains",
     "fix_contains",
+    "decide_contains",
+    "alternatives",
     "ranked",
     "ranked_categories",
     "min_confidence",
@@ -180,9 +184,13 @@ def check_case(case: Case, tmp_dir: str | None = None) -> None:
         ("explanation_contains", lambda f: f.explanation),
         ("evidence_contains", lambda f: "\n".join(f"{e.locator}\n{e.excerpt}" for e in f.evidence)),
         ("fix_contains", lambda f: "\n".join([f.fix.summary, *f.fix.steps, *f.fix.verify])),
+        ("decide_contains", lambda f: f.decide),
     ):
         for needle in _as_list(expect.get(key)):
             assert first is not None and needle in pick(first), f"{where}\nexpected {key} {needle!r}"
+    if "alternatives" in expect:
+        got = [c.value for c in first.alternatives] if first is not None else None
+        assert got == list(expect["alternatives"]), f"{where}\nexpected alternatives {expect['alternatives']}, got {got}"
     if "min_confidence" in expect:
         assert first is not None and first.confidence >= expect["min_confidence"], f"{where}\nconfidence too low"
     if "max_confidence" in expect:
