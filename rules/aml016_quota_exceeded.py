@@ -38,13 +38,13 @@ class QuotaExceeded(Rule):
 
     def check(self, ev):
         docs = kube.scoring_logs(ev)
+        coded = [c for c in platform.coded_errors(ev, _QUOTA_CODES) if not _UNSCHEDULABLE.search(c.message)]
         # azure-ai-ml prints "Code: OutOfQuota" on a line of its own, the "Kubernetes unschedulable"
-        # message on the next: a bare code beside that message is cluster capacity too.
-        capacity_elsewhere = any(_UNSCHEDULABLE.search(d.text) for d in docs)
-        coded = [
-            c for c in platform.coded_errors(ev, _QUOTA_CODES)
-            if not _UNSCHEDULABLE.search(c.message) and not (capacity_elsewhere and not _QUOTA_WORDS.search(c.message))
-        ]
+        # message on the next: a bare code beside that message is cluster capacity too. Each of those
+        # phrases sits on one line, so the documents are searched line by line, and only when a code
+        # without quota words needs it.
+        if any(not _QUOTA_WORDS.search(c.message) for c in coded) and any(d.first(_UNSCHEDULABLE) for d in docs):
+            coded = [c for c in coded if _QUOTA_WORDS.search(c.message)]
         cores = platform.lines(docs, _REGIONAL_CORES)
         not_enough = [h for h in platform.lines(docs, _NOT_ENOUGH) if not _UNSCHEDULABLE.search(h.line)]
         if not (coded or cores or not_enough):
