@@ -312,8 +312,13 @@ class _LineIndex:
             return
         found: dict[int, list[int]] = {}
         bisect_right = bisect.bisect_right
+        # The automaton reports matches in the order they end: the line is looked up again only when
+        # a match ends past the current one (an access log holds several literals on every line).
+        line, line_end, last = -1, -1, len(starts) - 1
         for end, which in automaton.iter(prefilter.lower(text)):
-            line = bisect_right(starts, end) - 1
+            if end >= line_end:
+                line = bisect_right(starts, end, line + 1) - 1
+                line_end = starts[line + 1] if line < last else len(text) + 1
             got = found.get(which)
             if got is None:
                 found[which] = [line]
