@@ -150,10 +150,10 @@ class PodNotReady(Rule):
         if log.raised:
             r = log.raised
             category, package = _category_for(r.exc_type, r.message, r.body)
-            if category is Category.ENTRY_SCRIPT_INIT_ERROR and _REFUSED.search(f"{r.exc_type}: {r.message}"):
-                return StartupFailure(category, r.summary, r.where, r.evidence, r.confidence, package,
-                                      alternatives=(Category.CRASH_LOOP_OTHER,), decide=_REFUSED_DECIDE)
-            return StartupFailure(category, r.summary, r.where, r.evidence, r.confidence, package)
+            refused = category is Category.ENTRY_SCRIPT_INIT_ERROR and bool(_REFUSED.search(f"{r.exc_type}: {r.message}"))
+            return StartupFailure(category, r.summary, r.where, r.evidence, r.confidence, package,
+                                  alternatives=(Category.CRASH_LOOP_OTHER,) if refused else (),
+                                  decide=_REFUSED_DECIDE if refused else "")
         found = self._signed(doc, middle, client)
         if found:
             return found

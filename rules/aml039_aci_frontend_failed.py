@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from aml_doctor import Category, EvidenceItem, Fix, Rule, Severity, Stage
 from aml_doctor.engine.rule import excerpt
-from aml_doctor.views import kube
+from aml_doctor.views import aci, kube
 
 # The v1 troubleshooting page, "Container azureml-fe-aci launch fails": AzureML creates a front-end
 # container named azureml-fe-aci beside the scoring container of an ACI service; "the most common
@@ -23,11 +22,6 @@ _FAILED = (
     r"\bexit(?:ed)? (?:code|with)\b)"
 )
 _FAILED_LINE = re.compile(rf"{re.escape(FRONTEND)}.*{_FAILED}|{_FAILED}.*{re.escape(FRONTEND)}", re.IGNORECASE)
-# `az container show -o json` prints the container group whole; each container's instanceView holds
-# its currentState (Waiting with "CrashLoopBackOff: Back-off restarting failed", Terminated) and
-# restartCount (https://learn.microsoft.com/azure/container-instances/container-instances-troubleshooting).
-# A container group's JSON is a few KB; a document much larger than that is not one.
-_MAX_JSON_CHARS = 1 << 20
 
 
 class AciFrontendFailed(Rule):
@@ -77,31 +71,13 @@ class AciFrontendFailed(Rule):
 
 
 def _failed_in_json(doc) -> EvidenceItem | None:
-    """The azureml-fe-aci container's failing state, when ``doc`` (which names it) is a container
-    group's JSON (the CLI's flattened form, or ARM's with ``properties``)."""
-    # Measured on the segments: a huge log's text is never joined only to learn that it is huge.
-    if sum(len(seg.text) for seg in doc.segments) > _MAX_JSON_CHARS or doc.first(re.escape(FRONTEND)) is None:
+    """The azureml-fe-aci container's failing state, when ``doc`` (which names it) is a container group's JSON."""
+    if doc.first(re.escape(FRONTEND)) is None:
         return None
-    try:
-        group = _obj(json.loads(doc.text))
-    except (ValueError, RecursionError):
-        return None
-    containers = group.get("containers") or _obj(group.get("properties")).get("containers")
-    for container in containers if isinstance(containers, list) else ():
-        container = _obj(container)
-        if container.get("name") != FRONTEND:
-            continue
-        view = _obj(container.get("instanceView") or _obj(container.get("properties")).get("instanceView"))
-        state, restarts = _obj(view.get("currentState")), view.get("restartCount")
-        status = str(state.get("detailStatus") or "")
-        restarted = isinstance(restarts, int) and not isinstance(restarts, bool) and restarts > 0
-        if state.get("state") == "Terminated" or "CrashLoopBackOff" in status or restarted:
-            said = f"{FRONTEND}: state {state.get('state')}, {status}".rstrip(", ")
-            if isinstance(restarts, int):
-                said += f", restartCount {restarts}"
-            return EvidenceItem(f"{doc.path}#containers[{FRONTEND}].instanceView", said[:400])
+    for c in aci.containers(doc):
+        if c.name == FRONTEND and (c.state == "Terminated" or "CrashLoopBackOff" in c.detail or (c.restarts or 0) > 0):
+            said = f"{FRONTEND}: state {c.state or None}, {c.detail}".rstrip(", ")
+            if c.restarts is not None:
+                said += f", restartCount {c.restarts}"
+            return EvidenceItem(c.locator, said[:400])
     return None
-
-
-def _obj(value) -> dict:
-    return value if isinstance(value, dict) else {}

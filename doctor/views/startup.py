@@ -101,7 +101,7 @@ def _raised(doc: TextDoc, marker: Hit | None, parsed: list[Traceback]) -> Raised
         # The traceback nearest after the server's marker line, else the last one in the log; of a
         # chain ("During handling of the above exception ..."), the one that propagated is its last.
         tb = next((t for t in tbs if marker and t.first_line >= marker.line_no), tbs[-1])
-        return _from_traceback(doc, _root_of_chain(tbs, _end_of_chain(tbs, tb)), marker)
+        return _from_traceback(doc, _propagated(tbs, tb), marker)
     entry = doc.last(ERROR_IN_ENTRY_SCRIPT)
     if entry:
         exc_type, message = entry.match.group(1), entry.match.group(2) or entry.match.group(3)
@@ -155,15 +155,12 @@ def _client_side(tb: Traceback) -> bool:
     return outermost.func == "<module>" and not any(p in outermost.file for p in _SERVER_PATHS)
 
 
-def _end_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
+def _propagated(tbs: list[Traceback], tb: Traceback) -> Traceback:
+    """The exception that stopped the start, from ``tb``'s chain: the chain's last traceback, the one
+    that propagated; then back over what the server wraps around the user's own exception."""
     index = tbs.index(tb)
     while index + 1 < len(tbs) and tbs[index + 1].chained:
         index += 1
-    return tbs[index]
-
-
-def _root_of_chain(tbs: list[Traceback], tb: Traceback) -> Traceback:
-    index = tbs.index(tb)
     while index > 0 and tbs[index].chained and (tbs[index].short_type in _SERVER_WRAPPERS or tbs[index].user_frame is None):
         index -= 1
     return tbs[index]
