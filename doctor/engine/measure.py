@@ -135,7 +135,8 @@ def table(outcomes: Sequence[Outcome], by: str) -> list[str]:
         lines.append(f"{key:<38} {counts[0]:>5} {counts[1]:>5} {counts[2]:>5} {counts[3]:>6} {counts[4]:>8}")
     lines.append(f"{'total':<38} {total[0]:>5} {total[1]:>5} {total[2]:>5} {total[3]:>6} {total[4]:>8}")
     if total[0]:
-        lines.append(f"{'':<38} {'':>5} {total[1] / total[0]:>5.0%} {total[2] / total[0]:>5.0%}")
+        # One decimal: 96.7% rounded to "97%" would read as meeting a 97% target.
+        lines.append(f"{'':<38} {'':>5} {total[1] / total[0]:>5.1%} {total[2] / total[0]:>5.1%}")
     return lines
 
 
