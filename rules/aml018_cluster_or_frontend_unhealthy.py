@@ -108,14 +108,13 @@ _FAILURES = (
     ),
     _Failure(
         "load-balancer",
-        re.compile(r"Load Balancers should not have public IPs|\bE40001\b|LOAD_BALANCER_NOT_SUPPORT"),
+        # A policy that forbids the load balancer's public IP is AML040's: the cluster is fine.
+        re.compile(r"\bE40001\b|LOAD_BALANCER_NOT_SUPPORT"),
         "The azureml-fe load balancer cannot be created",
-        "azureml-fe needs a LoadBalancer service; a policy forbids public IPs on load balancers, or the cluster "
-        "does not support LoadBalancer services.",
+        "azureml-fe needs a LoadBalancer service, and the cluster does not support LoadBalancer services.",
         (
             "Use an internal load balancer: AksCompute.provisioning_configuration(load_balancer_type='InternalLoadBalancer') (v1), "
             "or inferenceRouterServiceType=NodePort/ClusterIP (v2 extension).",
-            "Or exempt the resource group from the policy.",
         ),
         "kubectl get svc azureml-fe -A shows an EXTERNAL-IP (or the chosen service type).",
     ),
@@ -170,7 +169,6 @@ class ClusterOrFrontendUnhealthy(Rule):
         "InvalidCertificate",
         "AZUREML_FE_",
         "invalid ownership metadata",
-        "Load Balancers should not have public IPs",
         "pod healthcheck failed",
     )
     links = (
