@@ -98,6 +98,10 @@ def test_symptoms_told_in_prose_are_read():
         "(Azure changed default to RBAC, causing access policies to be": "auth",
         "Added 'ruamel.yaml' module to dependencies to fix timeout/deployment …": "missing-module",
         "You need to [add this package](https://github.com/liupeirong/amlv2_mlflow_t": "missing-module",
+        "The deployment of the ACI fails due to restrictions put in place by the cloud slice governance.": "policy-blocked",
+        "Either fix the policy or remove the policy assignment to unblock.": "policy-blocked",
+        "This message is returned when an administrator has applied a policy that prevents using an AKS cluster": "policy-blocked",
+        "WebserviceException('Received bad response from Model Management Service:\\nResponse Code: 500\\nHeaders:": "v1-service-500",
     }
     for text, symptom in told.items():
         assert symptom in priors.symptoms_in(text), text
@@ -146,6 +150,13 @@ def test_near_misses_are_not_symptoms():
     assert "probe-failed" in priors.symptoms_in("If 424 comes with liveness or readiness probe failing, consider adjusting ProbeSettings")
     # A node too small for the memory request is scheduling (AML009's), not the container's memory.
     assert "memory" not in priors.symptoms_in("0/3 nodes are available: 3 Insufficient memory.")
+    # A Key Vault's access policies and a browser's CORS policy are not an administrator's policy.
+    assert "policy-blocked" not in priors.symptoms_in("(Azure changed default to RBAC, causing access policies to be ignored)")
+    assert "policy-blocked" not in priors.symptoms_in("has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header")
+    # The v1 control plane's 500 is not a scoring 500, and a scoring 500 is not the control plane's.
+    mms = "Received bad response from Model Management Service:\nResponse Code: 500\nContent: InternalServerError"
+    assert "internal-server-error" not in priors.symptoms_in(mms)
+    assert "v1-service-500" not in priors.symptoms_in("POST /score 500 Internal Server Error")
     # One boot is every healthy start (a line from a corpus control's log).
     assert "worker-rebooting" not in priors.symptoms_in("2025-12-10 13:23:08,365 I [13618] gunicorn.error - Booting worker with pid: 13618")
     # A crash loop's restarts each start gunicorn again: one boot each is not a worker re-booted.
