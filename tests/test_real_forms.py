@@ -35,6 +35,9 @@ FORMS = [
     ("a 409 from a second operation on the same endpoint", "carnegiemop-aml-endpoint-tsg-operationduplicationconflict", "other"),
     ("an exception quoted as Markdown inline code in prose", "docusense-readme-managed-score-artifact-joblib-model-dir-subfolder", "model_not_found"),
     ("a FileNotFoundError whose message says the model is not found", "tarik-mlopsplatform-doc-managed-model-joblib-under-model-output", "model_not_found"),
+    ("a FailedCreate event naming a failing admission webhook", "sparebankenvest-helmcharts-3-akv-env-injector-webhook-failed-calling", "cluster_or_compute_unhealthy"),
+    ("a FailedCreate event of a policy's admission webhook", "mslearn-aks-governance-gatekeeper-failedcreate-allowed-images", "other"),
+    ("a policy message about the cluster's load balancer", "msdocs-v1-create-attach-aks-load-balancers-no-public-ip-policy", "other"),
 ]
 
 
