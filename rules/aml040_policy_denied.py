@@ -47,9 +47,9 @@ class PolicyDenied(Rule):
         yield self.finding(
             title=sig.title if sig else f"The admission webhook {hook} refused the deployment's pods",
             explanation=(
-                f"{owner} could not create the scoring pod{times}: {what} refused it, so no pod exists to pull, "
-                "start or probe, and the deployment waits until it times out. "
-                + (sig.explanation if sig else "A validating webhook enforces a cluster policy; its message says which rule the pod breaks.")
+                f"{owner} could not create the scoring pod{times}: {what} refused it. "
+                + (sig.explanation if sig else "A validating webhook enforces a cluster policy; its message says which rule the pod breaks. "
+                   "No pod exists to pull, start or probe, and the deployment waits until it times out.")
             ),
             evidence=[EvidenceItem(e.locator, f"{e.reason}: {e.message}"[:600]) for e in refused[:2]],
             subject=f"policy/{sig_id or 'admission-webhook'}",
