@@ -38,6 +38,7 @@ FORMS = [
     ("a FailedCreate event naming a failing admission webhook", "sparebankenvest-helmcharts-3-akv-env-injector-webhook-failed-calling", "cluster_or_compute_unhealthy"),
     ("a FailedCreate event of a policy's admission webhook", "mslearn-aks-governance-gatekeeper-failedcreate-allowed-images", "other"),
     ("a policy message about the cluster's load balancer", "msdocs-v1-create-attach-aks-load-balancers-no-public-ip-policy", "other"),
+    ("a scoring-time 401 (the v2 status table's row)", "msdocs-oe-http-401-unauthorized", "auth_error"),
 ]
 
 
@@ -50,6 +51,22 @@ def test_real_form_is_diagnosed_to_its_established_category(form, case_id, categ
     causes = [r.finding for r in report.findings if not r.finding.is_symptom]
     assert causes, f"{form}: no cause found ({report.verdict.value})"
     assert causes[0].category.value == category, f"{form}: {causes[0].rule} {causes[0].title}"
+
+
+@pytest.mark.parametrize("shape", measure.FORMS)
+def test_a_bare_scoring_503_lists_the_router_first_among_its_possible_causes(shape):
+    # A 503 alone is a symptom: no rule claims a cause, and the base rates (its own thread left out)
+    # rank the router's overload first, as both troubleshooting pages' status tables read it.
+    from aml_doctor.engine.diagnosis import Knowledge
+    from aml_doctor.knowledge import index, priors
+
+    case = CASES["msdocs-oe-k8s-http-503-request-spikes"]
+    cases = list(CASES.values())
+    knowledge = Knowledge(index.build(cases, exclude_thread=case.thread), priors.build(cases, exclude_thread=case.thread))
+    report = measure.diagnose(case, shape, RULES, knowledge)
+    assert report.verdict.value == "unrecognised"
+    assert not [r for r in report.findings if not r.finding.is_symptom]
+    assert report.possible_causes[0].category.value == "gateway_timeout_or_router_error"
 
 
 def test_a_client_side_failure_gets_a_client_fix_not_a_redeploy():
