@@ -57,13 +57,8 @@ def test_real_form_is_diagnosed_to_its_established_category(form, case_id, categ
 def test_a_bare_scoring_503_lists_the_router_first_among_its_possible_causes(shape):
     # A 503 alone is a symptom: no rule claims a cause, and the base rates (its own thread left out)
     # rank the router's overload first, as both troubleshooting pages' status tables read it.
-    from aml_doctor.engine.diagnosis import Knowledge
-    from aml_doctor.knowledge import index, priors
-
     case = CASES["msdocs-oe-k8s-http-503-request-spikes"]
-    cases = list(CASES.values())
-    knowledge = Knowledge(index.build(cases, exclude_thread=case.thread), priors.build(cases, exclude_thread=case.thread))
-    report = measure.diagnose(case, shape, RULES, knowledge)
+    report = measure.diagnose(case, shape, RULES, measure.knowledge_without(list(CASES.values()), case.thread))
     assert report.verdict.value == "unrecognised"
     assert not [r for r in report.findings if not r.finding.is_symptom]
     assert report.possible_causes[0].category.value == "gateway_timeout_or_router_error"

@@ -70,6 +70,14 @@ def bundle_files(case: Case) -> dict[str, bytes]:
     return {"manifest.json": json.dumps(manifest).encode(), path: case.evidence.encode("utf-8")}
 
 
+def knowledge_without(cases: Sequence[Case], thread: str = ""):
+    """The known-issue index and base rates from ``cases``, with ``thread``'s cases left out."""
+    from aml_doctor.engine.diagnosis import Knowledge
+    from aml_doctor.knowledge import index, priors
+
+    return Knowledge(index.build(cases, exclude_thread=thread), priors.build(cases, exclude_thread=thread))
+
+
 def diagnose(case: Case, form: str, rules, knowledge):
     from aml_doctor.evidence import store as evidence_mod
     from aml_doctor.engine.runner import analyze, signals_for
@@ -101,19 +109,12 @@ def measure(
 ) -> list[Outcome]:
     """Score every scored case (or only the ids in ``only``); the knowledge comes from all ``cases``
     but the one being scored's thread."""
-    from aml_doctor.engine.diagnosis import Knowledge
-    from aml_doctor.knowledge import index, priors
-
-    empty = Knowledge(index.build([]), priors.build([]))
+    empty = knowledge_without(())
     out = []
     for case in cases:
         if not case.scored or (only and case.id not in only):
             continue
-        knowledge = (
-            Knowledge(index.build(cases, exclude_thread=case.thread), priors.build(cases, exclude_thread=case.thread))
-            if use_knowledge
-            else empty
-        )
+        knowledge = knowledge_without(cases, case.thread) if use_knowledge else empty
         for form in forms:
             out.append(outcome(case, form, diagnose(case, form, rules, knowledge)))
     return out
