@@ -24,6 +24,9 @@ def _finding_body(r) -> str:
     lines.append(f"Fix: {f.fix.summary}")
     lines += [f"  {i}. {step}" for i, step in enumerate(f.fix.steps, 1)]
     lines += [f"  verify: {v}" for v in f.fix.verify]
+    also = view.could_also_be(f)
+    if also:
+        lines.append(also)
     if r.explained_by:
         lines.append(f"Explained by the root cause {r.explained_by}")
     return "\n".join(lines)

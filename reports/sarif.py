@@ -73,6 +73,8 @@ def _result(r: RankedFinding, rule_index: int) -> dict:
             "explanation": f.explanation,
             "explainedBy": r.explained_by or None,
             "fix": {"summary": f.fix.summary, "steps": list(f.fix.steps), "verify": list(f.fix.verify)},
+            "alternatives": [c.value for c in f.alternatives],
+            "decide": f.decide or None,
         },
     }
 

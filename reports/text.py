@@ -69,6 +69,9 @@ def _root_cause(f: Finding, style: _Style, heading: str) -> list[str]:
     if f.fix.verify:
         out.append("  " + style("1", "Verify:"))
         out += [f"    $ {v}" if view.is_command(v) else f"    {v}" for v in f.fix.verify]
+    also = view.could_also_be(f)
+    if also:
+        out += [""] + _wrap(also, "  ")
     return out
 
 

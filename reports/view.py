@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aml_doctor.findings import RankedFinding, Report, Severity, Verdict
+from aml_doctor.findings import Finding, RankedFinding, Report, Severity, Verdict
 
 VERDICT_TEXT = {
     Verdict.ROOT_CAUSE_FOUND: "Root cause found",
@@ -198,6 +198,14 @@ def line_count(text: str) -> int:
 
 def is_long(excerpt: str) -> bool:
     return line_count(excerpt) > LONG_EXCERPT_LINES or len(excerpt) > LONG_EXCERPT_CHARS
+
+
+def could_also_be(f: Finding) -> str:
+    """The runner-up categories a finding names, with what would decide, as one plain line ("" if none)."""
+    if not f.alternatives:
+        return ""
+    line = "Could also be: " + ", ".join(c.value for c in f.alternatives) + "."
+    return f"{line} What decides: {f.decide}" if f.decide else line
 
 
 def percent(confidence: float) -> str:

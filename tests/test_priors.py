@@ -96,6 +96,7 @@ def test_symptoms_told_in_prose_are_read():
         "(from 2.6.0 to 2.2.1)": "version-mismatch",
         "Pin scikit learn version to 1.2.2 to fix cli-scripts-deploy-moe-inference-schema (#2849)": "version-mismatch",
         "(Azure changed default to RBAC, causing access policies to be": "auth",
+        "Fix EOL images and keyvault RBAC authorization": "key-vault-access",
         "Added 'ruamel.yaml' module to dependencies to fix timeout/deployment …": "missing-module",
         "You need to [add this package](https://github.com/liupeirong/amlv2_mlflow_t": "missing-module",
         "The deployment of the ACI fails due to restrictions put in place by the cloud slice governance.": "policy-blocked",
@@ -153,6 +154,14 @@ def test_near_misses_are_not_symptoms():
     # A Key Vault's access policies and a browser's CORS policy are not an administrator's policy.
     assert "policy-blocked" not in priors.symptoms_in("(Azure changed default to RBAC, causing access policies to be ignored)")
     assert "policy-blocked" not in priors.symptoms_in("has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header")
+    # pip weighing a Key Vault client is no vault refusing anyone (a corpus case's build log), and the
+    # v1 workspace vault that fails an image creation is the image's.
+    assert "key-vault-access" not in priors.symptoms_in(
+        "INFO: pip is looking at multiple versions of azure-mgmt-keyvault to determine which version is compatible"
+    )
+    assert "key-vault-access" not in priors.symptoms_in(
+        'Create image "myimage": the workspace Key Vault access policy was removed by redeploying the template'
+    )
     # The v1 control plane's 500 is not a scoring 500, and a scoring 500 is not the control plane's.
     mms = "Received bad response from Model Management Service:\nResponse Code: 500\nContent: InternalServerError"
     assert "internal-server-error" not in priors.symptoms_in(mms)

@@ -140,6 +140,10 @@ def test_sarif_rules_and_results():
     for r in results:
         assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
     assert results[0]["message"]["text"].startswith("Blob volume cannot be mounted: storage refused the key (errno=403). Fix:")
+    # The runner-up the rule names, and what decides, travel with the result.
+    assert results[0]["properties"]["alternatives"] == ["auth_error"]
+    assert results[0]["properties"]["decide"].startswith("Check the storage account's activity log")
+    assert results[1]["properties"]["alternatives"] == [] and results[1]["properties"]["decide"] is None
 
 
 def test_sarif_locations_from_locators():
@@ -201,6 +205,7 @@ def test_junit_failure_carries_title_evidence_and_fix():
     assert failure.get("type") == "volume_mount_failure"
     assert "--- kubernetes/events.json#scorer-7c9d5b6f8d-x2k9q/FailedMount" in failure.text
     assert "Fix: Sync the workspace keys" in failure.text
+    assert "Could also be: auth_error. What decides: Check the storage account's activity log" in failure.text
 
 
 def test_junit_holds_hostile_text_and_control_characters():

@@ -20,6 +20,8 @@ def test_plain_text_reads_in_order():
     assert verdict < root < fix < others
     assert "    1. az ml workspace sync-keys -w ws1 -g rg1" in lines
     assert "    $ kubectl get pod -l azuremlappname=scorer   # Running; no new FailedMount events" in lines
+    also = next(i for i, line in enumerate(lines) if line.startswith("  Could also be: auth_error. What decides: Check the storage"))
+    assert fix < also < others
     numbered = [line for line in lines[others:] if re.match(r"  \d+\. ", line)]
     assert [n.split(".")[0].strip() for n in numbered] == ["2", "3", "4"]
     assert "(explained by the root cause)" in numbered[1]

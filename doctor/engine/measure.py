@@ -7,7 +7,8 @@ pasted text (``analyze --text``), and laid out as a bundle in the file its chann
 an exception as ``azureml/operation.txt``, kubectl output as ``text/kubectl.txt``).
 
 A case's *leading categories* are the categories of its causes in report order (findings that are
-not symptoms), then its possible causes: top-1 asks whether the established category is the first
+not symptoms), then the runner-up categories the first of them names ("Could also be", in every
+report format), then its possible causes: top-1 asks whether the established category is the first
 of them, top-3 whether it is among the first three.
 """
 
@@ -93,13 +94,12 @@ def diagnose(case: Case, form: str, rules, knowledge):
 def outcome(case: Case, form: str, report) -> Outcome:
     from aml_doctor.findings import Severity
 
+    causes = [r.finding for r in report.findings if not r.finding.is_symptom]
+    runner_ups = causes[0].alternatives if causes else ()
     leading: list[str] = []
-    for r in report.findings:
-        if not r.finding.is_symptom and r.finding.category.value not in leading:
-            leading.append(r.finding.category.value)
-    for p in report.possible_causes:
-        if p.category.value not in leading:
-            leading.append(p.category.value)
+    for category in [f.category for f in causes] + list(runner_ups) + [p.category for p in report.possible_causes]:
+        if category.value not in leading:
+            leading.append(category.value)
     above_low = sum(1 for r in report.findings if Severity.LOW < r.finding.severity)
     return Outcome(case, form, report.verdict.value, tuple(leading), above_low)
 
