@@ -25,6 +25,7 @@ def render_html(report: Report) -> str:
         tl=timeline(clean.events),
         redaction=redaction_line(clean.redaction),
         unrecognised_lead=view.unrecognised_lead(clean),
+        unexplained_heading=view.unexplained_heading(clean),
         share=view.share,
     )
     return backstop_markup(html)

@@ -126,6 +126,7 @@ def _render(clean: Report, cuts: _Cuts) -> str:
         cut=cuts,
         redaction=redaction_line(clean.redaction),
         unrecognised_lead=view.unrecognised_lead(clean),
+        unexplained_heading=view.unexplained_heading(clean),
         share=view.share,
     )
     return text

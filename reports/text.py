@@ -81,7 +81,7 @@ def _knowledge(r: Report, style: _Style) -> list[str]:
     if r.verdict.value == "unrecognised":
         out += _wrap(view.unrecognised_lead(r), "  ") + [""]
     if r.unexplained:
-        out.append(style("1", "Error lines no rule explains"))
+        out.append(style("1", view.unexplained_heading(r)))
         for e in r.unexplained:
             out += [f"  {style('2', e.locator)}"] + _excerpt(e.excerpt, "    ")
         out.append("")

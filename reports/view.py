@@ -200,6 +200,14 @@ def is_long(excerpt: str) -> bool:
     return line_count(excerpt) > LONG_EXCERPT_LINES or len(excerpt) > LONG_EXCERPT_CHARS
 
 
+def unexplained_heading(report: Report) -> str:
+    """Beside a root cause, the error lines no finding quotes are often its consequences (the worker
+    exiting, the container restarted): they are the other error lines, not errors nothing explains."""
+    if report.verdict is Verdict.ROOT_CAUSE_FOUND:
+        return "Other error lines (no finding quotes them)"
+    return "Error lines no rule explains"
+
+
 def could_also_be(f: Finding) -> str:
     """The runner-up categories a finding names, with what would decide, as one plain line ("" if none)."""
     if not f.alternatives:

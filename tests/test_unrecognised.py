@@ -143,3 +143,27 @@ def test_a_healthy_service_whose_logs_print_timeouts_and_old_errors_is_no_proble
     report = analyze(evidence_mod.load(str(path), signals=signals_for(rules)), rules)
     assert report.verdict.value == "no_problem_found", [e.excerpt for e in report.unexplained]
     assert report.unexplained == ()
+
+
+def test_beside_a_root_cause_the_lines_a_finding_quotes_are_not_listed_again(cli, tmp_path):
+    # A real log (the corpus's Triton case): init() failed with a chained traceback printed twice,
+    # each message once with the logger's prefix and once without.
+    from aml_doctor.knowledge import corpus
+
+    case = next(c for c in corpus.load_cases() if c.id == "azmlexfork-gvashishtha-local-triton-stack-latest-init-connection-refused")
+    paste = tmp_path / "p.txt"
+    paste.write_text(case.evidence, encoding="utf-8")
+    doc = json.loads(cli("analyze", "--text", str(paste), "--format", "json").out)
+    assert doc["verdict"] == "root_cause_found"
+    quoted = [e for e in doc["findings"][0]["evidence"]]
+    first_line = {int(e["locator"].rsplit(":", 1)[1]): e["excerpt"].count("\n") + 1 for e in quoted}
+    listed = {int(e["locator"].rsplit(":", 1)[1]): e["excerpt"] for e in doc["unexplained"]}
+    for start, length in first_line.items():
+        assert not any(start <= n < start + length for n in listed), (start, length, listed)
+    # The prefixed copy of the quoted "User's init function failed" is that line, not another error.
+    assert not any(x.endswith("User's init function failed") for x in listed.values()), listed
+    # What no finding quotes is still shown, under a heading that does not call it unexplained.
+    assert any("Worker failed to boot" in x for x in listed.values())
+    text = cli("analyze", "--text", str(paste)).out
+    assert "Other error lines (no finding quotes them)" in text
+    assert "Error lines no rule explains" not in text

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from aml_doctor.engine import ranking
 from aml_doctor.views import kube, targets
-from aml_doctor.views.errorlines import MAX_LINE_CHARS, error_lines, healthy_lines
+from aml_doctor.views.errorlines import MAX_LINE_CHARS, error_lines, healthy_lines, message_of
 from aml_doctor.evidence.store import Evidence
 from aml_doctor.findings import Category, EvidenceItem, KnownIssue, PossibleCause, RankedFinding, Stage, Verdict
 
@@ -89,12 +89,12 @@ class Completion:
 def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowledge | None = None) -> Completion:
     platform = targets.guess(ev)
     errors = error_lines(ev, MATCH_LINES, width=READ_LINE_CHARS)
-    cited = {e.locator for r in ranked for e in r.finding.evidence}
+    cited = _cited(ranked)
     excerpts = "\n".join(e.excerpt for r in ranked for e in r.finding.evidence)
     unexplained = tuple(
         EvidenceItem(line.locator, line.line[:MAX_LINE_CHARS])
         for line in errors
-        if line.locator not in cited and line.line[:MAX_LINE_CHARS] not in excerpts
+        if line.locator not in cited and message_of(line.line)[:MAX_LINE_CHARS] not in excerpts
     )[:8]
     verdict = ranking.verdict(ranked)
     if verdict is Verdict.NO_PROBLEM_FOUND:
@@ -127,6 +127,20 @@ def complete(ev: Evidence, ranked: tuple[RankedFinding, ...], knowledge: Knowled
     if verdict is not Verdict.ROOT_CAUSE_FOUND and verdict is not Verdict.NO_PROBLEM_FOUND:
         steps = tuple(_next_steps()["collect"].get(platform or "unknown", ()))
     return Completion(verdict, platform, unexplained, steps, possible, known, reached_stage(ev))
+
+
+def _cited(ranked) -> set[str]:
+    """The line locators the findings quote: each excerpt cited at ``path:N`` covers its lines from N on
+    (a traceback's frames and its last line are the finding's evidence, not errors left unexplained)."""
+    out: set[str] = set()
+    for r in ranked:
+        for e in r.finding.evidence:
+            out.add(e.locator)
+            path, _, line = e.locator.rpartition(":")
+            if path and line.isdigit():
+                first = int(line)
+                out.update(f"{path}:{n}" for n in range(first, first + e.excerpt.count("\n") + 1))
+    return out
 
 
 def _prose_lines(ev: Evidence, limit: int = 40) -> list[str]:

@@ -67,6 +67,20 @@ _HEALTHY = re.compile(
 )
 
 
+# A log line's own prefix before its message: a timestamp, then "logger | LEVEL | " fields
+# ("2020-11-06 20:04:11,861 | root | ERROR | User's init function failed"), as the inference server's
+# logger prints them. The message after it is what another copy of the line repeats unprefixed.
+_LOG_PREFIX = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:[+-]\d\d:?\d\d|Z)?\s*(?:[|-]\s*)?)?(?:[\w.\[\]-]+\s*\|\s*){0,3}"
+    r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s*\|\s*|^\d{4}-\d\d-\d\d[T ][\d:.,]+(?:[+-]\d\d:?\d\d|Z)?\s+"
+)
+
+
+def message_of(line: str) -> str:
+    """A log line without its timestamp and logger/level prefix."""
+    return _LOG_PREFIX.sub("", line.strip(), count=1)
+
+
 @dataclass(frozen=True)
 class TextLine:
     locator: str
