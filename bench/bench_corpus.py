@@ -58,6 +58,7 @@ def main(argv: list[str]) -> int:
             print("\n".join(measure.table(rows, "target")))
             print()
             print("\n".join(measure.table(rows, "origin")))
+            print(measure.runner_up_line(rows))
             print("\n".join(measure.controls(rows)))
             if args.misses:
                 for o in rows:

@@ -125,3 +125,15 @@ def test_authentication_told_in_prose_is_a_symptom():
     # From a corpus case (MLOpsPython#269), where the reporter tells the problem instead of pasting it.
     assert "auth" in priors.symptoms_in("The issue was with the web service authentication - they weren't sure how to access the authentication key")
     assert "auth" not in priors.symptoms_in("Scaled up replica set recsys-ranker-tr2ks7vqp to 1")
+
+
+def test_the_leading_cause_s_runner_ups_follow_the_findings_and_are_counted_apart():
+    # The Triton log: AML004 finds init()'s ConnectionRefusedError and names crash_loop_other as the
+    # runner-up (a server the image should start on localhost); the case's established category.
+    case = next(c for c in CASES if c.id == "azmlexfork-gvashishtha-local-triton-stack-latest-init-connection-refused")
+    knowledge = measure.knowledge_without(CASES, case.thread)
+    o = measure.outcome(case, "text", measure.diagnose(case, "text", RULES, knowledge))
+    assert o.leading[:2] == ("entry_script_init_error", "crash_loop_other")
+    assert "crash_loop_other" not in o.without_runner_ups
+    assert o.top3 and not o.top3_without_runner_ups
+    assert measure.runner_up_line([o]) == "top-3 without the leading cause's runner-ups: 0/1 (0.00%); with them: 1"

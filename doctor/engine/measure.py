@@ -36,6 +36,9 @@ class Outcome:
     verdict: str
     leading: tuple[str, ...]
     above_low: int  # findings above severity low (controls must have none)
+    # The leading categories without the leading cause's runner-ups: the measure before they were
+    # counted, printed beside it so the difference they make stays visible.
+    without_runner_ups: tuple[str, ...] = ()
 
     @property
     def origin(self) -> str:
@@ -50,6 +53,10 @@ class Outcome:
     @property
     def top3(self) -> bool:
         return self.case.category in self.leading[:3]
+
+    @property
+    def top3_without_runner_ups(self) -> bool:
+        return self.case.category in self.without_runner_ups[:3]
 
     @property
     def silent(self) -> bool:
@@ -96,12 +103,18 @@ def outcome(case: Case, form: str, report) -> Outcome:
 
     causes = [r.finding for r in report.findings if not r.finding.is_symptom]
     runner_ups = causes[0].alternatives if causes else ()
-    leading: list[str] = []
-    for category in [f.category for f in causes] + list(runner_ups) + [p.category for p in report.possible_causes]:
-        if category.value not in leading:
-            leading.append(category.value)
+    found = [f.category for f in causes]
+    possible = [p.category for p in report.possible_causes]
     above_low = sum(1 for r in report.findings if Severity.LOW < r.finding.severity)
-    return Outcome(case, form, report.verdict.value, tuple(leading), above_low)
+    return Outcome(case, form, report.verdict.value, _unique(found + list(runner_ups) + possible), above_low, _unique(found + possible))
+
+
+def _unique(categories) -> tuple[str, ...]:
+    out: list[str] = []
+    for category in categories:
+        if category.value not in out:
+            out.append(category.value)
+    return tuple(out)
 
 
 def measure(
@@ -139,6 +152,15 @@ def table(outcomes: Sequence[Outcome], by: str) -> list[str]:
         # One decimal: 96.7% rounded to "97%" would read as meeting a 97% target.
         lines.append(f"{'':<38} {'':>5} {total[1] / total[0]:>5.1%} {total[2] / total[0]:>5.1%}")
     return lines
+
+
+def runner_up_line(outcomes: Sequence[Outcome]) -> str:
+    """Top-3 with and without the leading cause's runner-ups, over the failure cases."""
+    rows = [o for o in outcomes if not o.case.control]
+    strict = sum(o.top3_without_runner_ups for o in rows)
+    counted = sum(o.top3 for o in rows)
+    share = f" ({strict / len(rows):.2%})" if rows else ""
+    return f"top-3 without the leading cause's runner-ups: {strict}/{len(rows)}{share}; with them: {counted}"
 
 
 def controls(outcomes: Sequence[Outcome]) -> list[str]:
