@@ -155,8 +155,7 @@ def test_beside_a_root_cause_the_lines_a_finding_quotes_are_not_listed_again(cli
     paste.write_text(case.evidence, encoding="utf-8")
     doc = json.loads(cli("analyze", "--text", str(paste), "--format", "json").out)
     assert doc["verdict"] == "root_cause_found"
-    quoted = [e for e in doc["findings"][0]["evidence"]]
-    first_line = {int(e["locator"].rsplit(":", 1)[1]): e["excerpt"].count("\n") + 1 for e in quoted}
+    first_line = {int(e["locator"].rsplit(":", 1)[1]): e["excerpt"].count("\n") + 1 for e in doc["findings"][0]["evidence"]}
     listed = {int(e["locator"].rsplit(":", 1)[1]): e["excerpt"] for e in doc["unexplained"]}
     for start, length in first_line.items():
         assert not any(start <= n < start + length for n in listed), (start, length, listed)

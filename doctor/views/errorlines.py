@@ -70,9 +70,10 @@ _HEALTHY = re.compile(
 # A log line's own prefix before its message: a timestamp, then "logger | LEVEL | " fields
 # ("2020-11-06 20:04:11,861 | root | ERROR | User's init function failed"), as the inference server's
 # logger prints them. The message after it is what another copy of the line repeats unprefixed.
+_TIMESTAMP = r"\d{4}-\d\d-\d\d[T ][\d:.,]+(?:[+-]\d\d:?\d\d|Z)?"
 _LOG_PREFIX = re.compile(
-    r"^(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:[+-]\d\d:?\d\d|Z)?\s*(?:[|-]\s*)?)?(?:[\w.\[\]-]+\s*\|\s*){0,3}"
-    r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s*\|\s*|^\d{4}-\d\d-\d\d[T ][\d:.,]+(?:[+-]\d\d:?\d\d|Z)?\s+"
+    rf"^(?:{_TIMESTAMP}\s*(?:[|-]\s*)?)?(?:[\w.\[\]-]+\s*\|\s*){{0,3}}(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s*\|\s*"
+    rf"|^{_TIMESTAMP}\s+"
 )
 
 
